@@ -1,0 +1,30 @@
+# Target-scoped warnings and sanitizers; nothing here touches global flags.
+function(segops_target_compile_options target)
+    if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+        target_compile_options(${target} PRIVATE
+            -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+            -Wformat=2 -Wundef)
+        if(SEGOPS_WARNINGS_AS_ERRORS)
+            target_compile_options(${target} PRIVATE -Werror)
+        endif()
+    endif()
+    segops_target_sanitize(${target})
+    if(SEGOPS_CJSON_INCLUDE_DIR)
+        target_include_directories(${target} PRIVATE ${SEGOPS_CJSON_INCLUDE_DIR})
+    endif()
+endfunction()
+
+# Applies SEGOPS_SANITIZE to one target (the library, its tests and tools).
+function(segops_target_sanitize target)
+    if(SEGOPS_SANITIZE STREQUAL "address")
+        set(flags -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    elseif(SEGOPS_SANITIZE STREQUAL "thread")
+        set(flags -fsanitize=thread -fno-omit-frame-pointer)
+    elseif(SEGOPS_SANITIZE STREQUAL "")
+        return()
+    else()
+        message(FATAL_ERROR "SEGOPS_SANITIZE must be address, thread or empty")
+    endif()
+    target_compile_options(${target} PRIVATE ${flags})
+    target_link_options(${target} PUBLIC ${flags})
+endfunction()

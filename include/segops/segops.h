@@ -1,0 +1,368 @@
+/*
+ * libsegops — the C SDK for SegOps behavioral event ingestion.
+ *
+ * One public header. It compiles as C99 and C++11 and includes no curl, cJSON or
+ * OpenSSL header. Every function documents what it returns, who owns each pointer,
+ * whether it is thread-safe and whether (and how long) it blocks.
+ *
+ * Lifecycle:
+ *   segops_options_new -> setters -> segops_client_new -> segops_options_free
+ *   segops_track / segops_identify ... -> segops_shutdown -> segops_client_free
+ *
+ * Accounting rule: a call that returns an error has no further effect and fires no
+ * callback. A track call that returns SEGOPS_OK has exactly one outcome later:
+ * delivered, or dropped and reported once through on_error with its reason.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SEGOPS_SEGOPS_H
+#define SEGOPS_SEGOPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SEGOPS_VERSION_MAJOR 0
+#define SEGOPS_VERSION_MINOR 1
+#define SEGOPS_VERSION_PATCH 0
+#define SEGOPS_VERSION_STRING "0.1.0"
+
+/* Public symbols keep default visibility even though the library builds hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SEGOPS_API __attribute__((visibility("default")))
+#else
+#define SEGOPS_API
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/* Error codes. The numbers are part of the ABI and are never renumbered. */
+typedef enum segops_err {
+    SEGOPS_OK = 0,
+    SEGOPS_E_INVALID_ARG = 1,   /* NULL or empty required argument, invalid UTF-8, bad value */
+    SEGOPS_E_NOMEM = 2,         /* an allocation failed */
+    SEGOPS_E_STATE = 3,         /* wrong lifecycle state: after shutdown, or from a callback */
+    SEGOPS_E_CONFIG = 4,        /* the options cannot make a working client */
+    SEGOPS_E_INVALID_JSON = 5,  /* payload/traits is not the text of a JSON object */
+    SEGOPS_E_TOO_LARGE = 6,     /* an event over max_event_bytes, or refused by the server (413) */
+    SEGOPS_E_QUEUE_FULL = 7,    /* the queue bound was hit (see segops_overflow_t) */
+    SEGOPS_E_TIMEOUT = 8,       /* a deadline passed */
+    SEGOPS_E_NETWORK = 9,       /* connect/DNS/reset/transfer failure */
+    SEGOPS_E_TLS = 10,          /* TLS handshake or certificate verification failed */
+    SEGOPS_E_HTTP = 11,         /* an HTTP status not covered below (400, 404, 413 ...) */
+    SEGOPS_E_AUTH = 12,         /* 401/403: bad or revoked key or token */
+    SEGOPS_E_RATE_LIMITED = 13, /* 429 */
+    SEGOPS_E_SERVER = 14,       /* 5xx */
+    SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (bad response, get_user error) */
+    SEGOPS_E_CRYPTO = 16,       /* the crypto library failed */
+    SEGOPS_E_INTERNAL = 17,     /* a bug in libsegops; please report it */
+    SEGOPS_E_SKIPPED = 18       /* the server accepted the request but skipped events as invalid */
+} segops_err_t;
+
+/* Static English text for a code; never NULL (unknown codes get a generic text).
+ * Thread-safe, never blocks. */
+SEGOPS_API const char *segops_strerror(segops_err_t err);
+
+/* The library version as "MAJOR.MINOR.PATCH"; static, never NULL. Thread-safe. */
+SEGOPS_API const char *segops_version(void);
+
+/* ------------------------------------------------------------------------- */
+/* Callbacks                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/* Why accepted events were dropped. The numbers are never renumbered. */
+typedef enum segops_drop_reason {
+    SEGOPS_DROP_NONE = 0,
+    SEGOPS_DROP_QUEUE_OVERFLOW = 1,    /* evicted by SEGOPS_OVERFLOW_DROP_OLDEST */
+    SEGOPS_DROP_TOO_LARGE = 2,         /* a single event the server still refused with 413 */
+    SEGOPS_DROP_REJECTED = 3,          /* a non-retryable answer: 400, 401/403, other 4xx, auth */
+    SEGOPS_DROP_RETRIES_EXHAUSTED = 4, /* network/5xx/429 past max_retries or the retry budget */
+    SEGOPS_DROP_SHUTDOWN = 5,          /* not delivered by the segops_shutdown deadline */
+    SEGOPS_DROP_SKIPPED = 6            /* the server answered 2xx but skipped them as invalid */
+} segops_drop_reason_t;
+
+/* One report of dropped events. Valid only during the callback. */
+typedef struct segops_error_info {
+    segops_err_t code;           /* what went wrong */
+    int http_status;             /* the last HTTP status, or 0 when there was none */
+    size_t event_count;          /* how many events this report drops (always > 0) */
+    const char *message;         /* one line of detail; never holds a key or token */
+    segops_drop_reason_t reason; /* which stats counter the events were added to */
+} segops_error_info_t;
+
+/* Called once for every group of dropped events, on the worker thread (or, for
+ * SEGOPS_OVERFLOW_DROP_OLDEST, on the thread whose track call evicted them) with
+ * no library lock held. It may call segops_track; segops_flush, segops_shutdown
+ * and segops_client_free return SEGOPS_E_STATE / do nothing from inside it.
+ * Default (none set): one line on stderr per report. */
+typedef void (*segops_error_fn)(const segops_error_info_t *error, void *userdata);
+
+typedef enum segops_log_level {
+    SEGOPS_LOG_DEBUG = 0,
+    SEGOPS_LOG_INFO = 1,
+    SEGOPS_LOG_WARN = 2,
+    SEGOPS_LOG_ERROR = 3
+} segops_log_level_t;
+
+/* Diagnostic log lines (retries, token refreshes, ...). Called from any library
+ * thread with no library lock held; `message` is valid during the call only and
+ * never holds a key, token or HMAC secret. Default: nothing is logged. */
+typedef void (*segops_log_fn)(segops_log_level_t level, const char *message, void *userdata);
+
+/* The identity used for a pk_ session mint, filled by a segops_get_user_fn. */
+typedef struct segops_user segops_user_t;
+
+/* Asked for the current identity each time a pk_ session token is minted, on the
+ * thread that needs the token, with no library lock held. Set what applies with
+ * the segops_user_set_* functions (all optional) and return SEGOPS_OK; any other
+ * return value fails the mint (reported as SEGOPS_E_HANDSHAKE). */
+typedef segops_err_t (*segops_get_user_fn)(segops_user_t *user, void *userdata);
+
+/* Setters for use inside a segops_get_user_fn. Each copies its input.
+ * Return SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL user, NULL/empty/non-UTF-8 text,
+ * signature not 64 hex digits, ts <= 0) or SEGOPS_E_NOMEM. Never block. */
+SEGOPS_API segops_err_t segops_user_set_id(segops_user_t *user, const char *user_id);
+SEGOPS_API segops_err_t segops_user_set_anonymous_id(segops_user_t *user,
+                                                     const char *anonymous_id);
+SEGOPS_API segops_err_t segops_user_set_signature(segops_user_t *user, const char *user_id_sig,
+                                                  int64_t user_id_ts);
+
+/* ------------------------------------------------------------------------- */
+/* Options                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* What track does when the queue is at max_queue_events or max_queue_bytes. */
+typedef enum segops_overflow {
+    SEGOPS_OVERFLOW_DROP_NEWEST = 0, /* track returns SEGOPS_E_QUEUE_FULL (default) */
+    SEGOPS_OVERFLOW_DROP_OLDEST = 1, /* track succeeds; the oldest queued events are dropped */
+    SEGOPS_OVERFLOW_BLOCK = 2        /* track waits up to block_timeout_ms, then QUEUE_FULL */
+} segops_overflow_t;
+
+typedef struct segops_options segops_options_t;
+
+/* Creates an options builder holding the defaults (see the README table).
+ * Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG (out NULL) or SEGOPS_E_NOMEM; on
+ * failure *out is NULL. The caller owns *out and frees it with segops_options_free. */
+SEGOPS_API segops_err_t segops_options_new(segops_options_t **out);
+
+/* Frees the builder and wipes the key it holds. NULL-safe. */
+SEGOPS_API void segops_options_free(segops_options_t *opts);
+
+/*
+ * Setters. Each copies its input, validates it, and returns SEGOPS_OK,
+ * SEGOPS_E_INVALID_ARG (NULL opts, bad or out-of-range value; opts unchanged) or
+ * SEGOPS_E_NOMEM. A builder is not thread-safe: set it up on one thread. None blocks.
+ */
+/* Base URL, http:// or https://, with or without a trailing '/'. Required. */
+SEGOPS_API segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url);
+/* "sk_..." (secret: server side) or "pk_..." (public: session handshake). Required. */
+SEGOPS_API segops_err_t segops_options_set_api_key(segops_options_t *opts, const char *key);
+/* true (default): queue and send in the background. false: track sends on the
+ * calling thread and returns the delivery outcome. */
+SEGOPS_API segops_err_t segops_options_set_batch(segops_options_t *opts, bool enabled);
+/* Queued events that trigger a send (default 20, 1..100000). Requests still
+ * carry up to 500 events each when more are waiting. */
+SEGOPS_API segops_err_t segops_options_set_batch_size(segops_options_t *opts, size_t n);
+/* Periodic send of whatever is queued (default 5000, 1..3600000 ms). */
+SEGOPS_API segops_err_t segops_options_set_flush_interval_ms(segops_options_t *opts, uint32_t ms);
+/* Identity for pk_ mints; required with a pk_ key. fn NULL clears it. */
+SEGOPS_API segops_err_t segops_options_set_get_user(segops_options_t *opts, segops_get_user_fn fn,
+                                                    void *userdata);
+/* Drop reports; fn NULL restores the stderr default. */
+SEGOPS_API segops_err_t segops_options_set_on_error(segops_options_t *opts, segops_error_fn fn,
+                                                    void *userdata);
+/* Diagnostics; fn NULL (default) logs nothing. Lines below min_level are skipped. */
+SEGOPS_API segops_err_t segops_options_set_logger(segops_options_t *opts, segops_log_fn fn,
+                                                  segops_log_level_t min_level, void *userdata);
+/* Queue bound in events (default 100000, 1..10000000). */
+SEGOPS_API segops_err_t segops_options_set_max_queue_events(segops_options_t *opts, size_t n);
+/* Queue bound in bytes of encoded events (default 32 MiB, 4 KiB..4 GiB). */
+SEGOPS_API segops_err_t segops_options_set_max_queue_bytes(segops_options_t *opts, size_t bytes);
+/* Overflow policy (default SEGOPS_OVERFLOW_DROP_NEWEST). */
+SEGOPS_API segops_err_t segops_options_set_overflow(segops_options_t *opts,
+                                                    segops_overflow_t policy);
+/* Longest wait of a track call under SEGOPS_OVERFLOW_BLOCK (default 1000, 0..600000 ms). */
+SEGOPS_API segops_err_t segops_options_set_block_timeout_ms(segops_options_t *opts, uint32_t ms);
+/* Largest encoded event (default 32768, 256..1048576 bytes). */
+SEGOPS_API segops_err_t segops_options_set_max_event_bytes(segops_options_t *opts, size_t bytes);
+/* Largest request body (default 1 MiB, 64 KiB..16 MiB). Never fewer than one event. */
+SEGOPS_API segops_err_t segops_options_set_max_request_bytes(segops_options_t *opts, size_t bytes);
+/* Retries of one batch after network errors, 408, 429 waits excluded, and 5xx
+ * (default 10, 0..100). */
+SEGOPS_API segops_err_t segops_options_set_max_retries(segops_options_t *opts, uint32_t n);
+/* Exponential backoff: first wait and cap (defaults 500 and 30000 ms; 1 <= base <= cap <= 600000). */
+SEGOPS_API segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
+                                                            uint32_t cap_ms);
+/* Total time one batch may spend in retries and rate-limit waits before it is
+ * dropped (default 600000 ms, 1..86400000). */
+SEGOPS_API segops_err_t segops_options_set_retry_budget_ms(segops_options_t *opts, uint32_t ms);
+/* Longest Retry-After honoured (default 300000 ms, 0..3600000). */
+SEGOPS_API segops_err_t segops_options_set_retry_after_max_ms(segops_options_t *opts, uint32_t ms);
+/* Connection phase limit (default 10000, 1..600000 ms). */
+SEGOPS_API segops_err_t segops_options_set_connect_timeout_ms(segops_options_t *opts, uint32_t ms);
+/* Whole-request limit (default 10000, 1..600000 ms). */
+SEGOPS_API segops_err_t segops_options_set_request_timeout_ms(segops_options_t *opts, uint32_t ms);
+/* Extra trust anchors (PEM bundle file / hashed directory). Verification of the
+ * peer and host name is always on and cannot be turned off. */
+SEGOPS_API segops_err_t segops_options_set_ca_file(segops_options_t *opts, const char *path);
+SEGOPS_API segops_err_t segops_options_set_ca_path(segops_options_t *opts, const char *path);
+/* Proxy URL as libcurl takes it ("http://host:3128"); without it the
+ * environment's proxy variables apply as they do for libcurl. */
+SEGOPS_API segops_err_t segops_options_set_proxy(segops_options_t *opts, const char *proxy_url);
+/* Allow http:// to a host other than loopback (default false: keys would cross a
+ * network in clear text). */
+SEGOPS_API segops_err_t segops_options_set_allow_insecure_http(segops_options_t *opts, bool allow);
+/* Appended to the User-Agent after a space (printable ASCII, at most 128 bytes). */
+SEGOPS_API segops_err_t segops_options_set_user_agent_suffix(segops_options_t *opts,
+                                                             const char *suffix);
+
+/* ------------------------------------------------------------------------- */
+/* Client                                                                     */
+/* ------------------------------------------------------------------------- */
+
+typedef struct segops_client segops_client_t;
+
+/* One event for segops_track_event. Zero-initialise it ({0}) and set what applies;
+ * fields may be added at the end in later versions. The strings are copied. */
+typedef struct segops_event {
+    const char *user_id;      /* required, non-empty UTF-8 */
+    const char *event_type;   /* required, non-empty UTF-8, e.g. "order_placed" */
+    const char *payload_json; /* the text of a JSON object; NULL means {} */
+    const char *occurred_at;  /* RFC 3339 time (any offset); NULL means now */
+    const char *anonymous_id; /* optional; NULL means none */
+} segops_event_t;
+
+/* Counters since segops_client_new. All are taken under one lock, so at every
+ * snapshot: enqueued == delivered + dropped + pending. */
+typedef struct segops_stats {
+    uint64_t enqueued;  /* events accepted by track/identify */
+    uint64_t delivered; /* events the server queued */
+    uint64_t dropped;   /* sum of the dropped_* counters */
+    uint64_t pending;   /* queued plus in flight */
+    uint64_t pending_bytes;
+    uint64_t requests;    /* batch POSTs made (every attempt) */
+    uint64_t retries;     /* batch POSTs that were retries */
+    uint64_t bytes_sent;  /* request bodies sent */
+    uint64_t token_mints; /* pk_ session handshakes attempted */
+    /* dropped, by reason (segops_drop_reason_t) */
+    uint64_t dropped_queue_overflow;
+    uint64_t dropped_too_large;
+    uint64_t dropped_rejected;
+    uint64_t dropped_retries_exhausted;
+    uint64_t dropped_shutdown;
+    uint64_t dropped_skipped;
+    /* track calls refused before acceptance (not in enqueued), by returned code */
+    uint64_t rejected_invalid_arg;
+    uint64_t rejected_invalid_json;
+    uint64_t rejected_too_large;
+    uint64_t rejected_queue_full;
+    uint64_t rejected_state;
+} segops_stats_t;
+
+/* Creates a client from a copy of opts (the caller may free opts at once) and
+ * starts its worker thread (batch mode). Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG
+ * (NULL opts/out), SEGOPS_E_CONFIG (no URL or key, key prefix not sk_/pk_, pk_
+ * without get_user, plain http:// to a non-loopback host), SEGOPS_E_NOMEM or
+ * SEGOPS_E_INTERNAL (thread or curl start failed). On failure *out is NULL.
+ * Thread-safe; does no network I/O. */
+SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out);
+
+/* Tracks one event: validates on the calling thread, copies, stamps occurred_at
+ * (RFC 3339 UTC, milliseconds, 'Z'), enqueues and returns.
+ * Returns SEGOPS_OK (accepted: later delivered or reported dropped),
+ * SEGOPS_E_INVALID_ARG (NULL client/ids, empty or non-UTF-8 ids),
+ * SEGOPS_E_INVALID_JSON (payload is not a JSON object), SEGOPS_E_TOO_LARGE
+ * (over max_event_bytes), SEGOPS_E_QUEUE_FULL (see segops_overflow_t),
+ * SEGOPS_E_STATE (after shutdown) or SEGOPS_E_NOMEM.
+ * Thread-safe. Never does I/O; blocks only on the queue lock (never held across
+ * I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms.
+ * With batching off it sends on the calling thread (retrying as configured) and
+ * returns the delivery outcome instead; a failed send is counted as dropped and
+ * reported by the return value, not through on_error. */
+SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_id,
+                                     const char *event_type, const char *payload_json);
+
+/* segops_track with every field of segops_event_t; the same returns, plus
+ * SEGOPS_E_INVALID_ARG for a NULL event, an occurred_at that is not RFC 3339, or
+ * an empty/non-UTF-8 anonymous_id. */
+SEGOPS_API segops_err_t segops_track_event(segops_client_t *client, const segops_event_t *event);
+
+/* Tracks a "context_identified" event whose payload is traits_json (NULL = {}).
+ * The same returns, thread-safety and blocking as segops_track. */
+SEGOPS_API segops_err_t segops_identify(segops_client_t *client, const char *user_id,
+                                        const char *traits_json);
+
+/* Sends everything queued now and waits until every event tracked before the
+ * call is delivered or dropped (and reported). timeout_ms < 0 waits without a
+ * deadline. Returns SEGOPS_OK, SEGOPS_E_TIMEOUT (the deadline passed first; the
+ * events stay queued), SEGOPS_E_INVALID_ARG (NULL client), or SEGOPS_E_STATE
+ * (after shutdown, or called from inside a segops callback). Thread-safe. */
+SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
+
+/* Flushes, then stops and joins the worker. Whatever is undelivered at the
+ * deadline (timeout_ms < 0: none) is dropped and reported as SEGOPS_DROP_SHUTDOWN;
+ * an in-flight request is aborted at the deadline. Returns SEGOPS_OK (all
+ * delivered or dropped for their own reasons), SEGOPS_E_TIMEOUT (events were
+ * dropped at the deadline), SEGOPS_E_INVALID_ARG (NULL client) or SEGOPS_E_STATE
+ * (inside a callback). Idempotent: later calls return SEGOPS_OK at once.
+ * Thread-safe; blocks until the worker has stopped (the deadline plus a few ms). */
+SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms);
+
+/* Shuts down (without a deadline if never shut down: call segops_shutdown first
+ * to bound it), then frees the client and wipes its secrets. NULL-safe; does
+ * nothing when called from inside a segops callback. No other call may use the
+ * client during or after this one. */
+SEGOPS_API void segops_client_free(segops_client_t *client);
+
+/* Copies a consistent snapshot of the counters into *out. Returns SEGOPS_OK or
+ * SEGOPS_E_INVALID_ARG. Thread-safe; takes the queue lock briefly. */
+SEGOPS_API segops_err_t segops_client_stats(segops_client_t *client, segops_stats_t *out);
+
+/* ------------------------------------------------------------------------- */
+/* Signing (backend helpers; no client needed)                                */
+/* ------------------------------------------------------------------------- */
+
+typedef struct segops_signed_user {
+    char user_id_sig[65]; /* lowercase hex HMAC-SHA256, NUL-terminated */
+    int64_t user_id_ts;   /* unix seconds signed */
+} segops_signed_user_t;
+
+/* Signs "<user_id>|<unix_ts>" with HMAC-SHA256 keyed by the hex-decoded secret.
+ * unix_ts <= 0 means now. Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL argument,
+ * empty or non-UTF-8 user_id, secret empty or not even-length hex) or
+ * SEGOPS_E_CRYPTO. Nothing is retained. Thread-safe; never blocks. */
+SEGOPS_API segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_id,
+                                            int64_t unix_ts, segops_signed_user_t *out);
+
+/* Checks a signature: SEGOPS_OK when it matches (compared in constant time) and
+ * |now - user_id_ts| <= tolerance_s (now <= 0 means the current time);
+ * SEGOPS_E_AUTH when it does not match or is outside the window;
+ * SEGOPS_E_INVALID_ARG for malformed arguments; SEGOPS_E_CRYPTO. Thread-safe. */
+SEGOPS_API segops_err_t segops_verify_user_id(const char *hmac_secret_hex, const char *user_id,
+                                              const char *user_id_sig, int64_t user_id_ts,
+                                              int64_t now, int64_t tolerance_s);
+
+/* Writes {"user_id":...,"user_id_sig":"...","user_id_ts":N} (user_id JSON-escaped)
+ * into buf, NUL-terminated. *needed (optional) receives the size including the
+ * NUL. Returns SEGOPS_OK, SEGOPS_E_TOO_LARGE (buflen too small; buf untouched,
+ * *needed set), or SEGOPS_E_INVALID_ARG. buf may be NULL when buflen is 0.
+ * Thread-safe; never blocks. */
+SEGOPS_API segops_err_t segops_signed_user_json(const char *user_id,
+                                                const segops_signed_user_t *signed_user,
+                                                char *buf, size_t buflen, size_t *needed);
+
+/* Writes a random (version 4) UUID, 36 characters plus NUL, lowercase.
+ * Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG or SEGOPS_E_CRYPTO. Thread-safe. */
+SEGOPS_API segops_err_t segops_new_anonymous_id(char out[37]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEGOPS_SEGOPS_H */

@@ -1,0 +1,27 @@
+/* The first header every libsegops source file includes: feature macros, the
+ * public header, the allocator and a few tiny shared macros. */
+#ifndef SEGOPS_COMMON_H
+#define SEGOPS_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <segops/segops.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define SEGOPS__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SEGOPS__UNUSED(x) ((void)(x))
+#define SEGOPS__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SEGOPS__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The server's hard limit of events per batch request (PROTOCOL.md). */
+#define SEGOPS__MAX_EVENTS_PER_REQUEST 500
+
+#endif

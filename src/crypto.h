@@ -1,0 +1,14 @@
+/* The internal face of sign.c, the only file that includes OpenSSL. */
+#ifndef SEGOPS_CRYPTO_H
+#define SEGOPS_CRYPTO_H
+
+#include "common.h"
+
+/* Overwrites len bytes in a way the compiler cannot elide (OPENSSL_cleanse). */
+void segops__secure_wipe(void *p, size_t len);
+/* Wipes and frees a NUL-terminated secret string; NULL-safe. */
+void segops__secret_free(char *secret);
+/* Fills buf with cryptographically random bytes. SEGOPS_E_CRYPTO on failure. */
+segops_err_t segops__random_bytes(void *buf, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* JSON text without a parse tree: strict validation of a payload object, UTF-8
+ * checks and string escaping. No allocation, so track() can call it cheaply. */
+#ifndef SEGOPS_JSON_TEXT_H
+#define SEGOPS_JSON_TEXT_H
+
+#include "common.h"
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or NULs). */
+bool segops__utf8_valid(const char *s, size_t len);
+
+/* SEGOPS_OK when s[0..len) is exactly one JSON object (RFC 8259, surrounding
+ * white space allowed, nesting at most 64 deep), else SEGOPS_E_INVALID_JSON. */
+segops_err_t segops__json_check_object(const char *s, size_t len);
+
+/* Bytes that segops__json_escape writes for s[0..len) (without quotes or NUL). */
+size_t segops__json_escaped_len(const char *s, size_t len);
+
+/* Writes s[0..len) escaped as the inside of a JSON string (", \\ and control
+ * characters escaped; valid UTF-8 copied as is) and returns the bytes written,
+ * exactly segops__json_escaped_len(s, len). No NUL is written. */
+size_t segops__json_escape(char *dst, const char *s, size_t len);
+
+#endif
