@@ -1,2 +1,386 @@
-/* (being written) */
-#include "common.h"
+/* The public client: lifecycle, track (validate, encode, enqueue), flush,
+ * shutdown and stats, plus the small lock-holding services the worker and the
+ * delivery pipeline call back into. */
+#include "client.h"
+
+#include <stdio.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "deliver.h"
+#include "event.h"
+#include "log.h"
+#include "worker.h"
+
+#define BATCH_PATH "/api/ingestion/track/batch/"
+#define SESSION_PATH "/api/auth/session/"
+
+static char *join(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = segops__malloc(la + lb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb + 1);
+    return s;
+}
+
+static void client_destroy(segops_client_t *c) {
+    if (!c) return;
+    segops__queue_clear(&c->queue);
+    segops__transport_free(c->worker_transport);
+    segops__transport_free(c->sync_transport);
+    segops__token_cache_free(c->tokens);
+    segops__secret_free(c->apikey_auth);
+    segops__free(c->batch_url);
+    segops_options_free(c->cfg);
+    pthread_cond_destroy(&c->wake_worker);
+    pthread_cond_destroy(&c->progress);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->sync_lock);
+    segops__free(c);
+}
+
+/* Condition variables time out against CLOCK_MONOTONIC, immune to clock steps. */
+static void cond_init_monotonic(pthread_cond_t *cv) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out) {
+    if (!out) return SEGOPS_E_INVALID_ARG;
+    *out = NULL;
+    if (!opts) return SEGOPS_E_INVALID_ARG;
+    char why[200];
+    segops_err_t err = segops__config_check(opts, why, sizeof why);
+    if (err != SEGOPS_OK) {
+        segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
+        return err;
+    }
+    segops_client_t *c = segops__calloc(1, sizeof *c);
+    if (!c) return SEGOPS_E_NOMEM;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->sync_lock, NULL);
+    cond_init_monotonic(&c->wake_worker);
+    cond_init_monotonic(&c->progress);
+    if ((err = segops__config_copy(opts, &c->cfg)) != SEGOPS_OK) goto fail;
+    segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
+    err = SEGOPS_E_NOMEM;
+    if (!(c->batch_url = join(c->cfg->api_url, BATCH_PATH))) goto fail;
+    if (segops__config_is_public_key(c->cfg)) {
+        char *session_url = join(c->cfg->api_url, SESSION_PATH);
+        if (!session_url) goto fail;
+        err = segops__token_cache_new(c->cfg, session_url, &c->tokens);
+        segops__free(session_url);
+        if (err != SEGOPS_OK) goto fail;
+    } else if (!(c->apikey_auth = join("ApiKey ", c->cfg->api_key))) {
+        goto fail;
+    }
+    if (c->cfg->batch) {
+        if ((err = segops__transport_new(c->cfg, &c->worker_transport)) != SEGOPS_OK) goto fail;
+        if ((err = segops__worker_start(c)) != SEGOPS_OK) goto fail;
+    } else if ((err = segops__transport_new(c->cfg, &c->sync_transport)) != SEGOPS_OK) {
+        goto fail;
+    }
+    *out = c;
+    return SEGOPS_OK;
+fail:
+    client_destroy(c);
+    return err;
+}
+
+/* Counts a refused track call by its code. Called with the lock held. */
+static void count_rejection(segops_client_t *c, segops_err_t err) {
+    switch (err) {
+    case SEGOPS_E_INVALID_JSON: c->stats.rejected_invalid_json++; break;
+    case SEGOPS_E_TOO_LARGE: c->stats.rejected_too_large++; break;
+    case SEGOPS_E_QUEUE_FULL: c->stats.rejected_queue_full++; break;
+    case SEGOPS_E_STATE: c->stats.rejected_state++; break;
+    default: c->stats.rejected_invalid_arg++; break;
+    }
+}
+
+static segops_err_t reject(segops_client_t *c, segops_err_t err) {
+    pthread_mutex_lock(&c->lock);
+    count_rejection(c, err);
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+/* batch = false: send on the calling thread and return the outcome. */
+static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        count_rejection(c, SEGOPS_E_STATE);
+        pthread_mutex_unlock(&c->lock);
+        segops__event_free(event);
+        return SEGOPS_E_STATE;
+    }
+    c->stats.enqueued++;
+    c->sync_inflight++;
+    pthread_mutex_unlock(&c->lock);
+
+    pthread_mutex_lock(&c->sync_lock); /* one transport: sync sends take turns */
+    segops__sender_t sender;
+    segops__sender_init(&sender, c, c->sync_transport, false);
+    segops__deliver(&sender, &event, 1);
+    segops_err_t outcome = sender.outcome;
+    segops__sender_release(&sender);
+    pthread_mutex_unlock(&c->sync_lock);
+    return outcome;
+}
+
+/* Makes room under the overflow policy. Lock held; may wait (BLOCK). Evicted
+ * events are moved to *evicted for the caller to free and report after unlock. */
+static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **evicted,
+                              size_t *evicted_count) {
+    const segops_options_t *cfg = c->cfg;
+    if (segops__queue_fits(&c->queue, len)) return SEGOPS_OK;
+    switch (cfg->overflow) {
+    case SEGOPS_OVERFLOW_DROP_OLDEST:
+        while (!segops__queue_fits(&c->queue, len) && c->queue.head) {
+            segops__event_t *old = segops__queue_pop(&c->queue);
+            old->next = *evicted;
+            *evicted = old;
+            ++*evicted_count;
+        }
+        c->stats.dropped_queue_overflow += *evicted_count;
+        pthread_cond_broadcast(&c->progress);
+        return SEGOPS_OK;
+    case SEGOPS_OVERFLOW_BLOCK: {
+        struct timespec ts = segops__clock_deadline_ts(segops__clock_monotonic_ms() +
+                                                       cfg->block_timeout_ms);
+        while (!segops__queue_fits(&c->queue, len) && !c->stopping) {
+            pthread_cond_signal(&c->wake_worker); /* a full queue is certainly due */
+            if (pthread_cond_timedwait(&c->progress, &c->lock, &ts) != 0) break;
+        }
+        if (c->stopping) return SEGOPS_E_STATE;
+        return segops__queue_fits(&c->queue, len) ? SEGOPS_OK : SEGOPS_E_QUEUE_FULL;
+    }
+    case SEGOPS_OVERFLOW_DROP_NEWEST:
+    default:
+        return SEGOPS_E_QUEUE_FULL;
+    }
+}
+
+static void report_evicted(segops_client_t *c, segops__event_t *evicted, size_t count) {
+    while (evicted) {
+        segops__event_t *next = evicted->next;
+        segops__event_free(evicted);
+        evicted = next;
+    }
+    if (!count) return;
+    segops_error_info_t info = {SEGOPS_E_QUEUE_FULL, 0, count,
+                                "the queue was full; the oldest events were dropped",
+                                SEGOPS_DROP_QUEUE_OVERFLOW};
+    segops__report(c->cfg, &info);
+}
+
+segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
+    if (!c) return SEGOPS_E_INVALID_ARG;
+    segops__event_t *event;
+    segops_err_t err =
+        segops__event_build(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &event);
+    if (err != SEGOPS_OK) return reject(c, err);
+    if (!c->cfg->batch) return track_sync(c, event);
+
+    segops__event_t *evicted = NULL;
+    size_t evicted_count = 0;
+    pthread_mutex_lock(&c->lock);
+    err = c->stopping ? SEGOPS_E_STATE : make_room(c, event->len, &evicted, &evicted_count);
+    if (err != SEGOPS_OK) {
+        count_rejection(c, err);
+        pthread_mutex_unlock(&c->lock);
+        segops__event_free(event);
+        return err;
+    }
+    segops__queue_push(&c->queue, event);
+    c->stats.enqueued++;
+    /* Wake the worker only when the queue reaches a batch, not per event. */
+    if (c->queue.count == c->cfg->batch_size) pthread_cond_signal(&c->wake_worker);
+    pthread_mutex_unlock(&c->lock);
+    report_evicted(c, evicted, evicted_count);
+    return SEGOPS_OK;
+}
+
+segops_err_t segops_track(segops_client_t *c, const char *user_id, const char *event_type,
+                          const char *payload_json) {
+    segops_event_t ev = {user_id, event_type, payload_json, NULL, NULL};
+    return segops_track_event(c, &ev);
+}
+
+segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char *traits_json) {
+    return segops_track(c, user_id, "context_identified", traits_json);
+}
+
+/* The queue position of the oldest event not yet settled. Lock held. */
+static uint64_t oldest_unsettled(const segops_client_t *c) {
+    return c->inflight ? c->inflight_first : c->queue.popped;
+}
+
+/* Waits (lock held) until every event before `target` is settled or the
+ * monotonic deadline (0 = none) passes. */
+static segops_err_t wait_settled(segops_client_t *c, uint64_t target, int64_t deadline) {
+    struct timespec ts = segops__clock_deadline_ts(deadline);
+    while (oldest_unsettled(c) < target) {
+        if (!deadline)
+            pthread_cond_wait(&c->progress, &c->lock);
+        else if (pthread_cond_timedwait(&c->progress, &c->lock, &ts) != 0 &&
+                 oldest_unsettled(c) < target)
+            return SEGOPS_E_TIMEOUT;
+    }
+    return SEGOPS_OK;
+}
+
+static int64_t deadline_after(int timeout_ms) {
+    return timeout_ms < 0 ? 0 : segops__clock_monotonic_ms() + timeout_ms;
+}
+
+segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
+    if (!c) return SEGOPS_E_INVALID_ARG;
+    if (segops__in_callback()) return SEGOPS_E_STATE;
+    int64_t deadline = deadline_after(timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        return SEGOPS_E_STATE;
+    }
+    uint64_t target = c->queue.pushed;
+    if (target > c->drain_upto) {
+        c->drain_upto = target;
+        c->wake_generation++;
+        pthread_cond_broadcast(&c->wake_worker);
+    }
+    segops_err_t err = wait_settled(c, target, deadline);
+    pthread_mutex_unlock(&c->lock);
+    return err;
+}
+
+segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
+    if (!c) return SEGOPS_E_INVALID_ARG;
+    if (segops__in_callback()) return SEGOPS_E_STATE;
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) { /* idempotent: a second caller waits for the first to finish */
+        while (!c->stopped) pthread_cond_wait(&c->progress, &c->lock);
+        pthread_mutex_unlock(&c->lock);
+        return SEGOPS_OK;
+    }
+    c->stopping = true;
+    c->stop_deadline = deadline_after(timeout_ms);
+    c->drain_upto = c->queue.pushed;
+    c->wake_generation++;
+    uint64_t dropped_before = c->stats.dropped_shutdown;
+    pthread_cond_broadcast(&c->wake_worker);
+    pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
+
+    /* A transfer in flight must end at the deadline, not at its own timeout. */
+    if (c->stop_deadline) {
+        if (c->worker_transport) segops__transport_set_deadline(c->worker_transport, c->stop_deadline);
+        if (c->sync_transport) segops__transport_set_deadline(c->sync_transport, c->stop_deadline);
+    }
+    if (c->worker_started) pthread_join(c->worker, NULL);
+    pthread_mutex_lock(&c->sync_lock); /* wait out a synchronous send in progress */
+    pthread_mutex_unlock(&c->sync_lock);
+
+    pthread_mutex_lock(&c->lock);
+    c->stopped = true;
+    bool dropped = c->stats.dropped_shutdown > dropped_before;
+    pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
+    return dropped ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
+}
+
+void segops_client_free(segops_client_t *c) {
+    if (!c || segops__in_callback()) return;
+    segops_shutdown(c, -1);
+    client_destroy(c);
+}
+
+segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
+    if (!c || !out) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&c->lock);
+    *out = c->stats;
+    out->pending = c->queue.count + c->inflight + c->sync_inflight;
+    out->pending_bytes = c->queue.bytes + c->inflight_bytes;
+    out->token_mints = c->tokens ? segops__token_mints(c->tokens) : 0;
+    pthread_mutex_unlock(&c->lock);
+    out->dropped = out->dropped_queue_overflow + out->dropped_too_large + out->dropped_rejected +
+                   out->dropped_retries_exhausted + out->dropped_shutdown + out->dropped_skipped;
+    return SEGOPS_OK;
+}
+
+/* ---- services for the worker and the delivery pipeline ---- */
+
+void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry) {
+    pthread_mutex_lock(&c->lock);
+    c->stats.requests++;
+    c->stats.bytes_sent += body_bytes;
+    if (is_retry) c->stats.retries++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void count_drop(segops_stats_t *st, segops_drop_reason_t reason, uint64_t n) {
+    switch (reason) {
+    case SEGOPS_DROP_QUEUE_OVERFLOW: st->dropped_queue_overflow += n; break;
+    case SEGOPS_DROP_TOO_LARGE: st->dropped_too_large += n; break;
+    case SEGOPS_DROP_RETRIES_EXHAUSTED: st->dropped_retries_exhausted += n; break;
+    case SEGOPS_DROP_SHUTDOWN: st->dropped_shutdown += n; break;
+    case SEGOPS_DROP_SKIPPED: st->dropped_skipped += n; break;
+    case SEGOPS_DROP_REJECTED:
+    case SEGOPS_DROP_NONE:
+    default: st->dropped_rejected += n; break;
+    }
+}
+
+void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered,
+                           const segops__drop_t *drop, bool report) {
+    /* Report before counting: whoever waits for these events to settle (flush)
+     * then also sees their report. */
+    if (drop && report) {
+        segops_error_info_t info = {drop->code, drop->http_status, drop->count, drop->message,
+                                    drop->reason};
+        segops__report(c->cfg, &info);
+    }
+    size_t n = delivered + (drop ? drop->count : 0);
+    pthread_mutex_lock(&c->lock);
+    c->stats.delivered += delivered;
+    if (drop) count_drop(&c->stats, drop->reason, drop->count);
+    if (from_queue) {
+        c->inflight -= n;
+        c->inflight_first += n;
+        if (!c->inflight) c->inflight_bytes = 0;
+    } else {
+        c->sync_inflight -= n;
+    }
+    pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool segops__client_past_deadline(segops_client_t *c) {
+    pthread_mutex_lock(&c->lock);
+    bool past = c->stop_deadline && segops__clock_monotonic_ms() >= c->stop_deadline;
+    pthread_mutex_unlock(&c->lock);
+    return past;
+}
+
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts) {
+    pthread_mutex_lock(&c->lock);
+    uint64_t generation = c->wake_generation;
+    bool ok = true;
+    for (;;) {
+        int64_t now = segops__clock_monotonic_ms();
+        if (c->stop_deadline && now >= c->stop_deadline) {
+            ok = false;
+            break;
+        }
+        if (now >= until || (flush_cuts && c->wake_generation != generation)) break;
+        int64_t wake = c->stop_deadline ? SEGOPS__MIN(until, c->stop_deadline) : until;
+        struct timespec ts = segops__clock_deadline_ts(wake);
+        pthread_cond_timedwait(&c->wake_worker, &c->lock, &ts);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}

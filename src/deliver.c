@@ -1,2 +1,206 @@
-/* (being written) */
-#include "common.h"
+/* One batch's fate. The retry policy itself lives in retry.c; this file applies
+ * it: attempts, waits, the single re-mint after a 401, and 413 halving. */
+#include "deliver.h"
+
+#include <stdio.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "json.h"
+#include "log.h"
+#include "retry.h"
+
+void segops__sender_init(segops__sender_t *s, segops_client_t *c, segops__transport_t *t,
+                         bool from_queue) {
+    memset(s, 0, sizeof *s);
+    s->client = c;
+    s->transport = t;
+    s->from_queue = from_queue;
+    s->rng = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15u;
+}
+
+void segops__sender_release(segops__sender_t *s) {
+    segops__buf_free(&s->body);
+    segops__buf_free(&s->resp.body);
+}
+
+static segops_err_t encode(segops__buf_t *body, segops__event_t **events, size_t n) {
+    size_t total = 16;
+    for (size_t i = 0; i < n; i++) total += events[i]->len + 1;
+    segops__buf_clear(body);
+    segops_err_t err = segops__buf_reserve(body, total);
+    if (err != SEGOPS_OK) return err;
+    segops__buf_append(body, "{\"events\":[", 11);
+    for (size_t i = 0; i < n; i++) {
+        if (i) body->data[body->len++] = ',';
+        memcpy(body->data + body->len, events[i]->json, events[i]->len);
+        body->len += events[i]->len;
+    }
+    return segops__buf_append(body, "]}", 2);
+}
+
+/* Settles n events: `delivered` of them delivered, the rest dropped as described. */
+static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size_t delivered,
+                   segops_err_t code, segops_drop_reason_t reason, int status, const char *message) {
+    segops__drop_t drop = {.count = n - delivered, .code = code, .http_status = status,
+                           .reason = reason};
+    if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
+    segops__client_settle(s->client, s->from_queue, delivered, drop.count ? &drop : NULL,
+                          s->from_queue);
+    s->outcome = drop.count ? code : SEGOPS_OK;
+    for (size_t i = 0; i < n; i++) segops__event_free(events[i]);
+}
+
+static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
+                     segops_drop_reason_t reason, int status, const char *message) {
+    settle(s, events, n, 0, code, reason, status, message);
+}
+
+/* The result of one attempt, whatever failed: the mint or the POST. */
+typedef struct attempt {
+    segops__verdict_t verdict;
+    int status;
+    char detail[SEGOPS__DETAIL_LEN];
+} attempt_t;
+
+/* Turns a failed mint into a verdict: the same retry rules as a send, reported
+ * as a handshake (or auth) failure. */
+static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
+    a->verdict = segops__retry_classify(f->transport_err, f->http_status, false);
+    a->status = f->http_status;
+    snprintf(a->detail, sizeof a->detail, "%s", f->message);
+    if (a->verdict.action == SEGOPS__ACT_RETRY || a->verdict.action == SEGOPS__ACT_RATE_LIMITED) {
+        a->verdict.code = SEGOPS_E_HANDSHAKE;
+    } else {
+        a->verdict.action = SEGOPS__ACT_DROP;
+        a->verdict.code = f->code;
+        a->verdict.drop_reason = SEGOPS_DROP_REJECTED;
+    }
+}
+
+static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n);
+
+/* Makes one attempt at events[0..n). *used_auth receives the Authorization
+ * value sent (owned by the caller when tokens are in use). */
+static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n, bool is_retry,
+                         char **token_auth, attempt_t *a) {
+    segops_client_t *c = s->client;
+    const char *auth = c->apikey_auth;
+    if (c->tokens) {
+        segops__mint_failure_t failure;
+        if (segops__token_get(c->tokens, s->transport, token_auth, &failure) != SEGOPS_OK) {
+            mint_verdict(&failure, a);
+            return;
+        }
+        auth = *token_auth;
+    }
+    if (encode(&s->body, events, n) != SEGOPS_OK) {
+        a->verdict = (segops__verdict_t){SEGOPS__ACT_DROP, SEGOPS_E_NOMEM, SEGOPS_DROP_REJECTED};
+        a->status = 0;
+        snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");
+        return;
+    }
+    segops__client_note_request(c, s->body.len, is_retry);
+    segops__transport_post(s->transport, c->batch_url, auth, s->body.data, s->body.len, &s->resp);
+    a->verdict = segops__retry_classify(s->resp.err, s->resp.status, c->tokens != NULL);
+    a->status = s->resp.status;
+    if (s->resp.err != SEGOPS_OK)
+        snprintf(a->detail, sizeof a->detail, "%s", s->resp.detail);
+    else
+        snprintf(a->detail, sizeof a->detail, "HTTP %d from the batch endpoint", s->resp.status);
+}
+
+static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n) {
+    segops_client_t *c = s->client;
+    const segops_options_t *cfg = c->cfg;
+    const int64_t started = segops__clock_monotonic_ms();
+    uint32_t retries = 0;
+    bool resent = false, reauthed = false;
+    for (;;) {
+        if (segops__client_past_deadline(c)) {
+            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, 0,
+                     "not delivered by the shutdown deadline");
+            return;
+        }
+        char *token_auth = NULL;
+        attempt_t a;
+        attempt_once(s, events, n, resent, &token_auth, &a);
+        resent = true;
+        int64_t now = segops__clock_monotonic_ms();
+        int64_t budget_end = started + cfg->retry_budget_ms;
+        uint32_t wait = 0;
+        switch (a.verdict.action) {
+        case SEGOPS__ACT_DELIVERED: {
+            uint64_t skipped = 0;
+            segops__json_batch_skipped(s->resp.body.data, s->resp.body.len, &skipped);
+            skipped = SEGOPS__MIN(skipped, (uint64_t)n);
+            segops__secret_free(token_auth);
+            settle(s, events, n, n - (size_t)skipped, SEGOPS_E_SKIPPED, SEGOPS_DROP_SKIPPED,
+                   a.status, "the server skipped events as invalid");
+            return;
+        }
+        case SEGOPS__ACT_REAUTH:
+            if (!reauthed) { /* the token was revoked: mint once more, resend once */
+                reauthed = true;
+                segops__token_invalidate(c->tokens, token_auth);
+                segops__secret_free(token_auth);
+                segops__log(cfg, SEGOPS_LOG_INFO, "session token refused (401); minting again");
+                continue;
+            }
+            segops__secret_free(token_auth);
+            drop_all(s, events, n, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED, a.status,
+                     "the session token was refused twice");
+            return;
+        case SEGOPS__ACT_SPLIT:
+            segops__secret_free(token_auth);
+            if (n > 1) {
+                segops__log(cfg, SEGOPS_LOG_INFO, "batch of %zu too large (413); splitting", n);
+                deliver_range(s, events, n / 2);
+                deliver_range(s, events + n / 2, n - n / 2);
+                return;
+            }
+            drop_all(s, events, n, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE, a.status,
+                     "the server refused a single event as too large");
+            return;
+        case SEGOPS__ACT_RATE_LIMITED: /* waits do not use up retries; the budget bounds them */
+            wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, retries + 1,
+                                            &s->rng);
+            uint32_t floor_ms;
+            if (a.status && segops__retry_after_parse(s->resp.retry_after,
+                                                      strlen(s->resp.retry_after),
+                                                      segops__clock_realtime_ms() / 1000,
+                                                      cfg->retry_after_max_ms, &floor_ms))
+                wait = SEGOPS__MAX(wait, floor_ms);
+            break;
+        case SEGOPS__ACT_RETRY:
+            if (++retries > cfg->max_retries) {
+                segops__secret_free(token_auth);
+                drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
+                         a.detail);
+                return;
+            }
+            wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, retries, &s->rng);
+            break;
+        case SEGOPS__ACT_DROP:
+            segops__secret_free(token_auth);
+            drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
+            return;
+        }
+        segops__secret_free(token_auth);
+        if (now + wait > budget_end) {
+            drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status, a.detail);
+            return;
+        }
+        segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
+        bool rate_limited = a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
+        if (!segops__client_sleep(c, now + wait, !rate_limited)) {
+            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
+                     "not delivered by the shutdown deadline");
+            return;
+        }
+    }
+}
+
+void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n) {
+    if (n) deliver_range(s, events, n);
+}

@@ -1,2 +1,184 @@
-/* (being written) */
-#include "common.h"
+/* Session token cache and the mint request (POST /api/auth/session/). */
+#include "token.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "json.h"
+#include "log.h"
+#include "user.h"
+
+/* Refresh this long before expires_at (PROTOCOL.md), or at half the lifetime
+ * for tokens that live less than twice that. */
+#define REFRESH_MARGIN_MS 60000
+
+struct segops__token_cache {
+    const segops_options_t *cfg;
+    char *session_url;
+    pthread_mutex_t lock;
+    pthread_cond_t minted; /* broadcast when a mint finishes */
+    char *authorization;   /* "Bearer <token>", NULL when none */
+    int64_t refresh_at;    /* monotonic ms */
+    bool minting;
+    uint64_t generation;   /* mints finished */
+    segops__mint_failure_t last_failure; /* of the mint that finished last, if it failed */
+    bool last_failed;
+    uint64_t mints;
+};
+
+segops_err_t segops__token_cache_new(const segops_options_t *cfg, const char *session_url,
+                                     segops__token_cache_t **out) {
+    segops__token_cache_t *tc = segops__calloc(1, sizeof *tc);
+    *out = NULL;
+    if (!tc) return SEGOPS_E_NOMEM;
+    tc->cfg = cfg;
+    if (!(tc->session_url = segops__strdup(session_url))) {
+        segops__free(tc);
+        return SEGOPS_E_NOMEM;
+    }
+    pthread_mutex_init(&tc->lock, NULL);
+    pthread_cond_init(&tc->minted, NULL);
+    *out = tc;
+    return SEGOPS_OK;
+}
+
+void segops__token_cache_free(segops__token_cache_t *tc) {
+    if (!tc) return;
+    segops__secret_free(tc->authorization);
+    segops__free(tc->session_url);
+    pthread_cond_destroy(&tc->minted);
+    pthread_mutex_destroy(&tc->lock);
+    segops__free(tc);
+}
+
+static segops_err_t fail(segops__mint_failure_t *f, segops_err_t code, segops_err_t transport_err,
+                         int status, const char *message) {
+    f->code = code;
+    f->transport_err = transport_err;
+    f->http_status = status;
+    snprintf(f->message, sizeof f->message, "session handshake: %s", message);
+    return code;
+}
+
+/* One mint, with no lock held: get_user, POST, parse. */
+static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char **authorization,
+                         int64_t *refresh_at, segops__mint_failure_t *f) {
+    segops_user_t user = {0};
+    segops__buf_t body = {0};
+    segops__http_response_t resp = {0};
+    char *token = NULL;
+    segops_err_t err = segops__call_get_user(tc->cfg, &user);
+    if (err != SEGOPS_OK) {
+        fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, 0, "get_user returned an error");
+        goto out;
+    }
+    if ((err = segops__user_mint_body(&user, &body)) != SEGOPS_OK) {
+        fail(f, err, SEGOPS_OK, 0, "out of memory");
+        goto out;
+    }
+    char apikey[1100];
+    snprintf(apikey, sizeof apikey, "ApiKey %s", tc->cfg->api_key);
+    segops__transport_post(t, tc->session_url, apikey, body.data, body.len, &resp);
+    segops__secure_wipe(apikey, sizeof apikey);
+    if (resp.err != SEGOPS_OK) {
+        err = fail(f, SEGOPS_E_HANDSHAKE, resp.err, 0, resp.detail);
+        goto out;
+    }
+    if (resp.status == 401 || resp.status == 403) {
+        err = fail(f, SEGOPS_E_AUTH, SEGOPS_OK, resp.status, "the server refused the key or identity");
+        goto out;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        err = fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, resp.status, "unexpected HTTP status");
+        goto out;
+    }
+    int64_t expires_ms;
+    char why[128];
+    err = segops__json_session(resp.body.data, resp.body.len, &token, &expires_ms, why, sizeof why);
+    if (err != SEGOPS_OK) {
+        fail(f, err, SEGOPS_OK, resp.status, why);
+        goto out;
+    }
+    size_t len = strlen(token) + sizeof "Bearer ";
+    if (!(*authorization = segops__malloc(len))) {
+        err = fail(f, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+        goto out;
+    }
+    snprintf(*authorization, len, "Bearer %s", token);
+    int64_t lifetime = expires_ms - segops__clock_realtime_ms();
+    int64_t margin = lifetime >= 2 * REFRESH_MARGIN_MS ? REFRESH_MARGIN_MS : lifetime / 2;
+    *refresh_at = segops__clock_monotonic_ms() + lifetime - margin;
+    segops__log(tc->cfg, SEGOPS_LOG_DEBUG, "session token minted, refresh in %lld ms",
+                (long long)(lifetime - margin));
+out:
+    segops__secret_free(token);
+    segops__user_clear(&user);
+    segops__buf_free(&body);
+    segops__secure_wipe(resp.body.data, resp.body.len); /* the answer held the token */
+    segops__buf_free(&resp.body);
+    return err;
+}
+
+segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t,
+                               char **authorization, segops__mint_failure_t *failure) {
+    *authorization = NULL;
+    pthread_mutex_lock(&tc->lock);
+    uint64_t seen = tc->generation;
+    for (;;) {
+        if (tc->authorization && segops__clock_monotonic_ms() < tc->refresh_at) {
+            *authorization = segops__strdup(tc->authorization);
+            pthread_mutex_unlock(&tc->lock);
+            return *authorization ? SEGOPS_OK
+                                  : fail(failure, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+        }
+        if (tc->generation != seen && tc->last_failed) { /* share the failure we waited for */
+            *failure = tc->last_failure;
+            pthread_mutex_unlock(&tc->lock);
+            return failure->code;
+        }
+        if (!tc->minting) break;
+        pthread_cond_wait(&tc->minted, &tc->lock);
+    }
+    tc->minting = true;
+    tc->mints++;
+    pthread_mutex_unlock(&tc->lock);
+
+    char *fresh = NULL;
+    int64_t refresh_at = 0;
+    segops_err_t err = mint(tc, t, &fresh, &refresh_at, failure);
+
+    pthread_mutex_lock(&tc->lock);
+    tc->minting = false;
+    tc->generation++;
+    tc->last_failed = err != SEGOPS_OK;
+    if (err == SEGOPS_OK) {
+        segops__secret_free(tc->authorization);
+        tc->authorization = fresh;
+        tc->refresh_at = refresh_at;
+        *authorization = segops__strdup(fresh);
+        if (!*authorization) err = fail(failure, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+    } else {
+        tc->last_failure = *failure;
+    }
+    pthread_cond_broadcast(&tc->minted);
+    pthread_mutex_unlock(&tc->lock);
+    return err;
+}
+
+void segops__token_invalidate(segops__token_cache_t *tc, const char *authorization) {
+    pthread_mutex_lock(&tc->lock);
+    if (tc->authorization && authorization && strcmp(tc->authorization, authorization) == 0) {
+        segops__secret_free(tc->authorization);
+        tc->authorization = NULL;
+    }
+    pthread_mutex_unlock(&tc->lock);
+}
+
+uint64_t segops__token_mints(segops__token_cache_t *tc) {
+    pthread_mutex_lock(&tc->lock);
+    uint64_t n = tc->mints;
+    pthread_mutex_unlock(&tc->lock);
+    return n;
+}

@@ -1,2 +1,81 @@
-/* (being written) */
-#include "common.h"
+/* The worker loop. A batch is due when batch_size events are queued, when the
+ * flush interval ticks, on segops_flush, and while shutting down; a due batch
+ * takes up to 500 events (and max_request_bytes) at once, so a backlog drains
+ * in few requests. */
+#include "worker.h"
+
+#include <signal.h>
+
+#include "clock.h"
+#include "deliver.h"
+#include "log.h"
+
+static bool batch_due(const segops_client_t *c) {
+    return c->queue.count > 0 && (c->queue.count >= c->cfg->batch_size ||
+                                  c->drain_upto > c->queue.popped || c->stopping);
+}
+
+/* At the shutdown deadline: drop what is still queued, as one report. */
+static void drop_leftovers(segops_client_t *c) {
+    size_t n = segops__queue_clear(&c->queue);
+    if (!n) return;
+    c->stats.dropped_shutdown += n;
+    pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
+    segops_error_info_t info = {SEGOPS_E_TIMEOUT, 0, n, "not delivered by the shutdown deadline",
+                                SEGOPS_DROP_SHUTDOWN};
+    segops__report(c->cfg, &info);
+    pthread_mutex_lock(&c->lock);
+}
+
+static void *worker_main(void *arg) {
+    segops_client_t *c = arg;
+    segops__sender_t sender;
+    segops__sender_init(&sender, c, c->worker_transport, true);
+    segops__event_t *batch[SEGOPS__MAX_EVENTS_PER_REQUEST];
+
+    pthread_mutex_lock(&c->lock);
+    int64_t next_tick = segops__clock_monotonic_ms() + c->cfg->flush_interval_ms;
+    for (;;) {
+        int64_t now = segops__clock_monotonic_ms();
+        if (c->stopping && c->stop_deadline && now >= c->stop_deadline) break;
+        if (now >= next_tick) { /* the interval flush: everything queued now is due */
+            c->drain_upto = SEGOPS__MAX(c->drain_upto, c->queue.pushed);
+            next_tick = now + c->cfg->flush_interval_ms;
+        }
+        if (!batch_due(c)) {
+            if (c->stopping) break; /* drained */
+            int64_t wake = next_tick;
+            if (c->stopping && c->stop_deadline) wake = SEGOPS__MIN(wake, c->stop_deadline);
+            struct timespec ts = segops__clock_deadline_ts(wake);
+            pthread_cond_timedwait(&c->wake_worker, &c->lock, &ts);
+            continue;
+        }
+        size_t n = segops__queue_take(&c->queue, batch, SEGOPS__ARRAY_LEN(batch),
+                                      c->cfg->max_request_bytes);
+        c->inflight = n;
+        c->inflight_first = c->queue.popped - n;
+        c->inflight_bytes = 0;
+        for (size_t i = 0; i < n; i++) c->inflight_bytes += batch[i]->len;
+        pthread_mutex_unlock(&c->lock);
+        segops__deliver(&sender, batch, n); /* settles every event, under short locks */
+        pthread_mutex_lock(&c->lock);
+    }
+    drop_leftovers(c);
+    pthread_mutex_unlock(&c->lock);
+    segops__sender_release(&sender);
+    return NULL;
+}
+
+segops_err_t segops__worker_start(segops_client_t *c) {
+    /* The host's signal handlers must never run on our thread: block everything
+     * while creating it (the new thread inherits the mask), then restore. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&c->worker, NULL, worker_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) return SEGOPS_E_INTERNAL;
+    c->worker_started = true;
+    return SEGOPS_OK;
+}

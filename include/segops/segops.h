@@ -161,7 +161,8 @@ SEGOPS_API void segops_options_free(segops_options_t *opts);
  */
 /* Base URL, http:// or https://, with or without a trailing '/'. Required. */
 SEGOPS_API segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url);
-/* "sk_..." (secret: server side) or "pk_..." (public: session handshake). Required. */
+/* "sk_..." (secret: server side) or "pk_..." (public: session handshake). Required.
+ * Another prefix is SEGOPS_E_CONFIG (the prefix chooses the mode). */
 SEGOPS_API segops_err_t segops_options_set_api_key(segops_options_t *opts, const char *key);
 /* true (default): queue and send in the background. false: track sends on the
  * calling thread and returns the delivery outcome. */
@@ -335,7 +336,8 @@ typedef struct segops_signed_user {
 
 /* Signs "<user_id>|<unix_ts>" with HMAC-SHA256 keyed by the hex-decoded secret.
  * unix_ts <= 0 means now. Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL argument,
- * empty or non-UTF-8 user_id, secret empty or not even-length hex) or
+ * empty or non-UTF-8 user_id, secret empty or not even-length hex),
+ * SEGOPS_E_NOMEM (user ids over 512 bytes are copied to the heap) or
  * SEGOPS_E_CRYPTO. Nothing is retained. Thread-safe; never blocks. */
 SEGOPS_API segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_id,
                                             int64_t unix_ts, segops_signed_user_t *out);
@@ -343,7 +345,8 @@ SEGOPS_API segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const c
 /* Checks a signature: SEGOPS_OK when it matches (compared in constant time) and
  * |now - user_id_ts| <= tolerance_s (now <= 0 means the current time);
  * SEGOPS_E_AUTH when it does not match or is outside the window;
- * SEGOPS_E_INVALID_ARG for malformed arguments; SEGOPS_E_CRYPTO. Thread-safe. */
+ * SEGOPS_E_INVALID_ARG for malformed arguments; SEGOPS_E_NOMEM; SEGOPS_E_CRYPTO.
+ * Thread-safe. */
 SEGOPS_API segops_err_t segops_verify_user_id(const char *hmac_secret_hex, const char *user_id,
                                               const char *user_id_sig, int64_t user_id_ts,
                                               int64_t now, int64_t tolerance_s);

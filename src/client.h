@@ -1,0 +1,69 @@
+/* The client object shared by the facade (client.c), the worker thread
+ * (worker.c) and the delivery pipeline (deliver.c). One lock guards the queue,
+ * the counters and the lifecycle; it is never held across I/O or callbacks. */
+#ifndef SEGOPS_CLIENT_H
+#define SEGOPS_CLIENT_H
+
+#include "common.h"
+
+#include <pthread.h>
+
+#include "config.h"
+#include "queue.h"
+#include "token.h"
+#include "transport.h"
+
+struct segops_client {
+    segops_options_t *cfg; /* frozen copy */
+    char *batch_url;
+    char *apikey_auth;             /* "ApiKey sk_…" (sk_ keys), wiped on free */
+    segops__token_cache_t *tokens; /* pk_ keys */
+    segops__transport_t *worker_transport;
+    segops__transport_t *sync_transport; /* batch = false; used under sync_lock */
+    pthread_mutex_t sync_lock;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake_worker; /* a batch is due, a flush, a stop */
+    pthread_cond_t progress;    /* events settled, or the lifecycle changed */
+    segops__queue_t queue;
+    segops_stats_t stats;     /* every counter but pending, dropped and token_mints */
+    size_t inflight;          /* events the worker took and has not settled */
+    size_t inflight_bytes;
+    uint64_t inflight_first;  /* queue position of the first unsettled in-flight event */
+    size_t sync_inflight;     /* events being sent by track calls (batch = false) */
+    uint64_t drain_upto;      /* the worker sends every event before this position now */
+    uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
+    bool stopping;            /* shutdown began: track refuses, the worker drains */
+    int64_t stop_deadline;    /* monotonic ms; 0 = none */
+    bool stopped;             /* shutdown finished */
+    bool worker_started;
+    pthread_t worker;
+};
+
+/* One report of dropped events, built by the sender, delivered after unlock. */
+typedef struct segops__drop {
+    size_t count;
+    segops_err_t code;
+    int http_status;
+    segops_drop_reason_t reason;
+    char message[SEGOPS__DETAIL_LEN];
+} segops__drop_t;
+
+/* Counts one batch POST attempt. */
+void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry);
+
+/* Settles `delivered` events plus drop->count (drop may be NULL) that a sender
+ * held: reports the drop through on_error when `report` is set, then counts
+ * them and wakes waiters. from_queue says the events came from the worker. */
+void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered,
+                           const segops__drop_t *drop, bool report);
+
+/* Sleeps until `until` (monotonic ms). Returns false at once when the shutdown
+ * deadline passes first. A flush or shutdown cuts the sleep short (returning
+ * true) when flush_cuts is set. */
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts);
+
+/* True once the shutdown deadline has passed. */
+bool segops__client_past_deadline(segops_client_t *c);
+
+#endif

@@ -1,0 +1,55 @@
+/* Options: the builder behind segops_options_t, its defaults (one table, in
+ * config.c) and the validation a client runs on it. A client keeps its own
+ * frozen copy. */
+#ifndef SEGOPS_CONFIG_H
+#define SEGOPS_CONFIG_H
+
+#include "common.h"
+
+struct segops_options {
+    char *api_url; /* without trailing '/' */
+    char *api_key; /* secret: wiped on free, never logged */
+    bool batch;
+    size_t batch_size;
+    uint32_t flush_interval_ms;
+    segops_get_user_fn get_user;
+    void *get_user_data;
+    segops_error_fn on_error;
+    void *on_error_data;
+    segops_log_fn logger;
+    segops_log_level_t log_level;
+    void *logger_data;
+    size_t max_queue_events;
+    size_t max_queue_bytes;
+    segops_overflow_t overflow;
+    uint32_t block_timeout_ms;
+    size_t max_event_bytes;
+    size_t max_request_bytes;
+    uint32_t max_retries;
+    uint32_t retry_base_ms;
+    uint32_t retry_cap_ms;
+    uint32_t retry_budget_ms;
+    uint32_t retry_after_max_ms;
+    uint32_t connect_timeout_ms;
+    uint32_t request_timeout_ms;
+    char *ca_file;
+    char *ca_path;
+    char *proxy;
+    char *user_agent_suffix;
+    bool allow_insecure_http;
+};
+
+/* The defaults every new builder starts from (the README table mirrors it). */
+const segops_options_t *segops__config_defaults(void);
+
+/* Deep copy. SEGOPS_E_NOMEM on failure (*out NULL). */
+segops_err_t segops__config_copy(const segops_options_t *src, segops_options_t **out);
+
+/* Checks that the options can make a client: SEGOPS_OK or SEGOPS_E_CONFIG with a
+ * one-line reason (never containing the key) in why. */
+segops_err_t segops__config_check(const segops_options_t *opts, char *why, size_t why_len);
+
+/* True for a pk_ key (session handshake), false for sk_. */
+bool segops__config_is_public_key(const segops_options_t *opts);
+
+#endif

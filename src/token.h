@@ -1,0 +1,39 @@
+/* The pk_ session token cache: one mint at a time, shared by every sender; the
+ * token is refreshed ahead of expires_at and dropped on a 401. */
+#ifndef SEGOPS_TOKEN_H
+#define SEGOPS_TOKEN_H
+
+#include "common.h"
+
+#include "config.h"
+#include "transport.h"
+
+typedef struct segops__token_cache segops__token_cache_t;
+
+/* Why a mint failed: what the session endpoint (or get_user) did. */
+typedef struct segops__mint_failure {
+    segops_err_t transport_err; /* SEGOPS_OK when an HTTP status arrived */
+    int http_status;            /* 0 without one */
+    segops_err_t code;          /* SEGOPS_E_AUTH for 401/403, else SEGOPS_E_HANDSHAKE (or NOMEM) */
+    char message[SEGOPS__DETAIL_LEN];
+} segops__mint_failure_t;
+
+segops_err_t segops__token_cache_new(const segops_options_t *cfg, const char *session_url,
+                                     segops__token_cache_t **out);
+void segops__token_cache_free(segops__token_cache_t *tc);
+
+/* Returns SEGOPS_OK and a new "Bearer <token>" string in *authorization (wipe
+ * and free it with segops__secret_free), minting through t when the cached token
+ * is missing or due for refresh. If another thread is minting, waits for that
+ * mint and shares its result. On failure fills *failure and returns its code. */
+segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t,
+                               char **authorization, segops__mint_failure_t *failure);
+
+/* Forgets the cached token if it is still the one in `authorization` (a 401
+ * showed it was revoked), so the next get mints afresh. */
+void segops__token_invalidate(segops__token_cache_t *tc, const char *authorization);
+
+/* Mint attempts so far. */
+uint64_t segops__token_mints(segops__token_cache_t *tc);
+
+#endif

@@ -1,0 +1,41 @@
+/* HTTP POST of one request body. transport_curl.c is the only file that
+ * includes curl; one transport (one connection cache) per sending thread. */
+#ifndef SEGOPS_TRANSPORT_H
+#define SEGOPS_TRANSPORT_H
+
+#include "common.h"
+
+#include "buf.h"
+#include "config.h"
+
+#define SEGOPS__DETAIL_LEN 256
+
+typedef struct segops__transport segops__transport_t;
+
+typedef struct segops__http_response {
+    segops_err_t err;    /* SEGOPS_OK when an HTTP status arrived; else NETWORK, TIMEOUT, TLS, ... */
+    int status;          /* the HTTP status, 0 without one */
+    segops__buf_t body;  /* the first 64 KiB of the answer; owned by the caller, reused */
+    char retry_after[64];        /* the Retry-After value, "" when absent */
+    char detail[SEGOPS__DETAIL_LEN]; /* one line for error reports; never holds the key */
+} segops__http_response_t;
+
+/* Creates a transport configured from cfg (timeouts, TLS anchors, proxy, UA).
+ * SEGOPS_OK, SEGOPS_E_NOMEM or SEGOPS_E_INTERNAL. */
+segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transport_t **out);
+void segops__transport_free(segops__transport_t *t);
+
+/* POSTs body as application/json with "Authorization: <authorization>" and fills
+ * resp. Blocks until the answer, request_timeout_ms, or the abort deadline. */
+void segops__transport_post(segops__transport_t *t, const char *url, const char *authorization,
+                            const char *body, size_t body_len, segops__http_response_t *resp);
+
+/* Sets an absolute monotonic deadline (ms; 0 = none) at which a transfer in
+ * progress, or any later one, is aborted with SEGOPS_E_TIMEOUT. Thread-safe:
+ * shutdown calls it while the worker is inside segops__transport_post. */
+void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms);
+
+/* The User-Agent this transport sends ("segops-c/0.1.0 curl/8.x[ suffix]"). */
+const char *segops__transport_user_agent(const segops__transport_t *t);
+
+#endif

@@ -1,0 +1,85 @@
+/* Shared test helpers (see testutil.h). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void recorder_init(recorder_t *r) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+}
+
+void recorder_destroy(recorder_t *r) { pthread_mutex_destroy(&r->lock); }
+
+void recorder_on_error(const segops_error_info_t *error, void *userdata) {
+    recorder_t *r = userdata;
+    pthread_mutex_lock(&r->lock);
+    if (r->reports < RECORDER_MAX) {
+        r->info[r->reports] = *error;
+        snprintf(r->messages[r->reports], sizeof r->messages[0], "%s",
+                 error->message ? error->message : "(null)");
+        r->info[r->reports].message = r->messages[r->reports];
+    }
+    r->reports++;
+    r->events += error->event_count;
+    if ((unsigned)error->reason < 8) r->by_reason[error->reason] += error->event_count;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events) {
+    pthread_mutex_lock(&r->lock);
+    if (reports) *reports = r->reports;
+    if (events) *events = r->events;
+    pthread_mutex_unlock(&r->lock);
+}
+
+devsrv_t *start_server(const devsrv_config_t *given) {
+    static const char *const sk[] = {TEST_SK};
+    static const devsrv_pk_key_t pk[] = {{TEST_PK, TEST_PK_SECRET, false}};
+    devsrv_config_t cfg = {0};
+    if (given) cfg = *given;
+    if (!cfg.sk_key_count && !cfg.pk_key_count) {
+        cfg.sk_keys = sk;
+        cfg.sk_key_count = 1;
+        cfg.pk_keys = pk;
+        cfg.pk_key_count = 1;
+    }
+    cfg.keep_events = true;
+    devsrv_t *srv = NULL;
+    assert_int_equal(devsrv_start(&cfg, &srv), 0);
+    assert_non_null(srv);
+    return srv;
+}
+
+segops_options_t *make_options(devsrv_t *srv, const char *key, recorder_t *rec) {
+    segops_options_t *opts = NULL;
+    assert_int_equal(segops_options_new(&opts), SEGOPS_OK);
+    if (srv) assert_int_equal(segops_options_set_api_url(opts, devsrv_url(srv)), SEGOPS_OK);
+    assert_int_equal(segops_options_set_api_key(opts, key ? key : TEST_SK), SEGOPS_OK);
+    if (rec) assert_int_equal(segops_options_set_on_error(opts, recorder_on_error, rec), SEGOPS_OK);
+    return opts;
+}
+
+void assert_conservation(segops_client_t *client) {
+    segops_stats_t st;
+    assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
+    assert_int_equal(st.dropped, st.dropped_queue_overflow + st.dropped_too_large +
+                                     st.dropped_rejected + st.dropped_retries_exhausted +
+                                     st.dropped_shutdown + st.dropped_skipped);
+    if (st.enqueued != st.delivered + st.dropped + st.pending)
+        fail_msg("conservation broken: enqueued %llu != delivered %llu + dropped %llu + pending %llu",
+                 (unsigned long long)st.enqueued, (unsigned long long)st.delivered,
+                 (unsigned long long)st.dropped, (unsigned long long)st.pending);
+}
+
+int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

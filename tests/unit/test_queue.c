@@ -1,0 +1,103 @@
+/* The bounded FIFO and event encoding (src/queue.c, src/event.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "alloc.h"
+#include "event.h"
+#include "queue.h"
+
+static segops__event_t *make(const char *type) {
+    segops_event_t in = {"u", type, NULL, NULL, NULL};
+    segops__event_t *ev;
+    assert_int_equal(segops__event_build(&in, 4096, 0, &ev), SEGOPS_OK);
+    return ev;
+}
+
+static void test_event_encoding(void **state) {
+    (void)state;
+    segops_event_t in = {"u\"1", "order_placed", "{\"total\":42}", NULL, "a1"};
+    segops__event_t *ev;
+    /* 1795000000.123 s is 2026-11-18T11:06:40.123Z (python3 datetime.fromtimestamp, UTC) */
+    assert_int_equal(segops__event_build(&in, 4096, 1795000000123LL, &ev), SEGOPS_OK);
+    const char *expect = "{\"user_id\":\"u\\\"1\",\"event_type\":\"order_placed\","
+                         "\"occurred_at\":\"2026-11-18T11:06:40.123Z\",\"anonymous_id\":\"a1\","
+                         "\"payload\":{\"total\":42}}";
+    assert_string_equal(ev->json, expect);
+    assert_int_equal(ev->len, strlen(expect));
+    segops__event_free(ev);
+    /* The size limit counts the encoded event, escapes included. */
+    segops_event_t big = {"u", "e", "{\"k\":\"\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\"}", NULL, NULL};
+    size_t need = strlen("{\"user_id\":\"u\",\"event_type\":\"e\",\"occurred_at\":\"") + 24 +
+                  strlen("\",\"payload\":") + strlen(big.payload_json) + 1;
+    assert_int_equal(segops__event_build(&big, need, 0, &ev), SEGOPS_OK);
+    segops__event_free(ev);
+    assert_int_equal(segops__event_build(&big, need - 1, 0, &ev), SEGOPS_E_TOO_LARGE);
+    assert_null(ev);
+}
+
+static void test_fifo_and_bounds(void **state) {
+    (void)state;
+    segops__queue_t q;
+    segops__event_t *a = make("a"), *b = make("b"), *c = make("c");
+    segops__queue_init(&q, 2, a->len + b->len);
+    assert_true(segops__queue_fits(&q, a->len));
+    segops__queue_push(&q, a);
+    segops__queue_push(&q, b);
+    assert_false(segops__queue_fits(&q, c->len)); /* both bounds are full */
+    assert_int_equal(q.count, 2);
+    assert_int_equal(q.bytes, a->len + b->len);
+    assert_ptr_equal(segops__queue_pop(&q), a);
+    assert_true(segops__queue_fits(&q, c->len));
+    segops__queue_push(&q, c);
+    assert_int_equal(q.pushed, 3);
+    assert_int_equal(q.popped, 1);
+    segops__event_free(a);
+    assert_int_equal(segops__queue_clear(&q), 2);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(q.bytes, 0);
+    assert_null(q.head);
+    assert_null(q.tail);
+}
+
+static void test_take_respects_limits(void **state) {
+    (void)state;
+    segops__queue_t q;
+    segops__queue_init(&q, 1000, 1 << 20);
+    for (int i = 0; i < 10; i++) segops__queue_push(&q, make("e"));
+    size_t one = q.head->len + 1;
+    segops__event_t *out[10];
+    assert_int_equal(segops__queue_take(&q, out, 4, 1 << 20), 4); /* event cap */
+    for (int i = 0; i < 4; i++) segops__event_free(out[i]);
+    assert_int_equal(segops__queue_take(&q, out, 10, 3 * one), 3); /* byte budget */
+    for (int i = 0; i < 3; i++) segops__event_free(out[i]);
+    assert_int_equal(segops__queue_take(&q, out, 10, 1), 1); /* always at least one */
+    segops__event_free(out[0]);
+    assert_int_equal(q.count, 2);
+    assert_int_equal(q.popped, 8);
+    segops__queue_clear(&q);
+}
+
+static void test_no_leaks(void **state) {
+    (void)state;
+    long before = segops__alloc_test_live();
+    segops__queue_t q;
+    segops__queue_init(&q, 100, 1 << 20);
+    for (int i = 0; i < 50; i++) segops__queue_push(&q, make("e"));
+    segops__queue_clear(&q);
+    assert_int_equal(segops__alloc_test_live(), before);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_encoding),
+        cmocka_unit_test(test_fifo_and_bounds),
+        cmocka_unit_test(test_take_respects_limits),
+        cmocka_unit_test(test_no_leaks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
