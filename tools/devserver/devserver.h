@@ -44,6 +44,7 @@ typedef struct devsrv_config {
     const char *skip_event_type;    /* events of this type are "schema violations": skipped */
     uint32_t answer_delay_ms;       /* added before every batch answer (slow server) */
     bool keep_events;               /* keep accepted events in memory for devsrv_event_at (tests) */
+    bool log_requests;              /* one stderr line per request (never keys or tokens) */
 } devsrv_config_t;
 
 /* A fault applied to one upcoming batch request, in the order scripted. */
@@ -111,6 +112,9 @@ int devsrv_resume(devsrv_t *srv);
 void devsrv_script(devsrv_t *srv, const devsrv_fault_t *faults, size_t count);
 /* Parses and appends a textual script: comma-separated items
  *   503 | 429:ra=2 | 500:body={...} | delay=250 | noanswer | close | closemid
+ * A status takes options in any order: 429:ra=2:body={"detail":"x"}. A JSON body
+ * may hold commas; an HTTP-date Retry-After is quoted: 503:ra="Wed, 21 Oct 2015 07:28:00 GMT".
+ * DEVSRV_CLOSE_MID sends the status line, so it counts in batch_accepted when 2xx.
  * Returns 0, or -1 for a malformed script (nothing appended). */
 int devsrv_script_text(devsrv_t *srv, const char *script);
 /* Faults still waiting to be used. */
@@ -126,6 +130,9 @@ size_t devsrv_last_token(devsrv_t *srv, char *buf, size_t buflen);
 size_t devsrv_last_mint_body(devsrv_t *srv, char *buf, size_t buflen);
 
 void devsrv_get_stats(devsrv_t *srv, devsrv_stats_t *out);
+/* Writes the counters as one compact JSON object (what GET /_dev/stats answers),
+ * NUL-terminated and truncated to buflen. Returns the length it needs without the NUL. */
+size_t devsrv_stats_json(const devsrv_stats_t *stats, char *buf, size_t buflen);
 void devsrv_get_last_headers(devsrv_t *srv, devsrv_last_headers_t *out);
 /* Events kept (config.keep_events): count, and a deep copy of one. */
 size_t devsrv_event_count(devsrv_t *srv);
