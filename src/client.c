@@ -26,6 +26,7 @@ static char *join(const char *a, const char *b) {
 
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
+    segops__fork_unregister(c);
     segops__queue_clear(&c->queue);
     segops__transport_free(c->worker_transport);
     segops__transport_free(c->sync_transport);
@@ -47,6 +48,17 @@ static void cond_init_monotonic(pthread_cond_t *cv) {
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(cv, &attr);
     pthread_condattr_destroy(&attr);
+}
+
+/* Starts the worker (and its transport) unless it runs: at client_new, and in a
+ * forked child on first use. Called with the lock held, or before any thread. */
+static segops_err_t ensure_worker(segops_client_t *c) {
+    if (c->worker_started || !c->cfg->batch) return SEGOPS_OK;
+    if (!c->worker_transport) {
+        segops_err_t err = segops__transport_new(c->cfg, &c->worker_transport);
+        if (err != SEGOPS_OK) return err;
+    }
+    return segops__worker_start(c);
 }
 
 segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out) {
@@ -79,11 +91,11 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
         goto fail;
     }
     if (c->cfg->batch) {
-        if ((err = segops__transport_new(c->cfg, &c->worker_transport)) != SEGOPS_OK) goto fail;
-        if ((err = segops__worker_start(c)) != SEGOPS_OK) goto fail;
+        if ((err = ensure_worker(c)) != SEGOPS_OK) goto fail;
     } else if ((err = segops__transport_new(c->cfg, &c->sync_transport)) != SEGOPS_OK) {
         goto fail;
     }
+    segops__fork_register(c);
     *out = c;
     return SEGOPS_OK;
 fail:
@@ -123,6 +135,17 @@ static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
     pthread_mutex_unlock(&c->lock);
 
     pthread_mutex_lock(&c->sync_lock); /* one transport: sync sends take turns */
+    if (!c->sync_transport) { /* a forked child makes its own */
+        segops_err_t err = segops__transport_new(c->cfg, &c->sync_transport);
+        if (err != SEGOPS_OK) {
+            pthread_mutex_unlock(&c->sync_lock);
+            segops__drop_t drop = {.count = 1, .code = err, .reason = SEGOPS_DROP_REJECTED};
+            snprintf(drop.message, sizeof drop.message, "could not create a transport");
+            segops__client_settle(c, false, 0, &drop, false);
+            segops__event_free(event);
+            return err;
+        }
+    }
     segops__sender_t sender;
     segops__sender_init(&sender, c, c->sync_transport, false);
     segops__deliver(&sender, &event, 1);
@@ -189,7 +212,8 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     segops__event_t *evicted = NULL;
     size_t evicted_count = 0;
     pthread_mutex_lock(&c->lock);
-    err = c->stopping ? SEGOPS_E_STATE : make_room(c, event->len, &evicted, &evicted_count);
+    err = c->stopping ? SEGOPS_E_STATE : ensure_worker(c);
+    if (err == SEGOPS_OK) err = make_room(c, event->len, &evicted, &evicted_count);
     if (err != SEGOPS_OK) {
         count_rejection(c, err);
         pthread_mutex_unlock(&c->lock);
@@ -246,6 +270,11 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (c->stopping) {
         pthread_mutex_unlock(&c->lock);
         return SEGOPS_E_STATE;
+    }
+    segops_err_t started = ensure_worker(c);
+    if (started != SEGOPS_OK) {
+        pthread_mutex_unlock(&c->lock);
+        return started;
     }
     uint64_t target = c->queue.pushed;
     if (target > c->drain_upto) {
@@ -356,6 +385,41 @@ void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered
         c->sync_inflight -= n;
     }
     pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- fork (see fork.h) ---- */
+
+void segops__client_fork_prepare(segops_client_t *c) {
+    pthread_mutex_lock(&c->lock);
+    if (c->tokens) segops__token_fork_prepare(c->tokens);
+}
+
+void segops__client_fork_parent(segops_client_t *c) {
+    if (c->tokens) segops__token_fork_parent(c->tokens);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void segops__client_fork_child(segops_client_t *c) {
+    /* The parent's queued events are the parent's to deliver: forget them here
+     * (freeing is safe: the prepare step held the lock, so the queue is whole).
+     * In-flight events belong to the parent's worker, which does not exist in
+     * the child; their copies are unreachable and left alone. */
+    segops__queue_clear(&c->queue);
+    segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
+    memset(&c->stats, 0, sizeof c->stats);
+    c->inflight = c->inflight_bytes = c->sync_inflight = 0;
+    c->inflight_first = c->drain_upto = c->wake_generation = 0;
+    /* Never use or close the parent's curl handles here: closing could end the
+     * parent's TLS session. The child makes its own on first use. */
+    c->worker_transport = NULL;
+    c->sync_transport = NULL;
+    c->worker_started = false;
+    if (c->stopping) c->stopped = true; /* no worker will finish a shutdown here */
+    pthread_mutex_init(&c->sync_lock, NULL); /* a parent thread may have held it mid-send */
+    cond_init_monotonic(&c->wake_worker);
+    cond_init_monotonic(&c->progress);
+    if (c->tokens) segops__token_fork_child(c->tokens);
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "fork.h"
 #include "queue.h"
 #include "token.h"
 #include "transport.h"
@@ -38,6 +39,7 @@ struct segops_client {
     bool stopped;             /* shutdown finished */
     bool worker_started;
     pthread_t worker;
+    segops__fork_link_t fork_link; /* guarded by the fork registry's lock */
 };
 
 /* One report of dropped events, built by the sender, delivered after unlock. */
@@ -62,6 +64,12 @@ void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered
  * deadline passes first. A flush or shutdown cuts the sleep short (returning
  * true) when flush_cuts is set. */
 bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts);
+
+/* pthread_atfork steps for one client (see fork.h): prepare takes its locks,
+ * parent releases them, child resets the client to a fresh, empty state. */
+void segops__client_fork_prepare(segops_client_t *c);
+void segops__client_fork_parent(segops_client_t *c);
+void segops__client_fork_child(segops_client_t *c);
 
 /* True once the shutdown deadline has passed. */
 bool segops__client_past_deadline(segops_client_t *c);

@@ -182,3 +182,15 @@ uint64_t segops__token_mints(segops__token_cache_t *tc) {
     pthread_mutex_unlock(&tc->lock);
     return n;
 }
+
+void segops__token_fork_prepare(segops__token_cache_t *tc) { pthread_mutex_lock(&tc->lock); }
+
+void segops__token_fork_parent(segops__token_cache_t *tc) { pthread_mutex_unlock(&tc->lock); }
+
+void segops__token_fork_child(segops__token_cache_t *tc) {
+    /* A mint in flight belonged to a parent thread that does not exist here. */
+    tc->minting = false;
+    tc->mints = 0;
+    pthread_cond_init(&tc->minted, NULL);
+    pthread_mutex_unlock(&tc->lock);
+}

@@ -33,6 +33,12 @@ segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t
  * showed it was revoked), so the next get mints afresh. */
 void segops__token_invalidate(segops__token_cache_t *tc, const char *authorization);
 
+/* fork support: prepare/parent take and release the cache lock; child (which
+ * holds it) forgets a mint the parent had in flight and releases it. */
+void segops__token_fork_prepare(segops__token_cache_t *tc);
+void segops__token_fork_parent(segops__token_cache_t *tc);
+void segops__token_fork_child(segops__token_cache_t *tc);
+
 /* Mint attempts so far. */
 uint64_t segops__token_mints(segops__token_cache_t *tc);
 
