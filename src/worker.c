@@ -30,6 +30,7 @@ static void drop_leftovers(segops_client_t *c) {
 
 static void *worker_main(void *arg) {
     segops_client_t *c = arg;
+    pthread_setname_np(pthread_self(), "segops-worker"); /* visible in top, gdb, /proc */
     segops__sender_t sender;
     segops__sender_init(&sender, c, c->worker_transport, true);
     segops__event_t *batch[SEGOPS__MAX_EVENTS_PER_REQUEST];
