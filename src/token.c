@@ -71,7 +71,7 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
     char *token = NULL;
     segops_err_t err = segops__call_get_user(tc->cfg, &user);
     if (err != SEGOPS_OK) {
-        fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, 0, "get_user returned an error");
+        err = fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, 0, "get_user returned an error");
         goto out;
     }
     if ((err = segops__user_mint_body(&user, &body)) != SEGOPS_OK) {

@@ -27,13 +27,17 @@ segops_err_t segops_user_set_signature(segops_user_t *user, const char *user_id_
                                        int64_t user_id_ts) {
     if (!user || !user_id_sig || strlen(user_id_sig) != 64 || user_id_ts <= 0)
         return SEGOPS_E_INVALID_ARG;
+    /* Validate the whole signature first: a refused call must leave a signature
+     * set earlier untouched. */
+    char sig[65];
     for (size_t i = 0; i < 64; i++) {
         char c = user_id_sig[i];
         bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
         if (!hex) return SEGOPS_E_INVALID_ARG;
-        user->user_id_sig[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+        sig[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
     }
-    user->user_id_sig[64] = '\0';
+    sig[64] = '\0';
+    memcpy(user->user_id_sig, sig, sizeof sig);
     user->user_id_ts = user_id_ts;
     return SEGOPS_OK;
 }

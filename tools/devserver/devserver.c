@@ -100,6 +100,9 @@ struct devsrv {
     size_t ntokens, token_cap;
     char *last_token;
     char *last_mint_body;
+    devsrv_expires_style_t expires_style;
+    int mint_fail_status;
+    uint32_t mint_fail_count; /* session requests still to answer mint_fail_status */
     devsrv_stats_t stats;
     devsrv_last_headers_t headers;
     devsrv_event_t *events;
@@ -204,6 +207,36 @@ static void format_rfc3339_ms(int64_t ms, char out[64]) {
     gmtime_r(&secs, &tm);
     snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* expires_at as the configured style writes it. */
+static void format_expires(int64_t ms, devsrv_expires_style_t style, char out[64]) {
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    switch (style) {
+    case DEVSRV_EXPIRES_SECONDS_Z:
+        gmtime_r(&secs, &tm);
+        strftime(out, 64, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        break;
+    case DEVSRV_EXPIRES_MICROS_Z:
+        gmtime_r(&secs, &tm);
+        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03d456Z", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        break;
+    case DEVSRV_EXPIRES_OFFSET:
+        secs += 2 * 3600;
+        gmtime_r(&secs, &tm);
+        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+02:00", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        break;
+    case DEVSRV_EXPIRES_GARBAGE:
+        snprintf(out, 64, "in 15 minutes");
+        break;
+    case DEVSRV_EXPIRES_MS_Z:
+    default:
+        format_rfc3339_ms(ms, out);
+        break;
+    }
 }
 
 static bool read_digits(const char **pp, int n, int *out) {
@@ -725,8 +758,9 @@ static unsigned process_batch(devsrv_t *srv, struct req *rq, const char *auth_he
     static const struct span none = {NULL, NULL};
     struct span spans[MAX_EVENTS_PER_REQUEST];
     struct span ev_span = none;
+    /* Only kept events need their raw text: skip the two extra passes otherwise. */
     bool have_spans =
-        find_member(body, body + rq->len, "events", &ev_span) &&
+        srv->keep_events && find_member(body, body + rq->len, "events", &ev_span) &&
         array_spans(ev_span.start, ev_span.end, spans, MAX_EVENTS_PER_REQUEST) == count;
 
     struct accepted acc = {0};
@@ -943,12 +977,24 @@ static enum MHD_Result handle_session(devsrv_t *srv, struct MHD_Connection *conn
     srv->stats.mint_requests++;
     free(srv->last_mint_body);
     srv->last_mint_body = rq->too_large ? NULL : dupmem(body, rq->len);
+    devsrv_expires_style_t style = srv->expires_style;
     pthread_mutex_unlock(&srv->mu);
 
     const struct pk_key *pk = find_pk(srv, auth);
     if (!pk) {
         logline(srv, "mint: 401 unknown public key");
         return send_detail(srv, conn, 401, "Invalid public key.");
+    }
+    int fail_status = 0;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->mint_fail_count > 0) {
+        srv->mint_fail_count--;
+        fail_status = srv->mint_fail_status;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (fail_status) {
+        logline(srv, "mint: scripted %d", fail_status);
+        return send_detail(srv, conn, (unsigned)fail_status, "Scripted mint failure.");
     }
     if (rq->too_large) return send_detail(srv, conn, 413, "Request body too large.");
 
@@ -1018,7 +1064,7 @@ static enum MHD_Result handle_session(devsrv_t *srv, struct MHD_Connection *conn
     int64_t now = clock_ms(CLOCK_REALTIME);
     int64_t expires = now + (int64_t)srv->token_ttl_s * 1000;
     char expires_at[64];
-    format_rfc3339_ms(expires, expires_at);
+    format_expires(expires, style, expires_at);
 
     cJSON *out = cJSON_CreateObject();
     char *answer = NULL;
@@ -1271,6 +1317,7 @@ int devsrv_start(const devsrv_config_t *cfg, devsrv_t **out) {
     srv->keep_events = cfg->keep_events;
     srv->log_requests = cfg->log_requests;
     srv->answer_delay_ms = cfg->answer_delay_ms;
+    srv->expires_style = cfg->expires_style;
 
     if (cfg->sk_key_count > 0) {
         if (!cfg->sk_keys || !(srv->sk = calloc(cfg->sk_key_count, sizeof *srv->sk)))
@@ -1455,6 +1502,21 @@ void devsrv_set_answer_delay(devsrv_t *srv, uint32_t ms) {
     if (!srv) return;
     pthread_mutex_lock(&srv->mu);
     srv->answer_delay_ms = ms;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void devsrv_set_expires_style(devsrv_t *srv, devsrv_expires_style_t style) {
+    if (!srv) return;
+    pthread_mutex_lock(&srv->mu);
+    srv->expires_style = style;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void devsrv_fail_mints(devsrv_t *srv, int status, uint32_t count) {
+    if (!srv || status < 100 || status > 599) return;
+    pthread_mutex_lock(&srv->mu);
+    srv->mint_fail_status = status;
+    srv->mint_fail_count = count;
     pthread_mutex_unlock(&srv->mu);
 }
 

@@ -30,6 +30,15 @@ typedef struct devsrv_pk_key {
     bool require_signed;         /* reject mints without a valid signature */
 } devsrv_pk_key_t;
 
+/* How the session answer writes expires_at (to test the client's parser). */
+typedef enum devsrv_expires_style {
+    DEVSRV_EXPIRES_MS_Z = 0,  /* 2026-11-26T06:57:09.123Z (default) */
+    DEVSRV_EXPIRES_SECONDS_Z, /* 2026-11-26T06:57:09Z */
+    DEVSRV_EXPIRES_MICROS_Z,  /* 2026-11-26T06:57:09.123456Z */
+    DEVSRV_EXPIRES_OFFSET,    /* 2026-11-26T08:57:09.123+02:00 (the same instant) */
+    DEVSRV_EXPIRES_GARBAGE    /* "in 15 minutes": not a time */
+} devsrv_expires_style_t;
+
 typedef struct devsrv_config {
     uint16_t port;                  /* 0 = ephemeral */
     const char *const *sk_keys;     /* accepted secret keys */
@@ -45,6 +54,7 @@ typedef struct devsrv_config {
     uint32_t answer_delay_ms;       /* added before every batch answer (slow server) */
     bool keep_events;               /* keep accepted events in memory for devsrv_event_at (tests) */
     bool log_requests;              /* one stderr line per request (never keys or tokens) */
+    devsrv_expires_style_t expires_style; /* expires_at format in session answers */
 } devsrv_config_t;
 
 /* A fault applied to one upcoming batch request, in the order scripted. */
@@ -120,6 +130,13 @@ int devsrv_script_text(devsrv_t *srv, const char *script);
 /* Faults still waiting to be used. */
 size_t devsrv_script_pending(devsrv_t *srv);
 void devsrv_set_answer_delay(devsrv_t *srv, uint32_t ms);
+
+/* Session answers from now on write expires_at in this style. */
+void devsrv_set_expires_style(devsrv_t *srv, devsrv_expires_style_t style);
+/* The next `count` requests to the session endpoint (with a known key) are
+ * answered `status` with a {"detail"} body and no token. They still count in
+ * mint_requests, and their bodies in devsrv_last_mint_body. */
+void devsrv_fail_mints(devsrv_t *srv, int status, uint32_t count);
 
 /* Revokes every issued token: batches carrying them get 401. */
 void devsrv_revoke_tokens(devsrv_t *srv);
