@@ -58,7 +58,7 @@ static segops_err_t fail(segops__mint_failure_t *f, segops_err_t code, segops_er
     f->code = code;
     f->transport_err = transport_err;
     f->http_status = status;
-    snprintf(f->message, sizeof f->message, "session handshake: %s", message);
+    snprintf(f->message, sizeof f->message, "session handshake: %.200s", message);
     return code;
 }
 
