@@ -175,10 +175,12 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
     case SEGOPS_OVERFLOW_BLOCK: {
         struct timespec ts = segops__clock_deadline_ts(segops__clock_monotonic_ms() +
                                                        cfg->block_timeout_ms);
+        c->blocked_tracks++; /* makes the queue due even below batch_size (byte bound) */
         while (!segops__queue_fits(&c->queue, len) && !c->stopping) {
-            pthread_cond_signal(&c->wake_worker); /* a full queue is certainly due */
+            pthread_cond_signal(&c->wake_worker);
             if (pthread_cond_timedwait(&c->progress, &c->lock, &ts) != 0) break;
         }
+        c->blocked_tracks--;
         if (c->stopping) return SEGOPS_E_STATE;
         return segops__queue_fits(&c->queue, len) ? SEGOPS_OK : SEGOPS_E_QUEUE_FULL;
     }
@@ -410,6 +412,7 @@ void segops__client_fork_child(segops_client_t *c) {
     memset(&c->stats, 0, sizeof c->stats);
     c->inflight = c->inflight_bytes = c->sync_inflight = 0;
     c->inflight_first = c->drain_upto = c->wake_generation = 0;
+    c->blocked_tracks = 0; /* the parent's waiting threads do not exist here */
     /* Never use or close the parent's curl handles here: closing could end the
      * parent's TLS session. The child makes its own on first use. */
     c->worker_transport = NULL;
@@ -430,9 +433,16 @@ bool segops__client_past_deadline(segops_client_t *c) {
     return past;
 }
 
-bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts) {
+uint64_t segops__client_generation(segops_client_t *c) {
     pthread_mutex_lock(&c->lock);
     uint64_t generation = c->wake_generation;
+    pthread_mutex_unlock(&c->lock);
+    return generation;
+}
+
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts,
+                          uint64_t generation) {
+    pthread_mutex_lock(&c->lock);
     bool ok = true;
     for (;;) {
         int64_t now = segops__clock_monotonic_ms();

@@ -34,6 +34,7 @@ struct segops_client {
     size_t sync_inflight;     /* events being sent by track calls (batch = false) */
     uint64_t drain_upto;      /* the worker sends every event before this position now */
     uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
+    size_t blocked_tracks;    /* track calls waiting for room (BLOCK): the queue is due */
     bool stopping;            /* shutdown began: track refuses, the worker drains */
     int64_t stop_deadline;    /* monotonic ms; 0 = none */
     bool stopped;             /* shutdown finished */
@@ -60,10 +61,15 @@ void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_
 void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered,
                            const segops__drop_t *drop, bool report);
 
+/* The flush/shutdown generation now. A sender reads it before an attempt so
+ * that a flush arriving during the attempt still cuts the backoff after it. */
+uint64_t segops__client_generation(segops_client_t *c);
+
 /* Sleeps until `until` (monotonic ms). Returns false at once when the shutdown
- * deadline passes first. A flush or shutdown cuts the sleep short (returning
- * true) when flush_cuts is set. */
-bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts);
+ * deadline passes first. When flush_cuts is set, a flush or shutdown after
+ * `generation` (see segops__client_generation) cuts the sleep short (true). */
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts,
+                          uint64_t generation);
 
 /* pthread_atfork steps for one client (see fork.h): prepare takes its locks,
  * parent releases them, child resets the client to a fresh, empty state. */

@@ -73,7 +73,11 @@ static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
         a->verdict.code = SEGOPS_E_HANDSHAKE;
     } else {
         a->verdict.action = SEGOPS__ACT_DROP;
-        a->verdict.code = f->code;
+        /* A final transport failure (TLS, out of memory) keeps its own code: it
+         * names the fix better than "handshake failed". */
+        a->verdict.code = f->transport_err == SEGOPS_E_TLS || f->transport_err == SEGOPS_E_NOMEM
+                              ? f->transport_err
+                              : f->code;
         a->verdict.drop_reason = SEGOPS_DROP_REJECTED;
     }
 }
@@ -124,6 +128,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         }
         char *token_auth = NULL;
         attempt_t a;
+        const uint64_t generation = segops__client_generation(c);
         attempt_once(s, events, n, resent, &token_auth, &a);
         resent = true;
         int64_t now = segops__clock_monotonic_ms();
@@ -193,7 +198,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         }
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         bool rate_limited = a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
-        if (!segops__client_sleep(c, now + wait, !rate_limited)) {
+        if (!segops__client_sleep(c, now + wait, !rate_limited, generation)) {
             drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
                      "not delivered by the shutdown deadline");
             return;

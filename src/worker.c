@@ -1,7 +1,7 @@
 /* The worker loop. A batch is due when batch_size events are queued, when the
- * flush interval ticks, on segops_flush, and while shutting down; a due batch
- * takes up to 500 events (and max_request_bytes) at once, so a backlog drains
- * in few requests. */
+ * flush interval ticks, on segops_flush, while shutting down, and while a track
+ * call waits for room (SEGOPS_OVERFLOW_BLOCK); a due batch takes up to 500
+ * events (and max_request_bytes) at once, so a backlog drains in few requests. */
 #include "worker.h"
 
 #include <signal.h>
@@ -11,8 +11,9 @@
 #include "log.h"
 
 static bool batch_due(const segops_client_t *c) {
-    return c->queue.count > 0 && (c->queue.count >= c->cfg->batch_size ||
-                                  c->drain_upto > c->queue.popped || c->stopping);
+    return c->queue.count > 0 &&
+           (c->queue.count >= c->cfg->batch_size || c->drain_upto > c->queue.popped ||
+            c->stopping || c->blocked_tracks > 0);
 }
 
 /* At the shutdown deadline: drop what is still queued, as one report. */
@@ -58,6 +59,7 @@ static void *worker_main(void *arg) {
         c->inflight_first = c->queue.popped - n;
         c->inflight_bytes = 0;
         for (size_t i = 0; i < n; i++) c->inflight_bytes += batch[i]->len;
+        if (c->blocked_tracks) pthread_cond_broadcast(&c->progress); /* there is room now */
         pthread_mutex_unlock(&c->lock);
         segops__deliver(&sender, batch, n); /* settles every event, under short locks */
         pthread_mutex_lock(&c->lock);
