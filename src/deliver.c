@@ -61,6 +61,7 @@ typedef struct attempt {
     segops__verdict_t verdict;
     int status;
     char detail[SEGOPS__DETAIL_LEN];
+    char retry_after[64]; /* of the answer that failed, "" when none */
 } attempt_t;
 
 /* Turns a failed mint into a verdict: the same retry rules as a send, reported
@@ -68,6 +69,7 @@ typedef struct attempt {
 static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
     a->verdict = segops__retry_classify(f->transport_err, f->http_status, false);
     a->status = f->http_status;
+    snprintf(a->retry_after, sizeof a->retry_after, "%s", f->retry_after);
     snprintf(a->detail, sizeof a->detail, "%s", f->message);
     if (a->verdict.action == SEGOPS__ACT_RETRY || a->verdict.action == SEGOPS__ACT_RATE_LIMITED) {
         a->verdict.code = SEGOPS_E_HANDSHAKE;
@@ -108,10 +110,28 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     segops__transport_post(s->transport, c->batch_url, auth, s->body.data, s->body.len, &s->resp);
     a->verdict = segops__retry_classify(s->resp.err, s->resp.status, c->tokens != NULL);
     a->status = s->resp.status;
+    snprintf(a->retry_after, sizeof a->retry_after, "%s", s->resp.retry_after);
     if (s->resp.err != SEGOPS_OK)
         snprintf(a->detail, sizeof a->detail, "%s", s->resp.detail);
     else
         snprintf(a->detail, sizeof a->detail, "HTTP %d from the batch endpoint", s->resp.status);
+}
+
+/* Backoff for retry number `attempt`, never shorter than a Retry-After the
+ * server sent with the failed answer (429, and 503 where servers use it). */
+static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t attempt,
+                           bool *server_asked) {
+    const segops_options_t *cfg = s->client->cfg;
+    uint32_t wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, attempt, &s->rng);
+    uint32_t floor_ms;
+    if (a->retry_after[0] &&
+        segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
+                                  segops__clock_realtime_ms() / 1000, cfg->retry_after_max_ms,
+                                  &floor_ms)) {
+        wait = SEGOPS__MAX(wait, floor_ms);
+        *server_asked = true;
+    }
+    return wait;
 }
 
 static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n) {
@@ -127,13 +147,14 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         }
         char *token_auth = NULL;
-        attempt_t a;
+        attempt_t a = {0};
         const uint64_t generation = segops__client_generation(c);
         attempt_once(s, events, n, resent, &token_auth, &a);
         resent = true;
         int64_t now = segops__clock_monotonic_ms();
         int64_t budget_end = started + cfg->retry_budget_ms;
         uint32_t wait = 0;
+        bool server_asked = false; /* a Retry-After floor: a flush does not cut it */
         switch (a.verdict.action) {
         case SEGOPS__ACT_DELIVERED: {
             uint64_t skipped = 0;
@@ -168,14 +189,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                      "the server refused a single event as too large");
             return;
         case SEGOPS__ACT_RATE_LIMITED: /* waits do not use up retries; the budget bounds them */
-            wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, retries + 1,
-                                            &s->rng);
-            uint32_t floor_ms;
-            if (a.status && segops__retry_after_parse(s->resp.retry_after,
-                                                      strlen(s->resp.retry_after),
-                                                      segops__clock_realtime_ms() / 1000,
-                                                      cfg->retry_after_max_ms, &floor_ms))
-                wait = SEGOPS__MAX(wait, floor_ms);
+            wait = retry_wait(s, &a, retries + 1, &server_asked);
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries) {
@@ -184,7 +198,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                          a.detail);
                 return;
             }
-            wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, retries, &s->rng);
+            wait = retry_wait(s, &a, retries, &server_asked);
             break;
         case SEGOPS__ACT_DROP:
             segops__secret_free(token_auth);
@@ -197,8 +211,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         }
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
-        bool rate_limited = a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
-        if (!segops__client_sleep(c, now + wait, !rate_limited, generation)) {
+        bool flush_cuts = a.verdict.action != SEGOPS__ACT_RATE_LIMITED && !server_asked;
+        if (!segops__client_sleep(c, now + wait, flush_cuts, generation)) {
             drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
                      "not delivered by the shutdown deadline");
             return;

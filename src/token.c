@@ -58,6 +58,7 @@ static segops_err_t fail(segops__mint_failure_t *f, segops_err_t code, segops_er
     f->code = code;
     f->transport_err = transport_err;
     f->http_status = status;
+    f->retry_after[0] = '\0';
     snprintf(f->message, sizeof f->message, "session handshake: %.200s", message);
     return code;
 }
@@ -92,6 +93,7 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
     }
     if (resp.status < 200 || resp.status > 299) {
         err = fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, resp.status, "unexpected HTTP status");
+        snprintf(f->retry_after, sizeof f->retry_after, "%s", resp.retry_after);
         goto out;
     }
     int64_t expires_ms;

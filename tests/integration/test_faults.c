@@ -302,6 +302,25 @@ static void test_429_retry_after_seconds_is_honoured(void **state) {
     fixture_stop(&f);
 }
 
+/* A 503 with Retry-After waits at least that long, even when a flush asks. */
+static void test_503_retry_after_is_a_floor(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    fixture_client(&f, fault_options(&f, 1000));
+    assert_int_equal(devsrv_script_text(f.srv, "503:ra=1"), 0);
+    track_n(f.client, 0, 2);
+    int64_t t0 = now_ms();
+    assert_int_equal(segops_flush(f.client, 15000), SEGOPS_OK);
+    int64_t elapsed = now_ms() - t0;
+    if (elapsed < 1000)
+        fail_msg("retried after %lld ms despite Retry-After: 1", (long long)elapsed);
+    assert_server_holds(f.srv, 0, 2, 1);
+    assert_int_equal(stats_of(f.client).retries, 1);
+    assert_int_equal(reports_of(&f.rec), 0);
+    fixture_stop(&f);
+}
+
 static void test_429_does_not_use_up_retries(void **state) {
     (void)state;
     fixture_t f;
@@ -917,6 +936,7 @@ int main(void) {
         cmocka_unit_test(test_413_splits_batch_in_halves),
         cmocka_unit_test(test_413_down_to_single_events),
         cmocka_unit_test(test_429_retry_after_seconds_is_honoured),
+        cmocka_unit_test(test_503_retry_after_is_a_floor),
         cmocka_unit_test(test_429_does_not_use_up_retries),
         cmocka_unit_test(test_429_retry_after_http_date),
         cmocka_unit_test(test_delay_within_timeout_delivers),
