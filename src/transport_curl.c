@@ -14,6 +14,8 @@
 #include "crypto.h"
 
 #define MAX_RESPONSE_BODY (64 * 1024)
+/* Reserved for the answer before a request: batch and session answers fit. */
+#define RESPONSE_RESERVE 4096
 
 struct segops__transport {
     CURLM *multi;
@@ -37,7 +39,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     size_t n = size * nmemb;
     segops__buf_t *body = &t->resp->body;
     size_t room = body->len < MAX_RESPONSE_BODY ? MAX_RESPONSE_BODY - body->len : 0;
-    if (room && segops__buf_append(body, data, SEGOPS__MIN(n, room)) != SEGOPS_OK) return 0;
+    /* Out of memory past the reserved room: the answer is cut short. Aborting here
+     * would turn an answered request into a network error, and its retry into
+     * duplicates on the server. */
+    if (room) segops__buf_append(body, data, SEGOPS__MIN(n, room));
     return n; /* the rest of an oversized answer is read and discarded */
 }
 
@@ -192,7 +197,9 @@ void segops__transport_post(segops__transport_t *t, const char *url, const char 
 
     segops__buf_t line = {0};
     struct curl_slist *auth = NULL;
-    if (segops__buf_append_str(&line, "Authorization: ") != SEGOPS_OK ||
+    /* Room for a usual answer is taken before anything is sent (see on_body). */
+    if (segops__buf_reserve(&resp->body, RESPONSE_RESERVE) != SEGOPS_OK ||
+        segops__buf_append_str(&line, "Authorization: ") != SEGOPS_OK ||
         segops__buf_append_str(&line, authorization) != SEGOPS_OK ||
         !(auth = curl_slist_append(NULL, line.data))) {
         resp->err = SEGOPS_E_NOMEM;
