@@ -14,4 +14,4 @@ cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DSEGOPS_WARNINGS_AS_ERRORS=ON
 cmake --build build/test -j"$jobs"
 ctest --test-dir build/test --output-on-failure -j"$jobs"
 
-[ "${1:-}" = "--quick" ] && exit 0
+if [ "${1:-}" = "--quick" ]; then exit 0; fi
