@@ -10,14 +10,44 @@ static bool valid_id(const char *s, size_t *len) {
     return segops__utf8_valid(s, *len);
 }
 
-/* Appends "<key>":"<escaped value>" at *d. */
+/* Appends "<key>":"<escaped value>" at *d; esc_len is the escaped length, and
+ * when nothing needs escaping (the usual case) the value is copied whole. */
 static char *put_string_field(char *d, const char *key, size_t key_len, const char *value,
-                              size_t value_len) {
+                              size_t value_len, size_t esc_len) {
     memcpy(d, key, key_len);
     d += key_len;
-    d += segops__json_escape(d, value, value_len);
+    if (esc_len == value_len) {
+        memcpy(d, value, value_len);
+        d += value_len;
+    } else {
+        d += segops__json_escape(d, value, value_len);
+    }
     *d++ = '"';
     return d;
+}
+
+/* Stamps repeat their date and time within a second: the calendar arithmetic
+ * runs once per second per thread, and each event writes only its milliseconds. */
+static void format_stamp(int64_t ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
+    static _Thread_local int64_t cached_s = -1;
+    static _Thread_local char cached[SEGOPS__RFC3339_MS_LEN + 1];
+    const int64_t year_10000_ms = INT64_C(253402300800000);
+    if (ms < 0 || ms >= year_10000_ms) { /* clamped or before 1970: no shortcut */
+        segops__rfc3339_format_ms(ms, out);
+        return;
+    }
+    int64_t s = ms / 1000;
+    if (s != cached_s) {
+        segops__rfc3339_format_ms(s * 1000, cached);
+        cached_s = s;
+    }
+    unsigned frac = (unsigned)(ms % 1000);
+    memcpy(out, cached, 20); /* "YYYY-MM-DDTHH:MM:SS." */
+    out[20] = (char)('0' + frac / 100);
+    out[21] = (char)('0' + frac / 10 % 10);
+    out[22] = (char)('0' + frac % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 #define KEY_USER "{\"user_id\":\""
@@ -40,7 +70,7 @@ segops_err_t segops__event_build(const segops_event_t *ev, size_t max_bytes, int
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
         return SEGOPS_E_INVALID_ARG;
     char stamp[SEGOPS__RFC3339_MS_LEN + 1];
-    segops__rfc3339_format_ms(stamp_ms, stamp);
+    format_stamp(stamp_ms, stamp);
 
     const char *payload = ev->payload_json ? ev->payload_json : "{}";
     size_t payload_len = strlen(payload);
@@ -61,11 +91,14 @@ segops_err_t segops__event_build(const segops_event_t *ev, size_t max_bytes, int
     segops__event_t *event = segops__malloc(sizeof *event + len + 1);
     if (!event) return SEGOPS_E_NOMEM;
     char *d = event->json;
-    d = put_string_field(d, KEY_USER, LIT_LEN(KEY_USER), ev->user_id, user_len);
-    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, type_len);
-    d = put_string_field(d, KEY_TIME, LIT_LEN(KEY_TIME), stamp, SEGOPS__RFC3339_MS_LEN);
+    d = put_string_field(d, KEY_USER, LIT_LEN(KEY_USER), ev->user_id, user_len, user_esc);
+    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, type_len,
+                         type_esc);
+    d = put_string_field(d, KEY_TIME, LIT_LEN(KEY_TIME), stamp, SEGOPS__RFC3339_MS_LEN,
+                         SEGOPS__RFC3339_MS_LEN);
     if (ev->anonymous_id)
-        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, anon_len);
+        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, anon_len,
+                             anon_esc);
     memcpy(d, KEY_PAYLOAD, LIT_LEN(KEY_PAYLOAD));
     d += LIT_LEN(KEY_PAYLOAD);
     memcpy(d, payload, payload_len);

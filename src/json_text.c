@@ -5,6 +5,20 @@
 
 #define MAX_DEPTH 64
 
+/* One table lookup per byte on the hot paths. COPY: written as is inside a JSON
+ * string (not a control byte, quote or backslash). SCAN: also plain ASCII, so
+ * the validator can skip it without decoding UTF-8. */
+enum { COPY = 1, SCAN = 2, P = COPY | SCAN };
+#define ROW(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char byte_class[256] = {
+    ROW(0), ROW(0),
+    P, P, 0, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x22 '"' */
+    ROW(P), ROW(P),
+    P, P, P, P, P, P, P, P, P, P, P, P, 0, P, P, P, /* 0x5c '\\' */
+    ROW(P), ROW(P),
+    ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY)};
+#undef ROW
+
 /* Length of the UTF-8 sequence at s (s < end), or 0 when it is malformed:
  * overlong forms, surrogates, code points past U+10FFFF and NUL are refused. */
 static size_t utf8_sequence(const unsigned char *s, const unsigned char *end) {
@@ -53,9 +67,12 @@ typedef struct cursor {
     const unsigned char *end;
 } cursor_t;
 
+/* The scanners work on a local copy of the position: byte reads may alias the
+ * cursor, so the compiler would otherwise reload and store c->p per byte. */
 static void skip_ws(cursor_t *c) {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
+    const unsigned char *p = c->p;
+    while (p < c->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    c->p = p;
 }
 
 static int hex_value(unsigned char h) {
@@ -81,6 +98,11 @@ static long read_u_escape(cursor_t *c) {
 /* Called with c->p just after the opening quote. */
 static bool scan_string(cursor_t *c) {
     while (c->p < c->end) {
+        /* Fast path: the run of plain printable ASCII that most strings are. */
+        const unsigned char *p = c->p, *end = c->end;
+        while (p < end && (byte_class[*p] & SCAN)) p++;
+        c->p = p;
+        if (p >= end) break;
         unsigned char ch = *c->p;
         if (ch == '"') {
             c->p++;
@@ -222,7 +244,10 @@ static size_t escaped_width(unsigned char ch) {
 
 size_t segops__json_escaped_len(const char *s, size_t len) {
     size_t out = 0;
-    for (size_t i = 0; i < len; i++) out += escaped_width((unsigned char)s[i]);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out += (byte_class[ch] & COPY) ? 1 : escaped_width(ch);
+    }
     return out;
 }
 
@@ -231,7 +256,7 @@ size_t segops__json_escape(char *dst, const char *s, size_t len) {
     char *d = dst;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+        if (byte_class[ch] & COPY) {
             *d++ = (char)ch;
             continue;
         }

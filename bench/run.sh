@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Builds the benchmark in Release, runs every scenario against segops-dev-server
+# (a separate process) several times, and writes BENCHMARKS.md with the medians.
+#
+#   bench/run.sh           full run (~3-4 minutes on 2 cores), writes BENCHMARKS.md
+#   bench/run.sh --quick   one short run of each scenario (smoke test); writes
+#                          BENCHMARKS.quick.md instead, so the real report survives
+#
+# Environment: SEGOPS_BENCH_BUILD_DIR (default build-bench-release).
+set -euo pipefail
+
+QUICK=0
+case "${1:-}" in
+--quick) QUICK=1 ;;
+"") ;;
+*) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${SEGOPS_BENCH_BUILD_DIR:-$ROOT/build-bench-release}
+if ((QUICK)); then
+    OUT=$ROOT/BENCHMARKS.quick.md
+    RUNS=1 SLOW_RUNS=1 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000 SLOW_SECONDS=2
+else
+    OUT=$ROOT/BENCHMARKS.md
+    RUNS=5 SLOW_RUNS=3 ENQ_CALLS=1000000 ENQ_SAMPLES=400000 E2E_EVENTS=1000000 SLOW_SECONDS=10
+fi
+E2E_THREADS=4
+SLOW_THREADS=2
+BURST_EVENTS=200000
+# A local-only key; passed through the environment so it stays out of `ps`.
+export SEGOPS_DEV_SK=sk_bench_local SEGOPS_BENCH_KEY=sk_bench_local
+
+echo "== building (Release) in $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSEGOPS_BUILD_BENCH=ON \
+    -DSEGOPS_BUILD_TESTS=OFF -DSEGOPS_BUILD_EXAMPLES=OFF -DSEGOPS_INSTALL=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target segops-bench segops-dev-server >/dev/null
+BENCH=$BUILD/bench/segops-bench
+SERVER=$BUILD/tools/segops-dev-server
+
+RES=$(mktemp -d)
+SRV_PID=
+cleanup() {
+    [[ -n $SRV_PID ]] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+    rm -rf "$RES"
+}
+trap cleanup EXIT
+
+# start_server PROGRAM ARGS...: starts a server, waits for its port, sets URL.
+start_server() {
+    rm -f "$RES/port"
+    "$@" --port-file "$RES/port" >/dev/null 2>>"$RES/server.log" &
+    SRV_PID=$!
+    for _ in $(seq 100); do
+        [[ -s $RES/port ]] && break
+        sleep 0.05
+    done
+    [[ -s $RES/port ]] || { echo "server did not start" >&2; cat "$RES/server.log" >&2; exit 1; }
+    URL=http://127.0.0.1:$(cat "$RES/port")
+}
+start_devserver() { start_server "$SERVER" --port 0 --quiet "$@"; }
+start_sink() { start_server "$BENCH" sink; }
+stop_server() {
+    kill "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=
+}
+# CPU seconds (user + system) the server process has used so far.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$SRV_PID/stat"; }
+
+# median KEY FILE...: the median of KEY=value over the files (lower middle when even).
+median() {
+    local key=$1
+    shift
+    grep -h "^$key=" "$@" | cut -d= -f2 | sort -g |
+        awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)]}'
+}
+# range KEY FILE...: "min–max" over the runs.
+range() {
+    local key=$1
+    shift
+    grep -h "^$key=" "$@" | cut -d= -f2 | sort -g | awk 'NR == 1 {a = $1} {b = $1} END {print a "–" b}'
+}
+
+echo "== enqueue (1, 2, 4, 8 producer threads; $RUNS runs each)"
+start_devserver
+for t in 1 2 4 8; do
+    for r in $(seq "$RUNS"); do
+        "$BENCH" enqueue --url "$URL" --threads "$t" --calls "$ENQ_CALLS" --samples "$ENQ_SAMPLES" \
+            >"$RES/enq_${t}_$r"
+    done
+    echo "   $t threads: $(median track_calls_per_s "$RES"/enq_"${t}"_*) calls/s"
+done
+stop_server
+
+echo "== end to end ($E2E_EVENTS events, $E2E_THREADS threads; $RUNS runs)"
+for r in $(seq "$RUNS"); do
+    start_devserver # fresh server: max_events_per_request is per server
+    "$BENCH" e2e --url "$URL" --threads "$E2E_THREADS" --events "$E2E_EVENTS" >"$RES/e2e_$r"
+    echo "server_cpu_s=$(server_cpu)" >>"$RES/e2e_$r"
+    stop_server
+done
+echo "   $(median events_per_s "$RES"/e2e_*) events/s"
+
+echo "== client capacity: the same against a sink that does not parse ($RUNS runs)"
+for r in $(seq "$RUNS"); do
+    start_sink
+    "$BENCH" e2e --url "$URL" --threads "$E2E_THREADS" --events "$E2E_EVENTS" >"$RES/cap_$r"
+    stop_server
+done
+echo "   $(median events_per_s "$RES"/cap_*) events/s"
+
+echo "== slow server (--delay-ms 50, ${SLOW_SECONDS}s window; $SLOW_RUNS runs)"
+for r in $(seq "$SLOW_RUNS"); do
+    start_devserver --delay-ms 50
+    "$BENCH" slow --url "$URL" --threads "$SLOW_THREADS" --seconds "$SLOW_SECONDS" >"$RES/slow_$r"
+    stop_server
+done
+echo "   $(median events_per_s "$RES"/slow_*) events/s"
+
+echo "== burst memory ($BURST_EVENTS events, server stopped; $RUNS runs)"
+# A port that was just closed: bind an ephemeral one via the sink, then stop it.
+start_sink
+CLOSED_URL=$URL
+stop_server
+for r in $(seq "$RUNS"); do
+    "$BENCH" burst --url "$CLOSED_URL" --events "$BURST_EVENTS" >"$RES/burst_$r"
+done
+echo "   $(median overhead_bytes_per_event "$RES"/burst_*) bytes overhead per event"
+
+# ------------------------------------------------------------------ report
+
+m() { median "$@"; }
+# verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+    ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
+
+CPU_MODEL=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && echo " (src/ modified)" || true)
+
+E1=$RES/enq_1_*
+P50_1=$(m track_p50_ns $E1)
+P99_1=$(m track_p99_ns $E1)
+THR_1=$(m track_calls_per_s $E1)
+THR_8=$(m track_calls_per_s "$RES"/enq_8_*)
+E2E_RATE=$(m events_per_s "$RES"/e2e_*)
+E2E_CPU=$(m cpu_ns_per_event "$RES"/e2e_*)
+E2E_MAXREQ=$(grep -h '^server_max_events_per_request=' "$RES"/e2e_* | cut -d= -f2 | sort -g | tail -1)
+CAP_RATE=$(m events_per_s "$RES"/cap_*)
+CAP_CPU=$(m cpu_ns_per_event "$RES"/cap_*)
+SLOW_RATE=$(m events_per_s "$RES"/slow_*)
+OVERHEAD=$(m overhead_bytes_per_event "$RES"/burst_*)
+
+{
+    echo "# libsegops benchmarks"
+    echo
+    echo "Generated by \`bench/run.sh$( ((QUICK)) && echo " --quick")\` — every figure below was measured by that run."
+    echo "Medians of $RUNS runs (slow server: $SLOW_RUNS runs); each run is its own process."
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Commit: $COMMIT$DIRTY"
+    echo "- Machine: $(nproc) CPUs, $CPU_MODEL, $MEM RAM, $(uname -sr)"
+    echo "- Compiler: $(${CC:-cc} --version | head -1); build type Release"
+    echo "- Server: \`segops-dev-server\` (libmicrohttpd + cJSON) as a separate process on 127.0.0.1;"
+    echo "  it shares the same CPUs with the client."
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | measured (median) | verdict |"
+    echo "|---|---|---|"
+    echo "| track p50 <= 250 ns, 1 thread | $P50_1 ns | $(verdict "$P50_1" "<=" 250) |"
+    echo "| track p99 <= 2 us, 1 thread | $P99_1 ns | $(verdict "$P99_1" "<=" 2000) |"
+    echo "| 8 threads aggregate >= 1 thread | $THR_8 vs $THR_1 calls/s | $(verdict "$THR_8" ">=" "$THR_1") |"
+    echo "| end to end >= 500,000 events/s delivered (dev server) | $E2E_RATE events/s | $(verdict "$E2E_RATE" ">=" 500000) |"
+    echo "| end to end client capacity (sink server, see below) | $CAP_RATE events/s | $(verdict "$CAP_RATE" ">=" 500000) |"
+    echo "| <= 1 us client CPU per delivered event (dev server) | $E2E_CPU ns | $(verdict "$E2E_CPU" "<=" 1000) |"
+    echo "| every request <= 500 events | max $E2E_MAXREQ | $(verdict "$E2E_MAXREQ" "<=" 500) |"
+    echo "| slow server (50 ms) >= 9,000 events/s, default options | $SLOW_RATE events/s | $(verdict "$SLOW_RATE" ">=" 9000) |"
+    echo "| <= 100 bytes overhead per queued event beyond its strings | $OVERHEAD bytes | $(verdict "$OVERHEAD" "<=" 100) |"
+    echo
+    echo "## Enqueue: segops_track from N producer threads"
+    echo
+    echo "Payload: an 82-byte JSON object; user ids \`user-NNNNNN\`, type \`order_placed\`."
+    echo "The queue bound is raised (10M events, 4 GiB) so nothing overflows; the worker"
+    echo "delivers to the dev server meanwhile. calls/s is aggregate wall-clock throughput"
+    echo "($ENQ_CALLS calls, no timer in the loop). Latencies are per call from $ENQ_SAMPLES"
+    echo "clock_gettime-timed calls, with the median cost of an empty timer pair (\"timer\")"
+    echo "subtracted. The floor is, in the same process and run, a shared mutex"
+    echo "lock/unlock + malloc + memcpy of the caller's bytes + free."
+    echo
+    echo "| threads | track calls/s | floor calls/s | track cost / floor cost | track mean ns/call/thread | p50 ns | p99 ns | p99.9 ns | timer ns | minor faults/call |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for t in 1 2 4 8; do
+        f=("$RES"/enq_"${t}"_*)
+        tr=$(m track_calls_per_s "${f[@]}")
+        fl=$(m floor_calls_per_s "${f[@]}")
+        ratio=$(awk -v a="$fl" -v b="$tr" 'BEGIN {printf "%.1fx", a / b}')
+        echo "| $t | $tr | $fl | $ratio | $(m track_mean_ns "${f[@]}") | $(m track_p50_ns "${f[@]}") |" \
+            "$(m track_p99_ns "${f[@]}") | $(m track_p999_ns "${f[@]}") | $(m timer_overhead_ns "${f[@]}") |" \
+            "$(m track_faults_per_call "${f[@]}") |"
+    done
+    echo
+    echo "Floor latency, 1 thread (timer subtracted): p50 $(m floor_p50_ns $E1) ns," \
+        "p99 $(m floor_p99_ns $E1) ns, p99.9 $(m floor_p999_ns $E1) ns." \
+        "Track p50 without subtracting the timer: $(m track_raw_p50_ns $E1) ns."
+    echo
+    echo "## End to end: $E2E_EVENTS events, $E2E_THREADS threads, default options"
+    echo
+    echo "Wall time runs from the first track call to segops_flush returning (all delivered)."
+    echo "Producers retry after 200 us when the default 100,000-event queue is full."
+    echo "Client CPU is getrusage(RUSAGE_SELF) of the client process only."
+    echo
+    echo "| server | wall s | delivered events/s (server count) | client CPU ns/event | server CPU s | peak RSS KiB | requests | bytes sent | max events/request | queue-full retries |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| dev server | $(m wall_s "$RES"/e2e_*) | $E2E_RATE | $E2E_CPU | $(m server_cpu_s "$RES"/e2e_*) |" \
+        "$(m maxrss_kb "$RES"/e2e_*) | $(m requests "$RES"/e2e_*) | $(m bytes_sent "$RES"/e2e_*) | $E2E_MAXREQ |" \
+        "$(m queue_full_retries "$RES"/e2e_*) |"
+    echo "| sink (no parsing) | $(m wall_s "$RES"/cap_*) | $CAP_RATE | $CAP_CPU | – |" \
+        "$(m maxrss_kb "$RES"/cap_*) | $(m requests "$RES"/cap_*) | $(m bytes_sent "$RES"/cap_*) |" \
+        "$(grep -h '^server_max_events_per_request=' "$RES"/cap_* | cut -d= -f2 | sort -g | tail -1) |" \
+        "$(m queue_full_retries "$RES"/cap_*) |"
+    echo
+    echo "Range over runs, dev server: $(range events_per_s "$RES"/e2e_*) events/s; sink:" \
+        "$(range events_per_s "$RES"/cap_*) events/s."
+    echo "The sink (\`segops-bench sink\`) answers each batch after counting its events with"
+    echo "memmem, so it shows what the client side can push when the server is not the limit."
+    echo
+    echo "## Slow server: --delay-ms 50, default options, $SLOW_THREADS producer threads"
+    echo
+    echo "Measured over a ${SLOW_SECONDS} s window after 1 s of warm-up, from the server's counters."
+    echo "One request in flight at a time: the ceiling is 500 events / 50 ms = 10,000 events/s."
+    echo
+    echo "| delivered events/s | requests in window | events/request | max events/request |"
+    echo "|---|---|---|---|"
+    echo "| $SLOW_RATE | $(m server_requests "$RES"/slow_*) | $(m events_per_request "$RES"/slow_*) |" \
+        "$(m server_max_events_per_request "$RES"/slow_*) |"
+    echo
+    echo "## Burst memory: $BURST_EVENTS events tracked with the server down"
+    echo
+    echo "The client points at a closed port; RSS is read from /proc/self/statm before and"
+    echo "after the burst. \"Own strings\" are the user id, event type, payload and the"
+    echo "24-character occurred_at the event carries."
+    echo
+    echo "| track s | RSS delta bytes | RSS bytes/event | encoded bytes/event (pending_bytes/pending) | own string bytes | overhead bytes/event |"
+    echo "|---|---|---|---|---|---|"
+    echo "| $(m track_s "$RES"/burst_*) | $(m rss_delta_bytes "$RES"/burst_*) | $(m rss_bytes_per_event "$RES"/burst_*) |" \
+        "$(m encoded_bytes_per_event "$RES"/burst_*) | $(m own_string_bytes "$RES"/burst_*) | $OVERHEAD |"
+    if [[ -f $ROOT/bench/NOTES.md ]]; then
+        echo
+        cat "$ROOT/bench/NOTES.md"
+    fi
+} >"$OUT"
+echo "== wrote $OUT"
