@@ -345,9 +345,11 @@ segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
 
 /* ---- services for the worker and the delivery pipeline ---- */
 
-void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry) {
+void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry,
+                                 long new_connections) {
     pthread_mutex_lock(&c->lock);
     c->stats.requests++;
+    if (new_connections > 0) c->stats.connections += (uint64_t)new_connections;
     c->stats.bytes_sent += body_bytes;
     if (is_retry) c->stats.retries++;
     pthread_mutex_unlock(&c->lock);

@@ -52,8 +52,9 @@ typedef struct segops__drop {
     char message[SEGOPS__DETAIL_LEN];
 } segops__drop_t;
 
-/* Counts one batch POST attempt. */
-void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry);
+/* Counts one batch POST attempt and the connections it opened. */
+void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry,
+                                 long new_connections);
 
 /* Settles `delivered` events plus drop->count (drop may be NULL) that a sender
  * held: reports the drop through on_error when `report` is set, then counts

@@ -106,8 +106,8 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
         snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");
         return;
     }
-    segops__client_note_request(c, s->body.len, is_retry);
     segops__transport_post(s->transport, c->batch_url, auth, s->body.data, s->body.len, &s->resp);
+    segops__client_note_request(c, s->body.len, is_retry, s->resp.new_connections);
     a->verdict = segops__retry_classify(s->resp.err, s->resp.status, c->tokens != NULL);
     a->status = s->resp.status;
     snprintf(a->retry_after, sizeof a->retry_after, "%s", s->resp.retry_after);

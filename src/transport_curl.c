@@ -182,6 +182,7 @@ void segops__transport_post(segops__transport_t *t, const char *url, const char 
                             const char *body, size_t body_len, segops__http_response_t *resp) {
     resp->err = SEGOPS_OK;
     resp->status = 0;
+    resp->new_connections = 0;
     resp->retry_after[0] = '\0';
     resp->detail[0] = '\0';
     segops__buf_clear(&resp->body);
@@ -220,6 +221,7 @@ void segops__transport_post(segops__transport_t *t, const char *url, const char 
         goto out;
     }
     int rc = run_transfer(t);
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &resp->new_connections);
     curl_multi_remove_handle(t->multi, e);
     if (rc == -1) {
         resp->err = SEGOPS_E_TIMEOUT;

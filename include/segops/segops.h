@@ -251,6 +251,7 @@ typedef struct segops_stats {
     uint64_t retries;     /* batch POSTs that were retries */
     uint64_t bytes_sent;  /* request bodies sent */
     uint64_t token_mints; /* pk_ session handshakes attempted */
+    uint64_t connections; /* new connections opened (keep-alive reuses one) */
     /* dropped, by reason (segops_drop_reason_t) */
     uint64_t dropped_queue_overflow;
     uint64_t dropped_too_large;

@@ -96,6 +96,7 @@ static void test_threads_deliver_exactly_once(void **state) {
     assert_int_equal(st.dropped, 0);
     assert_int_equal(st.pending, 0);
     assert_int_equal(st.requests, ss.batch_requests);
+    assert_int_equal(st.connections, 1); /* keep-alive: every request on one connection */
     assert_int_equal(rec.reports, 0);
     assert_conservation(client);
 
@@ -127,6 +128,10 @@ static void test_backlog_uses_large_requests(void **state) {
     assert_int_equal(ss.events_received, 5000);
     assert_int_equal(ss.max_events_per_request, 500);
     assert_true(ss.batch_requests <= 5000 / 500 + 2); /* the slow first one, then full ones */
+    segops_stats_t st;
+    segops_client_stats(client, &st);
+    assert_true(st.requests >= 5);
+    assert_int_equal(st.connections, 1); /* keep-alive across requests */
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
