@@ -110,6 +110,8 @@ static void count_rejection(segops_client_t *c, segops_err_t err) {
     case SEGOPS_E_TOO_LARGE: c->stats.rejected_too_large++; break;
     case SEGOPS_E_QUEUE_FULL: c->stats.rejected_queue_full++; break;
     case SEGOPS_E_STATE: c->stats.rejected_state++; break;
+    case SEGOPS_E_NOMEM:
+    case SEGOPS_E_INTERNAL: c->stats.rejected_other++; break;
     default: c->stats.rejected_invalid_arg++; break;
     }
 }
@@ -124,7 +126,9 @@ static segops_err_t reject(segops_client_t *c, segops_err_t err) {
 /* batch = false: send on the calling thread and return the outcome. */
 static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
     pthread_mutex_lock(&c->lock);
-    if (c->stopping) {
+    /* A logger or get_user runs inside a send that holds sync_lock: tracking
+     * from there would wait on that lock forever. */
+    if (c->stopping || segops__in_callback()) {
         count_rejection(c, SEGOPS_E_STATE);
         pthread_mutex_unlock(&c->lock);
         segops__event_free(event);
@@ -136,15 +140,21 @@ static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
 
     pthread_mutex_lock(&c->sync_lock); /* one transport: sync sends take turns */
     if (!c->sync_transport) { /* a forked child makes its own */
-        segops_err_t err = segops__transport_new(c->cfg, &c->sync_transport);
+        segops__transport_t *t;
+        segops_err_t err = segops__transport_new(c->cfg, &t);
         if (err != SEGOPS_OK) {
             pthread_mutex_unlock(&c->sync_lock);
             segops__drop_t drop = {.count = 1, .code = err, .reason = SEGOPS_DROP_REJECTED};
             snprintf(drop.message, sizeof drop.message, "could not create a transport");
-            segops__client_settle(c, false, 0, &drop, false);
+            segops__client_settle(c, false, 0, &drop, false, event->len);
             segops__event_free(event);
             return err;
         }
+        pthread_mutex_lock(&c->lock); /* shutdown reads the pointer under the lock */
+        c->sync_transport = t;
+        int64_t deadline = c->stop_deadline;
+        pthread_mutex_unlock(&c->lock);
+        if (deadline) segops__transport_set_deadline(t, deadline);
     }
     segops__sender_t sender;
     segops__sender_init(&sender, c, c->sync_transport, false);
@@ -169,8 +179,7 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
             *evicted = old;
             ++*evicted_count;
         }
-        c->stats.dropped_queue_overflow += *evicted_count;
-        pthread_cond_broadcast(&c->progress);
+        c->evicting += *evicted_count; /* pending until reported (report_evicted) */
         return SEGOPS_OK;
     case SEGOPS_OVERFLOW_BLOCK: {
         struct timespec ts = segops__clock_deadline_ts(segops__clock_monotonic_ms() +
@@ -190,6 +199,8 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
     }
 }
 
+/* Frees evicted events and reports them, then counts them as dropped: a flush
+ * waiting on them returns only after their report, as for every other drop. */
 static void report_evicted(segops_client_t *c, segops__event_t *evicted, size_t count) {
     while (evicted) {
         segops__event_t *next = evicted->next;
@@ -201,6 +212,11 @@ static void report_evicted(segops_client_t *c, segops__event_t *evicted, size_t 
                                 "the queue was full; the oldest events were dropped",
                                 SEGOPS_DROP_QUEUE_OVERFLOW};
     segops__report(c->cfg, &info);
+    pthread_mutex_lock(&c->lock);
+    c->evicting -= count;
+    c->stats.dropped_queue_overflow += count;
+    pthread_cond_broadcast(&c->progress);
+    pthread_mutex_unlock(&c->lock);
 }
 
 segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
@@ -224,9 +240,11 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     }
     segops__queue_push(&c->queue, event);
     c->stats.enqueued++;
-    /* Wake the worker only when the queue reaches a batch, not per event. */
-    if (c->queue.count == c->cfg->batch_size) pthread_cond_signal(&c->wake_worker);
+    /* Wake the worker only when the queue reaches a batch, not per event, and
+     * after unlocking: a worker woken under the lock would block on it at once. */
+    bool wake = c->queue.count == c->cfg->batch_size;
     pthread_mutex_unlock(&c->lock);
+    if (wake) pthread_cond_signal(&c->wake_worker);
     report_evicted(c, evicted, evicted_count);
     return SEGOPS_OK;
 }
@@ -250,11 +268,12 @@ static uint64_t oldest_unsettled(const segops_client_t *c) {
  * monotonic deadline (0 = none) passes. */
 static segops_err_t wait_settled(segops_client_t *c, uint64_t target, int64_t deadline) {
     struct timespec ts = segops__clock_deadline_ts(deadline);
-    while (oldest_unsettled(c) < target) {
+    /* Evicted events may be older than target; they settle once reported. */
+    while (oldest_unsettled(c) < target || c->evicting) {
         if (!deadline)
             pthread_cond_wait(&c->progress, &c->lock);
         else if (pthread_cond_timedwait(&c->progress, &c->lock, &ts) != 0 &&
-                 oldest_unsettled(c) < target)
+                 (oldest_unsettled(c) < target || c->evicting))
             return SEGOPS_E_TIMEOUT;
     }
     return SEGOPS_OK;
@@ -303,6 +322,7 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     c->drain_upto = c->queue.pushed;
     c->wake_generation++;
     uint64_t dropped_before = c->stats.dropped_shutdown;
+    segops__transport_t *sync_transport = c->sync_transport;
     pthread_cond_broadcast(&c->wake_worker);
     pthread_cond_broadcast(&c->progress);
     pthread_mutex_unlock(&c->lock);
@@ -310,13 +330,14 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     /* A transfer in flight must end at the deadline, not at its own timeout. */
     if (c->stop_deadline) {
         if (c->worker_transport) segops__transport_set_deadline(c->worker_transport, c->stop_deadline);
-        if (c->sync_transport) segops__transport_set_deadline(c->sync_transport, c->stop_deadline);
+        if (sync_transport) segops__transport_set_deadline(sync_transport, c->stop_deadline);
     }
     if (c->worker_started) pthread_join(c->worker, NULL);
-    pthread_mutex_lock(&c->sync_lock); /* wait out a synchronous send in progress */
-    pthread_mutex_unlock(&c->sync_lock);
 
     pthread_mutex_lock(&c->lock);
+    /* Every send a track call began (batch = false) and every eviction being
+     * reported settles before shutdown returns; the deadline bounds the sends. */
+    while (c->sync_inflight || c->evicting) pthread_cond_wait(&c->progress, &c->lock);
     c->stopped = true;
     bool dropped = c->stats.dropped_shutdown > dropped_before;
     pthread_cond_broadcast(&c->progress);
@@ -334,7 +355,7 @@ segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
     if (!c || !out) return SEGOPS_E_INVALID_ARG;
     pthread_mutex_lock(&c->lock);
     *out = c->stats;
-    out->pending = c->queue.count + c->inflight + c->sync_inflight;
+    out->pending = c->queue.count + c->inflight + c->sync_inflight + c->evicting;
     out->pending_bytes = c->queue.bytes + c->inflight_bytes;
     out->token_mints = c->tokens ? segops__token_mints(c->tokens) : 0;
     pthread_mutex_unlock(&c->lock);
@@ -369,7 +390,7 @@ static void count_drop(segops_stats_t *st, segops_drop_reason_t reason, uint64_t
 }
 
 void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered,
-                           const segops__drop_t *drop, bool report) {
+                           const segops__drop_t *drop, bool report, size_t bytes) {
     /* Report before counting: whoever waits for these events to settle (flush)
      * then also sees their report. */
     if (drop && report) {
@@ -384,7 +405,7 @@ void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered
     if (from_queue) {
         c->inflight -= n;
         c->inflight_first += n;
-        if (!c->inflight) c->inflight_bytes = 0;
+        c->inflight_bytes -= SEGOPS__MIN(bytes, c->inflight_bytes);
     } else {
         c->sync_inflight -= n;
     }
@@ -412,7 +433,7 @@ void segops__client_fork_child(segops_client_t *c) {
     segops__queue_clear(&c->queue);
     segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
     memset(&c->stats, 0, sizeof c->stats);
-    c->inflight = c->inflight_bytes = c->sync_inflight = 0;
+    c->inflight = c->inflight_bytes = c->sync_inflight = c->evicting = 0;
     c->inflight_first = c->drain_upto = c->wake_generation = 0;
     c->blocked_tracks = 0; /* the parent's waiting threads do not exist here */
     /* Never use or close the parent's curl handles here: closing could end the

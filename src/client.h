@@ -32,6 +32,7 @@ struct segops_client {
     size_t inflight_bytes;
     uint64_t inflight_first;  /* queue position of the first unsettled in-flight event */
     size_t sync_inflight;     /* events being sent by track calls (batch = false) */
+    size_t evicting;          /* events evicted by DROP_OLDEST, being reported */
     uint64_t drain_upto;      /* the worker sends every event before this position now */
     uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
     size_t blocked_tracks;    /* track calls waiting for room (BLOCK): the queue is due */
@@ -56,11 +57,12 @@ typedef struct segops__drop {
 void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry,
                                  long new_connections);
 
-/* Settles `delivered` events plus drop->count (drop may be NULL) that a sender
- * held: reports the drop through on_error when `report` is set, then counts
- * them and wakes waiters. from_queue says the events came from the worker. */
+/* Settles `delivered` events plus drop->count (drop may be NULL), `bytes` of
+ * encoded events in all, that a sender held: reports the drop through on_error
+ * when `report` is set, then counts them and wakes waiters. from_queue says
+ * the events came from the worker. */
 void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered,
-                           const segops__drop_t *drop, bool report);
+                           const segops__drop_t *drop, bool report, size_t bytes);
 
 /* The flush/shutdown generation now. A sender reads it before an attempt so
  * that a flush arriving during the attempt still cuts the backoff after it. */

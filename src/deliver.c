@@ -45,8 +45,10 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     segops__drop_t drop = {.count = n - delivered, .code = code, .http_status = status,
                            .reason = reason};
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) bytes += events[i]->len;
     segops__client_settle(s->client, s->from_queue, delivered, drop.count ? &drop : NULL,
-                          s->from_queue);
+                          s->from_queue, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
     for (size_t i = 0; i < n; i++) segops__event_free(events[i]);
 }
@@ -151,6 +153,14 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         const uint64_t generation = segops__client_generation(c);
         attempt_once(s, events, n, resent, &token_auth, &a);
         resent = true;
+        bool transient = a.verdict.action == SEGOPS__ACT_RETRY ||
+                         a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
+        if (transient && segops__client_past_deadline(c)) { /* e.g. aborted at the deadline */
+            segops__secret_free(token_auth);
+            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
+                     "not delivered by the shutdown deadline");
+            return;
+        }
         int64_t now = segops__clock_monotonic_ms();
         int64_t budget_end = started + cfg->retry_budget_ms;
         uint32_t wait = 0;

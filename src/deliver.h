@@ -11,6 +11,10 @@
 #include "event.h"
 #include "transport.h"
 
+/* Bytes a request body adds around its events beyond one comma per event:
+ * "{\"events\":[" + "]}" minus the comma the first event does not need. */
+#define SEGOPS__BATCH_WRAPPER_BYTES 12
+
 typedef struct segops__sender {
     segops_client_t *client;
     segops__transport_t *transport;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cJSON.h"
+#include "crypto.h"
 #include "timefmt.h"
 
 bool segops__json_batch_skipped(const char *body, size_t len, uint64_t *skipped) {
@@ -42,6 +43,8 @@ segops_err_t segops__json_session(const char *body, size_t len, char **token, in
     } else {
         err = SEGOPS_OK;
     }
+    if (cJSON_IsString(tok)) /* cJSON's copy of the token is freed below: wipe it first */
+        segops__secure_wipe(tok->valuestring, strlen(tok->valuestring));
     cJSON_Delete(root);
     if (reason && why && why_len) snprintf(why, why_len, "%s", reason);
     return err;

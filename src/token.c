@@ -13,6 +13,8 @@
 /* Refresh this long before expires_at (PROTOCOL.md), or at half the lifetime
  * for tokens that live less than twice that. */
 #define REFRESH_MARGIN_MS 60000
+/* How long a token whose expires_at already passed (clock skew) is kept. */
+#define SKEWED_TOKEN_KEEP_MS 30000
 
 struct segops__token_cache {
     const segops_options_t *cfg;
@@ -111,12 +113,21 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
     snprintf(*authorization, len, "Bearer %s", token);
     int64_t lifetime = expires_ms - segops__clock_realtime_ms();
     int64_t margin = lifetime >= 2 * REFRESH_MARGIN_MS ? REFRESH_MARGIN_MS : lifetime / 2;
+    if (lifetime <= 0) {
+        /* Already expired by our clock: skew. Keep it a while rather than mint
+         * before every request; a 401 still makes us mint again. */
+        segops__log(tc->cfg, SEGOPS_LOG_WARN,
+                    "session token expires_at is in the past by our clock (clock skew?)");
+        lifetime = SKEWED_TOKEN_KEEP_MS;
+        margin = 0;
+    }
     *refresh_at = segops__clock_monotonic_ms() + lifetime - margin;
     segops__log(tc->cfg, SEGOPS_LOG_DEBUG, "session token minted, refresh in %lld ms",
                 (long long)(lifetime - margin));
 out:
     segops__secret_free(token);
     segops__user_clear(&user);
+    segops__secure_wipe(body.data, body.len); /* it carried the identity's signature */
     segops__buf_free(&body);
     segops__secure_wipe(resp.body.data, resp.body.len); /* the answer held the token */
     segops__buf_free(&resp.body);

@@ -53,8 +53,9 @@ static void *worker_main(void *arg) {
             pthread_cond_timedwait(&c->wake_worker, &c->lock, &ts);
             continue;
         }
+        /* The budget leaves room for the {"events":[…]} wrapper around the events. */
         size_t n = segops__queue_take(&c->queue, batch, SEGOPS__ARRAY_LEN(batch),
-                                      c->cfg->max_request_bytes);
+                                      c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES);
         c->inflight = n;
         c->inflight_first = c->queue.popped - n;
         c->inflight_bytes = 0;

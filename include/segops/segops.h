@@ -265,6 +265,7 @@ typedef struct segops_stats {
     uint64_t rejected_too_large;
     uint64_t rejected_queue_full;
     uint64_t rejected_state;
+    uint64_t rejected_other; /* SEGOPS_E_NOMEM, SEGOPS_E_INTERNAL */
 } segops_stats_t;
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and
@@ -286,7 +287,9 @@ SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_c
  * I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms.
  * With batching off it sends on the calling thread (retrying as configured) and
  * returns the delivery outcome instead; a failed send is counted as dropped and
- * reported by the return value, not through on_error. */
+ * reported by the return value, not through on_error. It holds a per-client
+ * send lock meanwhile, so it returns SEGOPS_E_STATE when called from inside a
+ * segops callback (a logger or get_user running in that send). */
 SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_id,
                                      const char *event_type, const char *payload_json);
 
@@ -303,8 +306,10 @@ SEGOPS_API segops_err_t segops_identify(segops_client_t *client, const char *use
 /* Sends everything queued now and waits until every event tracked before the
  * call is delivered or dropped (and reported). timeout_ms < 0 waits without a
  * deadline. Returns SEGOPS_OK, SEGOPS_E_TIMEOUT (the deadline passed first; the
- * events stay queued), SEGOPS_E_INVALID_ARG (NULL client), or SEGOPS_E_STATE
- * (after shutdown, or called from inside a segops callback). Thread-safe. */
+ * events stay queued), SEGOPS_E_INVALID_ARG (NULL client), SEGOPS_E_STATE
+ * (after shutdown, or called from inside a segops callback), or, in a forked
+ * child whose worker could not start, SEGOPS_E_NOMEM / SEGOPS_E_INTERNAL.
+ * Thread-safe. */
 SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
 
 /* Flushes, then stops and joins the worker. Whatever is undelivered at the
