@@ -2,7 +2,7 @@
  * segops-bench — the libsegops benchmark program. bench/run.sh drives it; each
  * scenario runs in its own process so RSS and CPU figures belong to it alone.
  *
- *   segops-bench enqueue --url U --key K --threads T [--calls N] [--samples S]
+ *   segops-bench enqueue --url U --key K --threads T [--calls N] [--samples S] [--rate R]
  *   segops-bench e2e     --url U --key K --threads T [--events N]
  *   segops-bench slow    --url U --key K --threads T [--seconds S]
  *   segops-bench burst   --url U --key K [--events N]
@@ -48,7 +48,8 @@ static struct {
     long events;
     double seconds;
     const char *port_file;
-} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL};
+    long rate; /* enqueue: calls/s per thread of the paced (steady-state) pass; 0 = none */
+} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL, 0};
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -203,11 +204,53 @@ typedef struct worker_arg {
     long samples;
     int64_t start_ns, end_ns;
     uint32_t *lat; /* per-call latency samples, ns */
+    uint64_t max_pending; /* paced pass: the largest queue seen (thread 0 samples it) */
+    long vcsw, ivcsw;     /* paced pass: this thread's context switches while measured */
 } worker_arg_t;
 
 static void *enqueue_thread(void *p) {
     worker_arg_t *w = p;
     size_t base = (size_t)w->index * 7919;
+    if (arg.rate > 0) {
+        /* Steady state, paced like a server handling requests: every 1 ms tick
+         * the thread makes rate/1000 calls, then sleeps to the next tick, so
+         * the worker and the server run while it sleeps. A late tick does not
+         * make the next ones catch up in a burst. */
+        long per_tick = arg.rate / 1000 > 0 ? arg.rate / 1000 : 1;
+        long warm = per_tick * 200; /* 0.2 s: the connection and the free lists settle */
+        struct timespec tick;
+        pthread_barrier_wait(&barrier);
+        w->start_ns = now_ns();
+        clock_gettime(CLOCK_MONOTONIC, &tick);
+        struct rusage ru0, ru1;
+        for (long i = 0; i < warm + w->samples; i++) {
+            if (i == warm) getrusage(RUSAGE_THREAD, &ru0);
+            if (i % per_tick == 0) {
+                tick.tv_nsec += 1000000;
+                if (tick.tv_nsec >= 1000000000) tick.tv_sec++, tick.tv_nsec -= 1000000000;
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec > tick.tv_sec || (now.tv_sec == tick.tv_sec && now.tv_nsec > tick.tv_nsec))
+                    tick = now; /* late: no catching up */
+                else
+                    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL);
+            }
+            int64_t t0 = now_ns();
+            w->floor ? floor_op() : track_op(base + i); /* the floor paced the same way */
+            int64_t t1 = now_ns();
+            if (i >= warm) w->lat[i - warm] = (uint32_t)(t1 - t0 < UINT32_MAX ? t1 - t0 : UINT32_MAX);
+            if (!w->floor && w->index == 0 && i % 4096 == 0) {
+                segops_stats_t st;
+                segops_client_stats(client, &st);
+                if (st.pending > w->max_pending) w->max_pending = st.pending;
+            }
+        }
+        w->end_ns = now_ns();
+        getrusage(RUSAGE_THREAD, &ru1);
+        w->vcsw = ru1.ru_nvcsw - ru0.ru_nvcsw; /* blocked: a lock or a syscall slept */
+        w->ivcsw = ru1.ru_nivcsw - ru0.ru_nivcsw; /* preempted by another thread */
+        return NULL;
+    }
     /* Warm up the code paths and this thread's malloc arena. */
     for (long i = 0; i < 2000; i++) w->floor ? floor_op() : track_op(base + i);
     pthread_barrier_wait(&barrier);
@@ -264,7 +307,7 @@ static void enqueue_pass(bool floor, const char *prefix, uint32_t timer_ns) {
     pthread_barrier_init(&barrier, NULL, (unsigned)t);
     long faults0 = minor_faults();
     for (int i = 0; i < t; i++) {
-        w[i] = (worker_arg_t){i, floor, arg.calls / t, per_samples, 0, 0, NULL};
+        w[i] = (worker_arg_t){i, floor, arg.calls / t, per_samples, 0, 0, NULL, 0, 0, 0};
         w[i].lat = malloc(sizeof(uint32_t) * (size_t)per_samples);
         if (!w[i].lat) die("out of memory");
         pthread_create(&tid[i], NULL, enqueue_thread, &w[i]);
@@ -287,11 +330,23 @@ static void enqueue_pass(bool floor, const char *prefix, uint32_t timer_ns) {
     qsort(all, n, sizeof all[0], cmp_u32);
     long calls = (arg.calls / t) * t;
     double secs = (double)(last - first) / 1e9;
+    if (arg.rate > 0) { /* paced: the rate is given, the queue is what matters */
+        calls = 0;
+        secs = 0;
+        long vcsw = 0, ivcsw = 0;
+        for (int i = 0; i < t; i++) vcsw += w[i].vcsw, ivcsw += w[i].ivcsw;
+        printf("%s_rate_per_thread=%ld\n%s_max_pending=%" PRIu64 "\n", prefix, arg.rate, prefix,
+               w[0].max_pending);
+        printf("%s_voluntary_switches=%ld\n%s_involuntary_switches=%ld\n", prefix, vcsw, prefix,
+               ivcsw);
+    }
     /* Net = raw minus the median timer pair, clamped at 0. */
     uint32_t p50 = pct(all, n, 0.5), p99 = pct(all, n, 0.99), p999 = pct(all, n, 0.999);
 #define NET(x) ((x) > timer_ns ? (x) - timer_ns : 0)
-    printf("%s_calls_per_s=%.0f\n", prefix, (double)calls / secs);
-    printf("%s_mean_ns=%.1f\n", prefix, secs * 1e9 * t / (double)calls);
+    if (calls > 0) {
+        printf("%s_calls_per_s=%.0f\n", prefix, (double)calls / secs);
+        printf("%s_mean_ns=%.1f\n", prefix, secs * 1e9 * t / (double)calls);
+    }
     /* Page faults (first touch of new heap) are what the tail latencies pay for. */
     printf("%s_faults_per_call=%.3f\n", prefix, (double)faults / (double)(calls + (long)n));
     printf("%s_p50_ns=%u\n%s_p99_ns=%u\n%s_p999_ns=%u\n", prefix, NET(p50), prefix, NET(p99),
@@ -310,11 +365,30 @@ static int run_enqueue(void) {
     printf("floor_bytes=%zu\n", floor_len);
     enqueue_pass(true, "floor", timer_ns);
     /* A queue that never overflows: the bounds are not what is measured here. */
+    long rate = arg.rate;
+    arg.rate = 0;
     client = make_client(10000000, (size_t)4 << 30);
     enqueue_pass(false, "track", timer_ns);
     print_client_stats(client);
     segops_shutdown(client, 0); /* drop the backlog: delivery is not measured here */
     segops_client_free(client);
+    if (rate > 0) {
+        /* Steady state: the producer is paced below what the worker delivers,
+         * so the queue stays short and freed events are reused. A new client,
+         * so the burst's backlog is not in the way. */
+        arg.rate = rate;
+        client = make_client(10000000, (size_t)4 << 30);
+        enqueue_pass(false, "steady", timer_ns);
+        segops_stats_t st;
+        segops_client_stats(client, &st);
+        printf("steady_pending_end=%" PRIu64 "\nsteady_enqueued=%" PRIu64 "\n", st.pending,
+               st.enqueued);
+        segops_shutdown(client, 0);
+        segops_client_free(client);
+        /* The floor paced the same way: what waking from each tick's sleep costs
+         * any code on this machine, whatever it does. */
+        enqueue_pass(true, "steady_floor", timer_ns);
+    }
     return 0;
 }
 
@@ -573,6 +647,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--events")) arg.events = atol(v);
         else if (!strcmp(k, "--seconds")) arg.seconds = atof(v);
         else if (!strcmp(k, "--port-file")) arg.port_file = v;
+        else if (!strcmp(k, "--rate")) arg.rate = atol(v);
         else die("unknown option");
     }
     if (arg.threads < 1 || arg.threads > MAX_THREADS) die("--threads must be 1..64");

@@ -35,15 +35,37 @@ segops__event_t *segops__queue_pop(segops__queue_t *q) {
     return event;
 }
 
+size_t segops__queue_peek(segops__event_t *first, size_t available, segops__event_t **out,
+                          size_t max_events, size_t max_bytes, size_t *bytes) {
+    size_t n = 0, total = 0, limit = SEGOPS__MIN(available, max_events);
+    for (segops__event_t *e = first; e && n < limit;) {
+        size_t next = total + e->len + 1; /* +1: the comma between events */
+        if (n > 0 && next > max_bytes) break;
+        total = next;
+        out[n++] = e;
+        if (n < limit) e = e->next; /* never the link after the snapshot's last event */
+    }
+    *bytes = total;
+    return n;
+}
+
+void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, size_t n,
+                          size_t bytes) {
+    if (!n) return;
+    segops__event_t *last = events[n - 1];
+    q->head = last->next;
+    if (!q->head) q->tail = NULL;
+    for (size_t i = 0; i < n; i++) events[i]->next = NULL;
+    q->count -= n;
+    q->bytes -= bytes - n; /* peek counted a comma per event */
+    q->popped += n;
+}
+
 size_t segops__queue_take(segops__queue_t *q, segops__event_t **out, size_t max_events,
                           size_t max_bytes) {
-    size_t n = 0, bytes = 0;
-    while (n < max_events && q->head) {
-        size_t next = bytes + q->head->len + 1; /* +1: the comma between events */
-        if (n > 0 && next > max_bytes) break;
-        bytes = next;
-        out[n++] = segops__queue_pop(q);
-    }
+    size_t bytes;
+    size_t n = segops__queue_peek(q->head, q->count, out, max_events, max_bytes, &bytes);
+    segops__queue_detach(q, out, n, bytes);
     return n;
 }
 

@@ -53,13 +53,24 @@ static void *worker_main(void *arg) {
             pthread_cond_timedwait(&c->wake_worker, &c->lock, &ts);
             continue;
         }
+        /* Walk the batch without the lock, so producers never wait behind a
+         * 500-event walk; only the worker and DROP_OLDEST evictions remove from
+         * the head, and an eviction meanwhile (popped moved) means walk again. */
+        segops__event_t *head = c->queue.head;
+        size_t available = c->queue.count;
+        uint64_t popped = c->queue.popped;
+        pthread_mutex_unlock(&c->lock);
+        size_t bytes;
         /* The budget leaves room for the {"events":[…]} wrapper around the events. */
-        size_t n = segops__queue_take(&c->queue, batch, SEGOPS__ARRAY_LEN(batch),
-                                      c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES);
+        size_t n = segops__queue_peek(head, available, batch, SEGOPS__ARRAY_LEN(batch),
+                                      c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES,
+                                      &bytes);
+        pthread_mutex_lock(&c->lock);
+        if (c->queue.popped != popped) continue;
+        segops__queue_detach(&c->queue, batch, n, bytes);
         c->inflight = n;
         c->inflight_first = c->queue.popped - n;
-        c->inflight_bytes = 0;
-        for (size_t i = 0; i < n; i++) c->inflight_bytes += batch[i]->len;
+        c->inflight_bytes = bytes - n;
         if (c->blocked_tracks) pthread_cond_broadcast(&c->progress); /* there is room now */
         pthread_mutex_unlock(&c->lock);
         segops__deliver(&sender, batch, n); /* settles every event, under short locks */
