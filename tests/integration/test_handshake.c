@@ -744,6 +744,30 @@ static void test_unparseable_expires_at_is_handshake_error(void **state) {
     finish(client, &rec, srv);
 }
 
+/* expires_at already past by our clock (skew): the token is kept a while
+ * rather than minted again before every request. */
+static void test_expired_by_our_clock_is_not_reminted_per_request(void **state) {
+    (void)state;
+    devsrv_config_t cfg = {.expires_style = DEVSRV_EXPIRES_PAST};
+    devsrv_t *srv = start_pk_server(&cfg);
+    recorder_t rec;
+    recorder_init(&rec);
+    identity_t id;
+    identity_init(&id);
+    id.user_id = "uid-skew";
+    segops_client_t *client = pk_client(srv, &rec, &id, &(client_setup_t){.batch_size = 1000});
+    for (int round = 0; round < 5; round++) {
+        track_n(client, 3, "u");
+        assert_int_equal(segops_flush(client, 10000), SEGOPS_OK);
+    }
+    devsrv_stats_t ss = server_stats(srv);
+    assert_int_equal(ss.batch_requests, 5);
+    assert_int_equal(ss.mint_requests, 1);
+    assert_int_equal(stats_of(client).delivered, 15);
+    assert_int_equal(reports_of(&rec), 0);
+    finish(client, &rec, srv);
+}
+
 /* ---- mint failures ---- */
 
 static void test_get_user_error_is_handshake_error(void **state) {
@@ -977,6 +1001,7 @@ int main(void) {
         cmocka_unit_test(test_mint_body_has_only_set_fields),
         cmocka_unit_test(test_expires_at_forms_accepted),
         cmocka_unit_test(test_unparseable_expires_at_is_handshake_error),
+        cmocka_unit_test(test_expired_by_our_clock_is_not_reminted_per_request),
         cmocka_unit_test(test_get_user_error_is_handshake_error),
         cmocka_unit_test(test_mint_500_then_200_is_retried),
         cmocka_unit_test(test_mint_5xx_forever_exhausts_retries),

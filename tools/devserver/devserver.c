@@ -232,6 +232,9 @@ static void format_expires(int64_t ms, devsrv_expires_style_t style, char out[64
     case DEVSRV_EXPIRES_GARBAGE:
         snprintf(out, 64, "in 15 minutes");
         break;
+    case DEVSRV_EXPIRES_PAST:
+        format_rfc3339_ms(ms - 3600 * 1000 - 900 * 1000, out); /* the token still works */
+        break;
     case DEVSRV_EXPIRES_MS_Z:
     default:
         format_rfc3339_ms(ms, out);

@@ -36,7 +36,8 @@ typedef enum devsrv_expires_style {
     DEVSRV_EXPIRES_SECONDS_Z, /* 2026-11-26T06:57:09Z */
     DEVSRV_EXPIRES_MICROS_Z,  /* 2026-11-26T06:57:09.123456Z */
     DEVSRV_EXPIRES_OFFSET,    /* 2026-11-26T08:57:09.123+02:00 (the same instant) */
-    DEVSRV_EXPIRES_GARBAGE    /* "in 15 minutes": not a time */
+    DEVSRV_EXPIRES_GARBAGE,   /* "in 15 minutes": not a time */
+    DEVSRV_EXPIRES_PAST       /* an hour ago, as a client with a skewed clock would see it */
 } devsrv_expires_style_t;
 
 typedef struct devsrv_config {
