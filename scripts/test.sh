@@ -7,7 +7,28 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 
 jobs=$(nproc)
-stage() { printf '\n==== %s\n' "$*"; }
+# stage opens a stage and closes the previous one; every stage gets a line with its
+# result and duration in the summary printed on exit (also when set -e stops us).
+summary=() current="" started=0
+stage() {
+    end_stage 0
+    current=$* started=$SECONDS
+    printf '\n==== %s\n' "$*"
+}
+end_stage() { # end_stage STATUS
+    [ -n "$current" ] || return 0
+    local result=ok elapsed=$((SECONDS - started))
+    [ "$1" -eq 0 ] || result=FAILED
+    summary+=("$(printf '%-46s %-6s %3dm%02ds' "$current" "$result" $((elapsed / 60)) $((elapsed % 60)))")
+    current=""
+}
+print_summary() {
+    local rc=$?
+    end_stage "$rc"
+    printf '\n==== summary (%dm%02ds)\n' $((SECONDS / 60)) $((SECONDS % 60))
+    printf '%s\n' "${summary[@]}"
+}
+trap print_summary EXIT
 
 stage "build and test (Debug, warnings as errors)"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DSEGOPS_WARNINGS_AS_ERRORS=ON >/dev/null
@@ -15,3 +36,144 @@ cmake --build build/test -j"$jobs"
 ctest --test-dir build/test --output-on-failure -j"$jobs"
 
 if [ "${1:-}" = "--quick" ]; then exit 0; fi
+
+# ---- Stages after the first run even when one fails, so one CI log shows every
+# problem; the script still exits non-zero if any failed. Each stage runs in a
+# subshell with -e, in its own build directory under build/.
+
+# Quiet configure/build: progress lines go to a log (printed on failure), compiler
+# diagnostics still reach stderr.
+build() { # build DIR [cmake args...]
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    if ! { cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$jobs"; } >"$dir/build.log"; then
+        tail -n 40 "$dir/build.log"
+        return 1
+    fi
+}
+
+stage_checks() {
+    # Every global symbol of the static archive is segops_-prefixed (stage 1's build).
+    bash tools/check-symbols.sh build/test/libsegops.a
+    # No banned libc calls in src/.
+    bash tools/check-banned.sh src
+}
+
+# Not under the sanitizers:
+#   consumers/all rebuilds the library several times without them (stage 1 runs it).
+#   integration/test_fork (stage 1 and valgrind run it): the sanitizer runtimes of
+#     Debian 12 (GCC 12, clang 14) do not hold their allocator lock across fork(), so
+#     a child forked while another thread allocates hangs in the sanitizer's malloc
+#     (seen: the child's worker blocked in SizeClassAllocator64::GetFromAllocator);
+#     TSan also refuses or disables itself in such children. Newer compiler-rt
+#     locks the allocator around fork (for TSan: llvm-project PR 96600).
+sanitizer_ctest() { # sanitizer_ctest BUILD_DIR
+    ctest --test-dir "$1" --output-on-failure -j"$jobs" -LE consumers -E '^integration/test_fork$'
+}
+
+stage_asan() {
+    build build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=address
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        sanitizer_ctest build/asan
+}
+
+stage_tsan() {
+    # clang's TSan (gcc runs ASan above, so both compilers see the code). No
+    # suppressions are needed: libcurl, OpenSSL and libmicrohttpd report nothing.
+    CC=clang build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=thread
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 sanitizer_ctest build/tsan
+}
+
+# valgrind memcheck over stage 1's Debug build (tests, and through --trace-children
+# the segops CLI that test_cli spawns; system binaries are skipped). No suppressions:
+# third-party "still reachable"/"possibly lost" blocks are not errors with these flags.
+memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
+    local opts=$1 tmp=build/test/Testing/Temporary
+    shift
+    rm -f "$tmp"/MemoryChecker.*.log
+    if ! ctest --test-dir build/test -T memcheck --output-on-failure -j"$jobs" "$@" \
+            --overwrite MemoryCheckCommand="$(command -v valgrind)" \
+            --overwrite MemoryCheckCommandOptions="$opts" >build/test/memcheck.log 2>&1; then
+        grep -vE '^ +Start |^ *[0-9]+/[0-9]+ MemCheck.* Passed ' build/test/memcheck.log | tail -n 80
+        # valgrind's own reports (ctest keeps them out of --output-on-failure).
+        for log in "$tmp"/MemoryChecker.*.log; do
+            if [ -s "$log" ]; then echo "--- $log"; head -n 150 "$log"; fi
+        done
+        return 1
+    fi
+    grep -E 'tests passed' build/test/memcheck.log
+}
+
+# Not under the full check:
+#   integration/test_signals: valgrind keeps SIGRTMAX (VG_SIGVGKILL) for itself, so no
+#     thread can block it and the "worker blocks every signal" assertion cannot hold.
+#   integration/test_fork (run below without the leak check): a forked child
+#     inherits memory owned by the parent's worker thread, which does not exist in
+#     the child, so valgrind calls it lost and every child would exit 1.
+stage_valgrind() {
+    local common="-q --error-exitcode=1 --num-callers=30 --trace-children=yes"
+    common+=" --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*"
+    memcheck "$common --leak-check=full --errors-for-leak-kinds=definite,indirect \
+--show-leak-kinds=definite,indirect" -L 'unit|integration' -E '^integration/test_(signals|fork)$'
+    memcheck "$common --leak-check=no" -R '^integration/test_fork$'
+}
+
+# libFuzzer, each target for SEGOPS_FUZZ_SECONDS (default 60), $jobs at a time. The
+# checked-in corpus (seeds plus every input that once crashed) is replayed first.
+fuzz_one() { # fuzz_one TARGET SECONDS
+    local t=$1 out=build/fuzz/run/$1
+    rm -rf "$out/crash-"* "$out/leak-"* "$out/timeout-"* "$out/oom-"*
+    mkdir -p "$out/corpus"
+    if build/fuzz/tests/fuzz/"$t" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix="$out/" "$out/corpus" "tests/fuzz/corpus/$t" >"$out/log" 2>&1; then
+        awk -v t="$t" '$2 == "DONE" { sub(/^#/, "", $1); line = t ": " $1 " runs, cov " $4 \
+            ", corpus " $8 } END { print line ? line : t ": ok" }' "$out/log"
+    else
+        echo "$t: FAILED; the input is kept in $out/, keep it in tests/fuzz/corpus/$t/"
+        grep -vE '^#[0-9]+|^INFO:' "$out/log" | tail -n 60
+        return 1
+    fi
+}
+
+stage_fuzz() {
+    local secs=${SEGOPS_FUZZ_SECONDS:-60} t failed=0
+    CC=clang build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_FUZZ=ON \
+        -DSEGOPS_BUILD_TESTS=OFF -DSEGOPS_BUILD_TOOLS=OFF -DSEGOPS_BUILD_EXAMPLES=OFF \
+        -DSEGOPS_BUILD_BENCH=OFF -DSEGOPS_INSTALL=OFF
+    local targets=(fuzz_payload fuzz_timefmt fuzz_retry_after fuzz_responses fuzz_options)
+    for t in "${targets[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+        (if fuzz_one "$t" "$secs"; then echo 0; else echo 1; fi) \
+            >"build/fuzz/run-$t.out" 2>&1 &
+    done
+    wait
+    for t in "${targets[@]}"; do # the last line of each output is its status
+        sed '$d' "build/fuzz/run-$t.out"
+        [ "$(tail -n 1 "build/fuzz/run-$t.out")" = 0 ] || failed=1
+    done
+    return "$failed"
+}
+
+failures=()
+run_stage() { # run_stage "TITLE" FUNCTION
+    stage "$1"
+    set +e
+    (set -e; "$2")
+    local rc=$?
+    set -e
+    if [ "$rc" -ne 0 ]; then
+        failures+=("$1")
+        printf '**** FAILED: %s\n' "$1"
+    fi
+    end_stage "$rc"
+}
+
+run_stage "symbol and banned-function checks" stage_checks
+run_stage "ASan+UBSan (RelWithDebInfo)" stage_asan
+run_stage "TSan (clang, RelWithDebInfo)" stage_tsan
+run_stage "valgrind memcheck (stage 1 Debug build)" stage_valgrind
+run_stage "libFuzzer (${SEGOPS_FUZZ_SECONDS:-60}s per target)" stage_fuzz
+
+[ ${#failures[@]} -eq 0 ]

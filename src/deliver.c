@@ -24,7 +24,7 @@ void segops__sender_release(segops__sender_t *s) {
     segops__buf_free(&s->resp.body);
 }
 
-static segops_err_t encode(segops__buf_t *body, segops__event_t **events, size_t n) {
+segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *events, size_t n) {
     size_t total = 16;
     for (size_t i = 0; i < n; i++) total += events[i]->len + 1;
     segops__buf_clear(body);
@@ -102,7 +102,7 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
         }
         auth = *token_auth;
     }
-    if (encode(&s->body, events, n) != SEGOPS_OK) {
+    if (segops__batch_encode(&s->body, events, n) != SEGOPS_OK) {
         a->verdict = (segops__verdict_t){SEGOPS__ACT_DROP, SEGOPS_E_NOMEM, SEGOPS_DROP_REJECTED};
         a->status = 0;
         snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");

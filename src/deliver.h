@@ -25,6 +25,10 @@ typedef struct segops__sender {
     segops_err_t outcome;       /* the last settled group: SEGOPS_OK or its drop code */
 } segops__sender_t;
 
+/* Writes {"events":[e1,e2,…]} from the events' encoded objects into body
+ * (cleared first). SEGOPS_OK or SEGOPS_E_NOMEM. */
+segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *events, size_t n);
+
 void segops__sender_init(segops__sender_t *s, segops_client_t *c, segops__transport_t *t,
                          bool from_queue);
 void segops__sender_release(segops__sender_t *s);
