@@ -242,7 +242,7 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     c->stats.enqueued++;
     /* Wake the worker only when the queue reaches a batch, not per event, and
      * after unlocking: a worker woken under the lock would block on it at once. */
-    bool wake = c->queue.count == c->cfg->batch_size;
+    bool wake = c->queue.count == c->cfg->batch_size && !c->worker_napping;
     pthread_mutex_unlock(&c->lock);
     if (wake) pthread_cond_signal(&c->wake_worker);
     report_evicted(c, evicted, evicted_count);
@@ -436,6 +436,7 @@ void segops__client_fork_child(segops_client_t *c) {
     c->inflight = c->inflight_bytes = c->sync_inflight = c->evicting = 0;
     c->inflight_first = c->drain_upto = c->wake_generation = 0;
     c->blocked_tracks = 0; /* the parent's waiting threads do not exist here */
+    c->worker_napping = false;
     /* Never use or close the parent's curl handles here: closing could end the
      * parent's TLS session. The child makes its own on first use. */
     c->worker_transport = NULL;

@@ -36,6 +36,7 @@ struct segops_client {
     uint64_t drain_upto;      /* the worker sends every event before this position now */
     uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
     size_t blocked_tracks;    /* track calls waiting for room (BLOCK): the queue is due */
+    bool worker_napping;      /* the worker naps after a send and wakes itself: no signal */
     bool stopping;            /* shutdown began: track refuses, the worker drains */
     int64_t stop_deadline;    /* monotonic ms; 0 = none */
     bool stopped;             /* shutdown finished */

@@ -10,6 +10,12 @@
 #include "deliver.h"
 #include "log.h"
 
+/* After a send the worker naps this long before it lets producers wake it at
+ * batch_size (Kafka's linger.ms): under a steady stream no track call pays a
+ * wake-up syscall, and requests carry what arrived meanwhile, not 20 events
+ * each (SegOps plans limit API calls per minute). At low rates nothing changes. */
+#define NAP_AFTER_SEND_MS 2
+
 static bool batch_due(const segops_client_t *c) {
     return c->queue.count > 0 &&
            (c->queue.count >= c->cfg->batch_size || c->drain_upto > c->queue.popped ||
@@ -38,6 +44,7 @@ static void *worker_main(void *arg) {
 
     pthread_mutex_lock(&c->lock);
     int64_t next_tick = segops__clock_monotonic_ms() + c->cfg->flush_interval_ms;
+    int64_t nap_until = 0;
     for (;;) {
         int64_t now = segops__clock_monotonic_ms();
         if (c->stopping && c->stop_deadline && now >= c->stop_deadline) break;
@@ -49,8 +56,11 @@ static void *worker_main(void *arg) {
             if (c->stopping) break; /* drained */
             int64_t wake = next_tick;
             if (c->stopping && c->stop_deadline) wake = SEGOPS__MIN(wake, c->stop_deadline);
+            c->worker_napping = now < nap_until;
+            if (c->worker_napping) wake = SEGOPS__MIN(wake, nap_until);
             struct timespec ts = segops__clock_deadline_ts(wake);
             pthread_cond_timedwait(&c->wake_worker, &c->lock, &ts);
+            c->worker_napping = false;
             continue;
         }
         /* Walk the batch without the lock, so producers never wait behind a
@@ -75,6 +85,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&c->lock);
         segops__deliver(&sender, batch, n); /* settles every event, under short locks */
         pthread_mutex_lock(&c->lock);
+        nap_until = segops__clock_monotonic_ms() + NAP_AFTER_SEND_MS;
     }
     drop_leftovers(c);
     pthread_mutex_unlock(&c->lock);
