@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,9 @@ static int usage_error(const char *cmd, const char *what, const char *name, size
     return CLI_EXIT_USAGE;
 }
 
-int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt_t *opts, size_t opt_count,
-                   const char **positional, size_t max_positional, size_t *positional_count) {
+int cli_parse_args(const char *cmd, const char *usage, int argc, char **argv, const cli_opt_t *opts,
+                   size_t opt_count, const char **positional, size_t max_positional,
+                   size_t *positional_count) {
     size_t npos = 0;
     bool options_done = false;
 
@@ -56,7 +58,8 @@ int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt_t *opts
             continue;
         }
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            return CLI_PARSE_HELP;
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
         }
         if (arg[1] == '-') {
             const char *name = arg + 2;

@@ -56,15 +56,16 @@ typedef struct cli_opt {
     bool *flag;         /* set to true when seen (!has_arg) */
 } cli_opt_t;
 
-/* What cli_parse_args returns besides an exit code. */
+/* What cli_parse_args returns when the command should go on; anything else is
+ * the exit code to return at once. */
 #define CLI_PARSE_OK (-1)
-#define CLI_PARSE_HELP (-2)
 
 /* Parses argv[1..] (argv[0] is the command name) against opts. Positional
- * arguments go to positional[0..max_positional). "-h"/"--help" returns
- * CLI_PARSE_HELP; a usage error is reported and returns CLI_EXIT_USAGE. */
-int cli_parse_args(const char *cmd, int argc, char **argv, const cli_opt_t *opts, size_t opt_count,
-                   const char **positional, size_t max_positional, size_t *positional_count);
+ * arguments go to positional[0..max_positional). "-h"/"--help" prints `usage`
+ * and returns CLI_EXIT_OK; a usage error is reported and returns CLI_EXIT_USAGE. */
+int cli_parse_args(const char *cmd, const char *usage, int argc, char **argv, const cli_opt_t *opts,
+                   size_t opt_count, const char **positional, size_t max_positional,
+                   size_t *positional_count);
 
 /* Parses a decimal integer in [min, max]; false (with a message naming `what`) if
  * it is not one. */

@@ -210,7 +210,8 @@ static int parse_send_args(int argc, char **argv, cli_conn_t *conn, int64_t *bat
         {"no-progress", 0, false, NULL, no_progress},
     };
     size_t npos = 0;
-    int rc = cli_parse_args(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], path, 1, &npos);
+    int rc =
+        cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], path, 1, &npos);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }
@@ -266,10 +267,6 @@ int cli_cmd_send(int argc, char **argv) {
     bool no_progress = false;
     const char *path = NULL;
     int rc = parse_send_args(argc, argv, &conn, &batch_size, &no_progress, &path);
-    if (rc == CLI_PARSE_HELP) {
-        fputs(usage, stdout);
-        return CLI_EXIT_OK;
-    }
     if (rc != CLI_PARSE_OK) {
         return rc;
     }

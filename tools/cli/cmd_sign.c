@@ -24,11 +24,8 @@ int cli_cmd_sign(int argc, char **argv) {
         {"user", 'u', true, &user, NULL},
         {"ts", 0, true, &ts_text, NULL},
     };
-    int rc = cli_parse_args(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
-    if (rc == CLI_PARSE_HELP) {
-        fputs(usage, stdout);
-        return CLI_EXIT_OK;
-    }
+    int rc =
+        cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }

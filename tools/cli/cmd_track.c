@@ -38,11 +38,8 @@ int cli_cmd_track(int argc, char **argv) {
         {"timeout-ms", 0, true, &timeout, NULL},
         {"retries", 0, true, &retries, NULL},
     };
-    int rc = cli_parse_args(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
-    if (rc == CLI_PARSE_HELP) {
-        fputs(usage, stdout);
-        return CLI_EXIT_OK;
-    }
+    int rc =
+        cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }

@@ -31,11 +31,8 @@ int cli_cmd_verify(int argc, char **argv) {
         {"ts", 0, true, &ts_text, NULL},
         {"tolerance", 0, true, &tolerance_text, NULL},
     };
-    int rc = cli_parse_args(cmd, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
-    if (rc == CLI_PARSE_HELP) {
-        fputs(usage, stdout);
-        return CLI_EXIT_OK;
-    }
+    int rc =
+        cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }
