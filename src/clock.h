@@ -8,8 +8,8 @@
 
 int64_t segops__clock_monotonic_ms(void);
 int64_t segops__clock_realtime_ms(void);
-/* An absolute CLOCK_MONOTONIC timespec `ms` from now, for pthread_cond_timedwait
- * on condition variables created with segops__cond_init_monotonic. */
+/* The timespec of an absolute CLOCK_MONOTONIC time in ms, for
+ * pthread_cond_timedwait on condition variables set to CLOCK_MONOTONIC. */
 struct timespec segops__clock_deadline_ts(int64_t abs_monotonic_ms);
 
 #endif

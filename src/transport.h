@@ -36,7 +36,4 @@ void segops__transport_post(segops__transport_t *t, const char *url, const char 
  * shutdown calls it while the worker is inside segops__transport_post. */
 void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms);
 
-/* The User-Agent this transport sends ("segops-c/0.1.0 curl/8.x[ suffix]"). */
-const char *segops__transport_user_agent(const segops__transport_t *t);
-
 #endif

@@ -142,8 +142,6 @@ void segops__transport_free(segops__transport_t *t) {
     segops__free(t);
 }
 
-const char *segops__transport_user_agent(const segops__transport_t *t) { return t->user_agent; }
-
 void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms) {
     atomic_store(&t->deadline_ms, abs_monotonic_ms);
     curl_multi_wakeup(t->multi);
