@@ -35,8 +35,8 @@
 
 /* A realistic event: ~80-byte payload object, short ids. */
 static const char EVENT_TYPE[] = "order_placed";
-static const char PAYLOAD[] =
-    "{\"order_id\":\"ord-8812734\",\"amount\":42.5,\"currency\":\"EUR\",\"items\":3,\"gift\":false}";
+static const char PAYLOAD[] = "{\"order_id\":\"ord-8812734\",\"amount\":42.5,\"currency\":\"EUR\","
+                              "\"items\":3,\"gift\":false}";
 static char user_ids[USER_IDS][16];
 
 static struct {
@@ -142,8 +142,7 @@ static server_stats_t fetch_server_stats(const char *base_url) {
     if (curl_easy_perform(h) != CURLE_OK) die("GET /_dev/stats failed");
     curl_easy_cleanup(h);
     server_stats_t s = {json_u64(body, "events_received"), json_u64(body, "batch_requests"),
-                        json_u64(body, "max_events_per_request"),
-                        json_u64(body, "bytes_received")};
+                        json_u64(body, "max_events_per_request"), json_u64(body, "bytes_received")};
     return s;
 }
 
@@ -203,7 +202,7 @@ typedef struct worker_arg {
     long calls;
     long samples;
     int64_t start_ns, end_ns;
-    uint32_t *lat; /* per-call latency samples, ns */
+    uint32_t *lat;        /* per-call latency samples, ns */
     uint64_t max_pending; /* paced pass: the largest queue seen (thread 0 samples it) */
     long vcsw, ivcsw;     /* paced pass: this thread's context switches while measured */
 } worker_arg_t;
@@ -230,7 +229,8 @@ static void *enqueue_thread(void *p) {
                 if (tick.tv_nsec >= 1000000000) tick.tv_sec++, tick.tv_nsec -= 1000000000;
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
-                if (now.tv_sec > tick.tv_sec || (now.tv_sec == tick.tv_sec && now.tv_nsec > tick.tv_nsec))
+                if (now.tv_sec > tick.tv_sec ||
+                    (now.tv_sec == tick.tv_sec && now.tv_nsec > tick.tv_nsec))
                     tick = now; /* late: no catching up */
                 else
                     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL);
@@ -238,7 +238,8 @@ static void *enqueue_thread(void *p) {
             int64_t t0 = now_ns();
             w->floor ? floor_op() : track_op(base + i); /* the floor paced the same way */
             int64_t t1 = now_ns();
-            if (i >= warm) w->lat[i - warm] = (uint32_t)(t1 - t0 < UINT32_MAX ? t1 - t0 : UINT32_MAX);
+            if (i >= warm)
+                w->lat[i - warm] = (uint32_t)(t1 - t0 < UINT32_MAX ? t1 - t0 : UINT32_MAX);
             if (!w->floor && w->index == 0 && i % 4096 == 0) {
                 segops_stats_t st;
                 segops_client_stats(client, &st);
@@ -247,7 +248,7 @@ static void *enqueue_thread(void *p) {
         }
         w->end_ns = now_ns();
         getrusage(RUSAGE_THREAD, &ru1);
-        w->vcsw = ru1.ru_nvcsw - ru0.ru_nvcsw; /* blocked: a lock or a syscall slept */
+        w->vcsw = ru1.ru_nvcsw - ru0.ru_nvcsw;    /* blocked: a lock or a syscall slept */
         w->ivcsw = ru1.ru_nivcsw - ru0.ru_nivcsw; /* preempted by another thread */
         return NULL;
     }
@@ -342,7 +343,7 @@ static void enqueue_pass(bool floor, const char *prefix, uint32_t timer_ns) {
     }
     /* Net = raw minus the median timer pair, clamped at 0. */
     uint32_t p50 = pct(all, n, 0.5), p99 = pct(all, n, 0.99), p999 = pct(all, n, 0.999);
-#define NET(x) ((x) > timer_ns ? (x) - timer_ns : 0)
+#define NET(x) ((x) > timer_ns ? (x)-timer_ns : 0)
     if (calls > 0) {
         printf("%s_calls_per_s=%.0f\n", prefix, (double)calls / secs);
         printf("%s_mean_ns=%.1f\n", prefix, secs * 1e9 * t / (double)calls);
@@ -410,8 +411,8 @@ static void *producer_thread(void *p) {
     for (long i = 0; pr->events < 0 || i < pr->events; i++) {
         if (atomic_load_explicit(&stop_producers, memory_order_relaxed)) break;
         segops_err_t err;
-        while ((err = segops_track(client, user_ids[(base + i) % USER_IDS], EVENT_TYPE,
-                                   PAYLOAD)) == SEGOPS_E_QUEUE_FULL) {
+        while ((err = segops_track(client, user_ids[(base + i) % USER_IDS], EVENT_TYPE, PAYLOAD)) ==
+               SEGOPS_E_QUEUE_FULL) {
             atomic_fetch_add_explicit(&queue_full_retries, 1, memory_order_relaxed);
             if (atomic_load_explicit(&stop_producers, memory_order_relaxed)) return NULL;
             sleep_us(200);
@@ -639,16 +640,26 @@ int main(int argc, char **argv) {
     }
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--url")) arg.url = v;
-        else if (!strcmp(k, "--key")) arg.key = v;
-        else if (!strcmp(k, "--threads")) arg.threads = atoi(v);
-        else if (!strcmp(k, "--calls")) arg.calls = atol(v);
-        else if (!strcmp(k, "--samples")) arg.samples = atol(v);
-        else if (!strcmp(k, "--events")) arg.events = atol(v);
-        else if (!strcmp(k, "--seconds")) arg.seconds = atof(v);
-        else if (!strcmp(k, "--port-file")) arg.port_file = v;
-        else if (!strcmp(k, "--rate")) arg.rate = atol(v);
-        else die("unknown option");
+        if (!strcmp(k, "--url"))
+            arg.url = v;
+        else if (!strcmp(k, "--key"))
+            arg.key = v;
+        else if (!strcmp(k, "--threads"))
+            arg.threads = atoi(v);
+        else if (!strcmp(k, "--calls"))
+            arg.calls = atol(v);
+        else if (!strcmp(k, "--samples"))
+            arg.samples = atol(v);
+        else if (!strcmp(k, "--events"))
+            arg.events = atol(v);
+        else if (!strcmp(k, "--seconds"))
+            arg.seconds = atof(v);
+        else if (!strcmp(k, "--port-file"))
+            arg.port_file = v;
+        else if (!strcmp(k, "--rate"))
+            arg.rate = atol(v);
+        else
+            die("unknown option");
     }
     if (arg.threads < 1 || arg.threads > MAX_THREADS) die("--threads must be 1..64");
     for (int i = 0; i < USER_IDS; i++) snprintf(user_ids[i], sizeof user_ids[i], "user-%06d", i);

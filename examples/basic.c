@@ -43,9 +43,11 @@ int main(int argc, char **argv) {
 
     /* track() validates, stamps occurred_at and queues; it never waits on the network. */
     err = segops_track(client, "u-123", "order_placed", "{\"total\": 42, \"currency\": \"EUR\"}");
-    if (err == SEGOPS_OK) err = segops_track(client, "u-123", "page_viewed", "{\"path\": \"/home\"}");
     if (err == SEGOPS_OK)
-        err = segops_identify(client, "u-123", "{\"email\": \"alice@example.com\", \"plan\": \"pro\"}");
+        err = segops_track(client, "u-123", "page_viewed", "{\"path\": \"/home\"}");
+    if (err == SEGOPS_OK)
+        err = segops_identify(client, "u-123",
+                              "{\"email\": \"alice@example.com\", \"plan\": \"pro\"}");
     if (err != SEGOPS_OK) fprintf(stderr, "basic: track failed: %s\n", segops_strerror(err));
 
     /* Flush and stop the worker; whatever is still undelivered after 10 s is

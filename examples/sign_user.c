@@ -77,8 +77,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     err = segops_signed_user_json(user_id, &signed_user, json, needed, NULL);
-    if (err == SEGOPS_OK) puts(json);
-    else fprintf(stderr, "%s: %s\n", argv0, segops_strerror(err));
+    if (err == SEGOPS_OK)
+        puts(json);
+    else
+        fprintf(stderr, "%s: %s\n", argv0, segops_strerror(err));
     free(json);
     return err == SEGOPS_OK ? 0 : 1;
 }

@@ -2,7 +2,8 @@
  * threaded_server.c — how a server uses libsegops: one client, created at
  * start-up and shared by every request-handling thread.
  *
- *   SEGOPS_API_URL=https://api.segops.ai SEGOPS_API_KEY=sk_... ./threaded_server [THREADS] [REQUESTS]
+ *   SEGOPS_API_URL=https://api.segops.ai SEGOPS_API_KEY=sk_... ./threaded_server [THREADS]
+ * [REQUESTS]
  *
  * Each "request handler" tracks an event per request. segops_track costs a
  * validation, one allocation and a short lock — no I/O — so it is safe on the
@@ -26,7 +27,8 @@ static void *handle_requests(void *arg) {
     char user[32], payload[128];
     for (int r = 0; r < h->requests; r++) {
         snprintf(user, sizeof user, "user-%d", (h->id * 7919 + r) % 1000);
-        snprintf(payload, sizeof payload, "{\"path\":\"/orders/%d\",\"status\":200,\"worker\":%d}", r, h->id);
+        snprintf(payload, sizeof payload, "{\"path\":\"/orders/%d\",\"status\":200,\"worker\":%d}",
+                 r, h->id);
         /* The return value is immediate; delivery is reported later via on_error. */
         if (segops_track(h->client, user, "request_served", payload) != SEGOPS_OK) h->refused++;
     }
@@ -39,7 +41,8 @@ int main(int argc, char **argv) {
     const char *url = getenv("SEGOPS_API_URL");
     const char *key = getenv("SEGOPS_API_KEY");
     if (!url || !key || threads < 1 || threads > 256 || requests < 0) {
-        fprintf(stderr, "usage: SEGOPS_API_URL=... SEGOPS_API_KEY=sk_... threaded_server [THREADS] [REQUESTS]\n");
+        fprintf(stderr, "usage: SEGOPS_API_URL=... SEGOPS_API_KEY=sk_... threaded_server [THREADS] "
+                        "[REQUESTS]\n");
         return 2;
     }
 

@@ -139,7 +139,7 @@ static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
     pthread_mutex_unlock(&c->lock);
 
     pthread_mutex_lock(&c->sync_lock); /* one transport: sync sends take turns */
-    if (!c->sync_transport) { /* a forked child makes its own */
+    if (!c->sync_transport) {          /* a forked child makes its own */
         segops__transport_t *t;
         segops_err_t err = segops__transport_new(c->cfg, &t);
         if (err != SEGOPS_OK) {
@@ -182,8 +182,8 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
         c->evicting += *evicted_count; /* pending until reported (report_evicted) */
         return SEGOPS_OK;
     case SEGOPS_OVERFLOW_BLOCK: {
-        struct timespec ts = segops__clock_deadline_ts(segops__clock_monotonic_ms() +
-                                                       cfg->block_timeout_ms);
+        struct timespec ts =
+            segops__clock_deadline_ts(segops__clock_monotonic_ms() + cfg->block_timeout_ms);
         c->blocked_tracks++; /* makes the queue due even below batch_size (byte bound) */
         while (!segops__queue_fits(&c->queue, len) && !c->stopping) {
             pthread_cond_signal(&c->wake_worker);
@@ -194,8 +194,7 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
         return segops__queue_fits(&c->queue, len) ? SEGOPS_OK : SEGOPS_E_QUEUE_FULL;
     }
     case SEGOPS_OVERFLOW_DROP_NEWEST:
-    default:
-        return SEGOPS_E_QUEUE_FULL;
+    default: return SEGOPS_E_QUEUE_FULL;
     }
 }
 
@@ -329,7 +328,8 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
 
     /* A transfer in flight must end at the deadline, not at its own timeout. */
     if (c->stop_deadline) {
-        if (c->worker_transport) segops__transport_set_deadline(c->worker_transport, c->stop_deadline);
+        if (c->worker_transport)
+            segops__transport_set_deadline(c->worker_transport, c->stop_deadline);
         if (sync_transport) segops__transport_set_deadline(sync_transport, c->stop_deadline);
     }
     if (c->worker_started) pthread_join(c->worker, NULL);
@@ -442,7 +442,7 @@ void segops__client_fork_child(segops_client_t *c) {
     c->worker_transport = NULL;
     c->sync_transport = NULL;
     c->worker_started = false;
-    if (c->stopping) c->stopped = true; /* no worker will finish a shutdown here */
+    if (c->stopping) c->stopped = true;      /* no worker will finish a shutdown here */
     pthread_mutex_init(&c->sync_lock, NULL); /* a parent thread may have held it mid-send */
     cond_init_monotonic(&c->wake_worker);
     cond_init_monotonic(&c->progress);
@@ -464,8 +464,7 @@ uint64_t segops__client_generation(segops_client_t *c) {
     return generation;
 }
 
-bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts,
-                          uint64_t generation) {
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts, uint64_t generation) {
     pthread_mutex_lock(&c->lock);
     bool ok = true;
     for (;;) {

@@ -27,8 +27,8 @@ struct segops_client {
     pthread_cond_t wake_worker; /* a batch is due, a flush, a stop */
     pthread_cond_t progress;    /* events settled, or the lifecycle changed */
     segops__queue_t queue;
-    segops_stats_t stats;     /* every counter but pending, dropped and token_mints */
-    size_t inflight;          /* events the worker took and has not settled */
+    segops_stats_t stats; /* every counter but pending, dropped and token_mints */
+    size_t inflight;      /* events the worker took and has not settled */
     size_t inflight_bytes;
     uint64_t inflight_first;  /* queue position of the first unsettled in-flight event */
     size_t sync_inflight;     /* events being sent by track calls (batch = false) */
@@ -72,8 +72,7 @@ uint64_t segops__client_generation(segops_client_t *c);
 /* Sleeps until `until` (monotonic ms). Returns false at once when the shutdown
  * deadline passes first. When flush_cuts is set, a flush or shutdown after
  * `generation` (see segops__client_generation) cuts the sleep short (true). */
-bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts,
-                          uint64_t generation);
+bool segops__client_sleep(segops_client_t *c, int64_t until, bool flush_cuts, uint64_t generation);
 
 /* pthread_atfork steps for one client (see fork.h): prepare takes its locks,
  * parent releases them, child resets the client to a fresh, empty state. */

@@ -66,7 +66,8 @@ static segops_err_t set_string(char **slot, const char *value, bool secret) {
 static bool printable_ascii(const char *s, size_t max_len) {
     size_t n = 0;
     for (; s[n]; n++)
-        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= max_len) return false;
+        if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f || n >= max_len)
+            return false;
     return n > 0;
 }
 
@@ -93,14 +94,16 @@ static bool url_host(const char *url, const char **host, size_t *len) {
 }
 
 static bool host_is_loopback(const char *host, size_t len) {
-    if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) || (len == 5 && !memcmp(host, "[::1]", 5)))
+    if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (len == 5 && !memcmp(host, "[::1]", 5)))
         return true;
     return len >= 4 && !memcmp(host, "127.", 4) && strspn(host, "0123456789.") >= len;
 }
 
 segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url) {
     if (!opts || !url || !printable_ascii(url, 2048)) return SEGOPS_E_INVALID_ARG;
-    if (!has_prefix_ci(url, "http://") && !has_prefix_ci(url, "https://")) return SEGOPS_E_INVALID_ARG;
+    if (!has_prefix_ci(url, "http://") && !has_prefix_ci(url, "https://"))
+        return SEGOPS_E_INVALID_ARG;
     const char *host;
     size_t host_len;
     /* No credentials, query or fragment in a base URL: they would end up in logs. */
@@ -127,12 +130,14 @@ segops_err_t segops_options_set_batch(segops_options_t *opts, bool enabled) {
     return SEGOPS_OK;
 }
 
-static bool in_range(uint64_t value, uint64_t lo, uint64_t hi) { return value >= lo && value <= hi; }
+static bool in_range(uint64_t value, uint64_t lo, uint64_t hi) {
+    return value >= lo && value <= hi;
+}
 
 /* Range-checked numeric setters: one line each. */
-#define RANGE_SETTER(name, type, field, lo, hi)                                                   \
-    segops_err_t segops_options_set_##name(segops_options_t *opts, type value) {                  \
-        if (!opts || !in_range(value, (lo), (hi))) return SEGOPS_E_INVALID_ARG;                      \
+#define RANGE_SETTER(name, type, field, lo, hi)                                                    \
+    segops_err_t segops_options_set_##name(segops_options_t *opts, type value) {                   \
+        if (!opts || !in_range(value, (lo), (hi))) return SEGOPS_E_INVALID_ARG;                    \
         opts->field = value;                                                                       \
         return SEGOPS_OK;                                                                          \
     }

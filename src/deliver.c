@@ -41,9 +41,10 @@ segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *e
 
 /* Settles n events: `delivered` of them delivered, the rest dropped as described. */
 static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size_t delivered,
-                   segops_err_t code, segops_drop_reason_t reason, int status, const char *message) {
-    segops__drop_t drop = {.count = n - delivered, .code = code, .http_status = status,
-                           .reason = reason};
+                   segops_err_t code, segops_drop_reason_t reason, int status,
+                   const char *message) {
+    segops__drop_t drop = {
+        .count = n - delivered, .code = code, .http_status = status, .reason = reason};
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) bytes += events[i]->len;
@@ -124,12 +125,12 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
 static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t attempt,
                            bool *server_asked) {
     const segops_options_t *cfg = s->client->cfg;
-    uint32_t wait = segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, attempt, &s->rng);
+    uint32_t wait =
+        segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, attempt, &s->rng);
     uint32_t floor_ms;
-    if (a->retry_after[0] &&
-        segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
-                                  segops__clock_realtime_ms() / 1000, cfg->retry_after_max_ms,
-                                  &floor_ms)) {
+    if (a->retry_after[0] && segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
+                                                       segops__clock_realtime_ms() / 1000,
+                                                       cfg->retry_after_max_ms, &floor_ms)) {
         wait = SEGOPS__MAX(wait, floor_ms);
         *server_asked = true;
     }
@@ -153,8 +154,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         const uint64_t generation = segops__client_generation(c);
         attempt_once(s, events, n, resent, &token_auth, &a);
         resent = true;
-        bool transient = a.verdict.action == SEGOPS__ACT_RETRY ||
-                         a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
+        bool transient =
+            a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
         if (transient && segops__client_past_deadline(c)) { /* e.g. aborted at the deadline */
             segops__secret_free(token_auth);
             drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
@@ -217,7 +218,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         }
         segops__secret_free(token_auth);
         if (now + wait > budget_end) {
-            drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status, a.detail);
+            drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
+                     a.detail);
             return;
         }
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);

@@ -18,11 +18,11 @@
 typedef struct segops__sender {
     segops_client_t *client;
     segops__transport_t *transport;
-    bool from_queue;            /* the worker (reports drops via on_error) vs. a track call */
-    segops__buf_t body;         /* reused request body */
+    bool from_queue;    /* the worker (reports drops via on_error) vs. a track call */
+    segops__buf_t body; /* reused request body */
     segops__http_response_t resp;
-    uint64_t rng;               /* backoff jitter */
-    segops_err_t outcome;       /* the last settled group: SEGOPS_OK or its drop code */
+    uint64_t rng;         /* backoff jitter */
+    segops_err_t outcome; /* the last settled group: SEGOPS_OK or its drop code */
 } segops__sender_t;
 
 /* Writes {"events":[e1,e2,…]} from the events' encoded objects into body

@@ -92,13 +92,11 @@ segops_err_t segops__event_build(const segops_event_t *ev, size_t max_bytes, int
     if (!event) return SEGOPS_E_NOMEM;
     char *d = event->json;
     d = put_string_field(d, KEY_USER, LIT_LEN(KEY_USER), ev->user_id, user_len, user_esc);
-    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, type_len,
-                         type_esc);
+    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, type_len, type_esc);
     d = put_string_field(d, KEY_TIME, LIT_LEN(KEY_TIME), stamp, SEGOPS__RFC3339_MS_LEN,
                          SEGOPS__RFC3339_MS_LEN);
     if (ev->anonymous_id)
-        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, anon_len,
-                             anon_esc);
+        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, anon_len, anon_esc);
     memcpy(d, KEY_PAYLOAD, LIT_LEN(KEY_PAYLOAD));
     d += LIT_LEN(KEY_PAYLOAD);
     memcpy(d, payload, payload_len);

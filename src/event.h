@@ -8,7 +8,7 @@
 typedef struct segops__event {
     struct segops__event *next; /* queue link */
     uint32_t len;               /* bytes of json, without the NUL */
-    char json[];                /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
+    char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
 
 /* Validates ev and builds its record, stamped with now_ms when ev->occurred_at

@@ -12,7 +12,8 @@ bool segops__json_batch_skipped(const char *body, size_t len, uint64_t *skipped)
     if (!body || !len) return false;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, NULL, false);
     bool ok = false;
-    const cJSON *n = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "skipped") : NULL;
+    const cJSON *n =
+        cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "skipped") : NULL;
     if (cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble <= 1e9 &&
         floor(n->valuedouble) == n->valuedouble) {
         *skipped = (uint64_t)n->valuedouble;

@@ -11,12 +11,14 @@
 enum { COPY = 1, SCAN = 2, P = COPY | SCAN };
 #define ROW(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
 static const unsigned char byte_class[256] = {
-    ROW(0), ROW(0),
-    P, P, 0, P, P, P, P, P, P, P, P, P, P, P, P, P, /* 0x22 '"' */
-    ROW(P), ROW(P),
-    P, P, P, P, P, P, P, P, P, P, P, P, 0, P, P, P, /* 0x5c '\\' */
-    ROW(P), ROW(P),
-    ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY)};
+    ROW(0),    ROW(0),    P,         P,         0,         P,
+    P,         P,         P,         P,         P,         P,
+    P,         P,         P,         P,         P,         P, /* 0x22 '"' */
+    ROW(P),    ROW(P),    P,         P,         P,         P,
+    P,         P,         P,         P,         P,         P,
+    P,         P,         0,         P,         P,         P, /* 0x5c '\\' */
+    ROW(P),    ROW(P),    ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY),
+    ROW(COPY), ROW(COPY), ROW(COPY), ROW(COPY)};
 #undef ROW
 
 /* Length of the UTF-8 sequence at s (s < end), or 0 when it is malformed:
@@ -209,19 +211,12 @@ static bool scan_value(cursor_t *c, int depth) {
     if (c->p >= c->end) return false;
     switch (*c->p) {
     case '{':
-    case '[':
-        return scan_container(c, depth);
-    case '"':
-        c->p++;
-        return scan_string(c);
-    case 't':
-        return scan_literal(c, "true", 4);
-    case 'f':
-        return scan_literal(c, "false", 5);
-    case 'n':
-        return scan_literal(c, "null", 4);
-    default:
-        return (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')) && scan_number(c);
+    case '[': return scan_container(c, depth);
+    case '"': c->p++; return scan_string(c);
+    case 't': return scan_literal(c, "true", 4);
+    case 'f': return scan_literal(c, "false", 5);
+    case 'n': return scan_literal(c, "null", 4);
+    default: return (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')) && scan_number(c);
     }
 }
 

@@ -12,11 +12,11 @@ typedef struct segops__queue {
     segops__event_t *head;
     segops__event_t *tail;
     size_t count;
-    size_t bytes;        /* sum of event->len */
+    size_t bytes; /* sum of event->len */
     size_t max_events;
     size_t max_bytes;
-    uint64_t pushed;     /* events ever pushed */
-    uint64_t popped;     /* events ever removed from the head (taken or evicted) */
+    uint64_t pushed; /* events ever pushed */
+    uint64_t popped; /* events ever removed from the head (taken or evicted) */
 } segops__queue_t;
 
 void segops__queue_init(segops__queue_t *q, size_t max_events, size_t max_bytes);

@@ -35,20 +35,17 @@ segops__verdict_t segops__retry_classify(segops_err_t transport_err, int http_st
         return verdict(SEGOPS__ACT_RETRY, SEGOPS_E_SERVER, SEGOPS_DROP_RETRIES_EXHAUSTED);
     }
     switch (http_status) {
-    case 408:
-        return verdict(SEGOPS__ACT_RETRY, SEGOPS_E_TIMEOUT, SEGOPS_DROP_RETRIES_EXHAUSTED);
+    case 408: return verdict(SEGOPS__ACT_RETRY, SEGOPS_E_TIMEOUT, SEGOPS_DROP_RETRIES_EXHAUSTED);
     case 429:
         return verdict(SEGOPS__ACT_RATE_LIMITED, SEGOPS_E_RATE_LIMITED,
                        SEGOPS_DROP_RETRIES_EXHAUSTED);
-    case 413:
-        return verdict(SEGOPS__ACT_SPLIT, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE);
+    case 413: return verdict(SEGOPS__ACT_SPLIT, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE);
     case 401:
         if (session_token) {
             return verdict(SEGOPS__ACT_REAUTH, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED);
         }
         return verdict(SEGOPS__ACT_DROP, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED);
-    case 403:
-        return verdict(SEGOPS__ACT_DROP, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED);
+    case 403: return verdict(SEGOPS__ACT_DROP, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED);
     default:
         /* 400, 1xx, 3xx, other 4xx, >= 600 and nonsense: retrying will not help. */
         return verdict(SEGOPS__ACT_DROP, SEGOPS_E_HTTP, SEGOPS_DROP_REJECTED);

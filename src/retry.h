@@ -7,11 +7,11 @@
 
 typedef enum segops__action {
     SEGOPS__ACT_DELIVERED = 0, /* 2xx */
-    SEGOPS__ACT_RETRY,         /* network error, 408, 5xx except 501/505: back off, counts a retry */
-    SEGOPS__ACT_RATE_LIMITED,  /* 429: wait (Retry-After floor), does not use up retries */
-    SEGOPS__ACT_SPLIT,         /* 413: halve the batch; a single event is dropped as too large */
-    SEGOPS__ACT_REAUTH,        /* 401 with a pk_ session token: re-mint once, resend once */
-    SEGOPS__ACT_DROP           /* everything else: drop and report */
+    SEGOPS__ACT_RETRY,        /* network error, 408, 5xx except 501/505: back off, counts a retry */
+    SEGOPS__ACT_RATE_LIMITED, /* 429: wait (Retry-After floor), does not use up retries */
+    SEGOPS__ACT_SPLIT,        /* 413: halve the batch; a single event is dropped as too large */
+    SEGOPS__ACT_REAUTH,       /* 401 with a pk_ session token: re-mint once, resend once */
+    SEGOPS__ACT_DROP          /* everything else: drop and report */
 } segops__action_t;
 
 typedef struct segops__verdict {

@@ -121,8 +121,7 @@ static segops_err_t load_key(const char *secret_hex, unsigned char key[KEY_BLOCK
 
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md) return SEGOPS_E_CRYPTO;
-    segops_err_t err = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? SEGOPS_OK
-                                                                       : SEGOPS_E_CRYPTO;
+    segops_err_t err = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? SEGOPS_OK : SEGOPS_E_CRYPTO;
     bool valid = true;
     for (size_t done = 0; err == SEGOPS_OK && done < raw_len; done += KEY_BLOCK) {
         size_t n = SEGOPS__MIN((size_t)KEY_BLOCK, raw_len - done);
@@ -130,8 +129,8 @@ static segops_err_t load_key(const char *secret_hex, unsigned char key[KEY_BLOCK
         if (EVP_DigestUpdate(md, key, n) != 1) err = SEGOPS_E_CRYPTO;
     }
     unsigned int digest_len = 0;
-    if (err == SEGOPS_OK && (EVP_DigestFinal_ex(md, key, &digest_len) != 1 ||
-                             digest_len != MAC_LEN))
+    if (err == SEGOPS_OK &&
+        (EVP_DigestFinal_ex(md, key, &digest_len) != 1 || digest_len != MAC_LEN))
         err = SEGOPS_E_CRYPTO;
     EVP_MD_CTX_free(md); /* cleanses its state */
     if (err == SEGOPS_OK && !valid) err = SEGOPS_E_INVALID_ARG;
@@ -179,8 +178,8 @@ static int64_t now_s(void) { return segops__clock_realtime_ms() / 1000; }
 
 /* ---- public API ---------------------------------------------------------- */
 
-segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_id,
-                                 int64_t unix_ts, segops_signed_user_t *out) {
+segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_id, int64_t unix_ts,
+                                 segops_signed_user_t *out) {
     if (!out) return SEGOPS_E_INVALID_ARG;
     int64_t ts = unix_ts > 0 ? unix_ts : now_s();
     unsigned char mac[MAC_LEN];

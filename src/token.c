@@ -24,7 +24,7 @@ struct segops__token_cache {
     char *authorization;   /* "Bearer <token>", NULL when none */
     int64_t refresh_at;    /* monotonic ms */
     bool minting;
-    uint64_t generation;   /* mints finished */
+    uint64_t generation;                 /* mints finished */
     segops__mint_failure_t last_failure; /* of the mint that finished last, if it failed */
     bool last_failed;
     uint64_t mints;
@@ -90,7 +90,8 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
         goto out;
     }
     if (resp.status == 401 || resp.status == 403) {
-        err = fail(f, SEGOPS_E_AUTH, SEGOPS_OK, resp.status, "the server refused the key or identity");
+        err = fail(f, SEGOPS_E_AUTH, SEGOPS_OK, resp.status,
+                   "the server refused the key or identity");
         goto out;
     }
     if (resp.status < 200 || resp.status > 299) {

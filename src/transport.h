@@ -13,11 +13,11 @@
 typedef struct segops__transport segops__transport_t;
 
 typedef struct segops__http_response {
-    segops_err_t err;    /* SEGOPS_OK when an HTTP status arrived; else NETWORK, TIMEOUT, TLS, ... */
-    int status;          /* the HTTP status, 0 without one */
+    segops_err_t err; /* SEGOPS_OK when an HTTP status arrived; else NETWORK, TIMEOUT, TLS, ... */
+    int status;       /* the HTTP status, 0 without one */
     long new_connections; /* connections this request had to open (0 on reuse) */
-    segops__buf_t body;  /* the first 64 KiB of the answer; owned by the caller, reused */
-    char retry_after[64];        /* the Retry-After value, "" when absent */
+    segops__buf_t body;   /* the first 64 KiB of the answer; owned by the caller, reused */
+    char retry_after[64]; /* the Retry-After value, "" when absent */
     char detail[SEGOPS__DETAIL_LEN]; /* one line for error reports; never holds the key */
 } segops__http_response_t;
 

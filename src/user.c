@@ -67,7 +67,8 @@ segops_err_t segops__user_mint_body(const segops_user_t *user, segops__buf_t *ou
     bool first = true;
     segops_err_t err = SEGOPS_OK;
     if (user->user_id) err = append_field(out, &first, "user_id", user->user_id);
-    if (!err && user->anonymous_id) err = append_field(out, &first, "anonymous_id", user->anonymous_id);
+    if (!err && user->anonymous_id)
+        err = append_field(out, &first, "anonymous_id", user->anonymous_id);
     if (!err && user->user_id_ts > 0) {
         err = append_field(out, &first, "user_id_sig", user->user_id_sig);
         char ts[40];

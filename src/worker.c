@@ -72,9 +72,9 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&c->lock);
         size_t bytes;
         /* The budget leaves room for the {"events":[…]} wrapper around the events. */
-        size_t n = segops__queue_peek(head, available, batch, SEGOPS__ARRAY_LEN(batch),
-                                      c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES,
-                                      &bytes);
+        size_t n =
+            segops__queue_peek(head, available, batch, SEGOPS__ARRAY_LEN(batch),
+                               c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES, &bytes);
         pthread_mutex_lock(&c->lock);
         if (c->queue.popped != popped) continue;
         segops__queue_detach(&c->queue, batch, n, bytes);

@@ -128,8 +128,7 @@ typedef segops_err_t (*segops_get_user_fn)(segops_user_t *user, void *userdata);
  * Return SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL user, NULL/empty/non-UTF-8 text,
  * signature not 64 hex digits, ts <= 0) or SEGOPS_E_NOMEM. Never block. */
 SEGOPS_API segops_err_t segops_user_set_id(segops_user_t *user, const char *user_id);
-SEGOPS_API segops_err_t segops_user_set_anonymous_id(segops_user_t *user,
-                                                     const char *anonymous_id);
+SEGOPS_API segops_err_t segops_user_set_anonymous_id(segops_user_t *user, const char *anonymous_id);
 SEGOPS_API segops_err_t segops_user_set_signature(segops_user_t *user, const char *user_id_sig,
                                                   int64_t user_id_ts);
 
@@ -197,9 +196,10 @@ SEGOPS_API segops_err_t segops_options_set_max_request_bytes(segops_options_t *o
 /* Retries of one batch after network errors, 408, 429 waits excluded, and 5xx
  * (default 10, 0..100). */
 SEGOPS_API segops_err_t segops_options_set_max_retries(segops_options_t *opts, uint32_t n);
-/* Exponential backoff: first wait and cap (defaults 500 and 30000 ms; 1 <= base <= cap <= 600000). */
-SEGOPS_API segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
-                                                            uint32_t cap_ms);
+/* Exponential backoff: first wait and cap (defaults 500 and 30000 ms; 1 <= base <= cap <= 600000).
+ */
+SEGOPS_API segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts,
+                                                            uint32_t base_ms, uint32_t cap_ms);
 /* Total time one batch may spend in retries and rate-limit waits before it is
  * dropped (default 600000 ms, 1..86400000). */
 SEGOPS_API segops_err_t segops_options_set_retry_budget_ms(segops_options_t *opts, uint32_t ms);
@@ -363,8 +363,8 @@ SEGOPS_API segops_err_t segops_verify_user_id(const char *hmac_secret_hex, const
  * *needed set), or SEGOPS_E_INVALID_ARG. buf may be NULL when buflen is 0.
  * Thread-safe; never blocks. */
 SEGOPS_API segops_err_t segops_signed_user_json(const char *user_id,
-                                                const segops_signed_user_t *signed_user,
-                                                char *buf, size_t buflen, size_t *needed);
+                                                const segops_signed_user_t *signed_user, char *buf,
+                                                size_t buflen, size_t *needed);
 
 /* Writes a random (version 4) UUID, 36 characters plus NUL, lowercase.
  * Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG or SEGOPS_E_CRYPTO. Thread-safe. */

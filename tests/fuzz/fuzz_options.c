@@ -47,8 +47,7 @@ static void check_stored(const segops_options_t *o) {
         size_t n = strlen(o->api_url);
         CHECK(n > 0 && o->api_url[n - 1] != '/' && !strpbrk(o->api_url, "@?#"));
     }
-    if (o->api_key)
-        CHECK(strncmp(o->api_key, "sk_", 3) == 0 || strncmp(o->api_key, "pk_", 3) == 0);
+    if (o->api_key) CHECK(strncmp(o->api_key, "sk_", 3) == 0 || strncmp(o->api_key, "pk_", 3) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -59,12 +58,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t op = *r.p++;
         char *s = NULL;
         switch (op % 24) {
-        case 0: s = take_string(&r); segops_options_set_api_url(opts, s); break;
-        case 1: s = take_string(&r); segops_options_set_api_key(opts, s); break;
-        case 2: s = take_string(&r); segops_options_set_ca_file(opts, s); break;
-        case 3: s = take_string(&r); segops_options_set_ca_path(opts, s); break;
-        case 4: s = take_string(&r); segops_options_set_proxy(opts, s); break;
-        case 5: s = take_string(&r); segops_options_set_user_agent_suffix(opts, s); break;
+        case 0:
+            s = take_string(&r);
+            segops_options_set_api_url(opts, s);
+            break;
+        case 1:
+            s = take_string(&r);
+            segops_options_set_api_key(opts, s);
+            break;
+        case 2:
+            s = take_string(&r);
+            segops_options_set_ca_file(opts, s);
+            break;
+        case 3:
+            s = take_string(&r);
+            segops_options_set_ca_path(opts, s);
+            break;
+        case 4:
+            s = take_string(&r);
+            segops_options_set_proxy(opts, s);
+            break;
+        case 5:
+            s = take_string(&r);
+            segops_options_set_user_agent_suffix(opts, s);
+            break;
         case 6: segops_options_set_batch(opts, op & 0x80); break;
         case 7: segops_options_set_batch_size(opts, (size_t)take_number(&r, 8)); break;
         case 8: segops_options_set_flush_interval_ms(opts, (uint32_t)take_number(&r, 4)); break;

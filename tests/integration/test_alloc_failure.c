@@ -38,8 +38,8 @@ static void expect_ok_or_nomem(segops_err_t err, const char *what, long n) {
 
 static void expect_no_leak(long base, const char *step, long n) {
     long live = segops__alloc_test_live();
-    if (live != base) fail_msg("%s: %ld allocations leaked with allocation %ld failing", step,
-                               live - base, n);
+    if (live != base)
+        fail_msg("%s: %ld allocations leaked with allocation %ld failing", step, live - base, n);
 }
 
 /* A fast, quiet client setup: sends only when flushed, retries at once. */
@@ -120,8 +120,10 @@ static void test_options(void **state) {
                                "set_api_url", n);
             expect_ok_or_nomem(segops_options_set_api_key(opts, TEST_SK), "set_api_key", n);
             expect_ok_or_nomem(segops_options_set_api_key(opts, TEST_PK), "set_api_key (again)", n);
-            expect_ok_or_nomem(segops_options_set_ca_file(opts, "/etc/ssl/ca.pem"), "set_ca_file", n);
-            expect_ok_or_nomem(segops_options_set_ca_path(opts, "/etc/ssl/certs"), "set_ca_path", n);
+            expect_ok_or_nomem(segops_options_set_ca_file(opts, "/etc/ssl/ca.pem"), "set_ca_file",
+                               n);
+            expect_ok_or_nomem(segops_options_set_ca_path(opts, "/etc/ssl/certs"), "set_ca_path",
+                               n);
             expect_ok_or_nomem(segops_options_set_proxy(opts, "http://proxy:3128"), "set_proxy", n);
             expect_ok_or_nomem(segops_options_set_user_agent_suffix(opts, "app/1.0"),
                                "set_user_agent_suffix", n);
@@ -413,9 +415,9 @@ static void test_whole_lifecycle(void **state) {
             recorder_destroy(&rec);
             expect_no_leak(base, "lifecycle", n);
             if (!fired) {
-            print_message("    %ld allocations failed in turn\n", n);
-            break;
-        }
+                print_message("    %ld allocations failed in turn\n", n);
+                break;
+            }
         }
     }
     devsrv_stop(srv);

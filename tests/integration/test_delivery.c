@@ -32,7 +32,8 @@ static void *produce(void *arg) {
     char user[32], payload[96];
     snprintf(user, sizeof user, "user-%d", p->id);
     for (int i = 0; i < PER_THREAD; i++) {
-        snprintf(payload, sizeof payload, "{\"thread\":%d,\"i\":%d,\"sku\":\"A-\\u00e9\"}", p->id, i);
+        snprintf(payload, sizeof payload, "{\"thread\":%d,\"i\":%d,\"sku\":\"A-\\u00e9\"}", p->id,
+                 i);
         if (segops_track(p->client, user, "order_placed", payload) != SEGOPS_OK) p->failures++;
     }
     return NULL;
@@ -121,7 +122,8 @@ static void test_backlog_uses_large_requests(void **state) {
     segops_client_t *client;
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
-    for (int i = 0; i < 5000; i++) assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     assert_int_equal(segops_flush(client, 30000), SEGOPS_OK);
     devsrv_stats_t ss;
     devsrv_get_stats(srv, &ss);
@@ -179,7 +181,8 @@ static void test_interval_flush_fires_on_its_own(void **state) {
     (void)state;
     devsrv_t *srv = start_server(NULL);
     segops_client_t *client = quiet_client(srv, NULL, 1000, 200);
-    for (int i = 0; i < 3; i++) assert_int_equal(segops_track(client, "u", "tick", NULL), SEGOPS_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(segops_track(client, "u", "tick", NULL), SEGOPS_OK);
     assert_int_equal(devsrv_wait_events(srv, 3, 5000), 3);
     segops_stats_t st;
     segops_client_stats(client, &st);
@@ -207,8 +210,9 @@ static void test_identify_and_track_event(void **state) {
     (void)state;
     devsrv_t *srv = start_server(NULL);
     segops_client_t *client = quiet_client(srv, NULL, 1000, 3600000);
-    assert_int_equal(segops_identify(client, "u-123", "{\"email\":\"alice@example.com\",\"plan\":\"pro\"}"),
-                     SEGOPS_OK);
+    assert_int_equal(
+        segops_identify(client, "u-123", "{\"email\":\"alice@example.com\",\"plan\":\"pro\"}"),
+        SEGOPS_OK);
     assert_int_equal(segops_identify(client, "u-124", NULL), SEGOPS_OK);
     segops_event_t ev = {0};
     ev.user_id = "u \"quoted\" \\ \xc3\xa9\xe2\x82\xac";
@@ -231,10 +235,10 @@ static void test_identify_and_track_event(void **state) {
     devsrv_event_free(&got);
     assert_int_equal(devsrv_event_at(srv, 2, &got), 0);
     /* Escaped once, offset converted to UTC milliseconds, payload kept verbatim. */
-    assert_string_equal(got.raw_json,
-                        "{\"user_id\":\"u \\\"quoted\\\" \\\\ \xc3\xa9\xe2\x82\xac\","
-                        "\"event_type\":\"page_viewed\",\"occurred_at\":\"2026-11-26T06:42:09.500Z\","
-                        "\"anonymous_id\":\"anon-1\",\"payload\": { \"path\" : \"/home\" } }");
+    assert_string_equal(
+        got.raw_json, "{\"user_id\":\"u \\\"quoted\\\" \\\\ \xc3\xa9\xe2\x82\xac\","
+                      "\"event_type\":\"page_viewed\",\"occurred_at\":\"2026-11-26T06:42:09.500Z\","
+                      "\"anonymous_id\":\"anon-1\",\"payload\": { \"path\" : \"/home\" } }");
     assert_string_equal(got.user_id, "u \"quoted\" \\ \xc3\xa9\xe2\x82\xac");
     assert_string_equal(got.anonymous_id, "anon-1");
     devsrv_event_free(&got);
@@ -268,9 +272,10 @@ static void test_bad_input_changes_nothing(void **state) {
     ev.occurred_at = NULL;
     ev.anonymous_id = "";
     assert_int_equal(segops_track_event(client, &ev), SEGOPS_E_INVALID_ARG);
-    const char *not_objects[] = {"[1,2]", "\"text\"", "null", "42", "", "{", "{\"a\":1",
-                                 "{\"a\":1} x", "{\"a\":1}}", "{'a':1}", "{\"a\":01}",
-                                 "{\"a\":\"\\x\"}", "{\"a\":tru}", "{\"a\" 1}", "{\"a\":1,}"};
+    const char *not_objects[] = {
+        "[1,2]",      "\"text\"",        "null",        "42",         "",
+        "{",          "{\"a\":1",        "{\"a\":1} x", "{\"a\":1}}", "{'a':1}",
+        "{\"a\":01}", "{\"a\":\"\\x\"}", "{\"a\":tru}", "{\"a\" 1}",  "{\"a\":1,}"};
     for (size_t i = 0; i < sizeof not_objects / sizeof *not_objects; i++)
         assert_int_equal(segops_track(client, "u", "e", not_objects[i]), SEGOPS_E_INVALID_JSON);
     assert_int_equal(segops_identify(client, "u", "[]"), SEGOPS_E_INVALID_JSON);

@@ -88,10 +88,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     size_t k = size * n;
     if (k > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         size_t start = 12, end = k;
-        while (start < end && p[start] == ' ')
-            start++;
-        while (end > start && (p[end - 1] == '\r' || p[end - 1] == '\n'))
-            end--;
+        while (start < end && p[start] == ' ') start++;
+        while (end > start && (p[end - 1] == '\r' || p[end - 1] == '\n')) end--;
         size_t len =
             end - start < sizeof r->retry_after - 1 ? end - start : sizeof r->retry_after - 1;
         memcpy(r->retry_after, p + start, len);

@@ -120,8 +120,7 @@ static size_t reports_of(recorder_t *rec) {
 /* Waits (hang-detector bound) until the server has seen n batch requests. */
 static void wait_requests(devsrv_t *srv, uint64_t n) {
     int64_t end = now_ms() + 10000;
-    while (server_stats(srv).batch_requests < n && now_ms() < end)
-        sleep_ms(5);
+    while (server_stats(srv).batch_requests < n && now_ms() < end) sleep_ms(5);
     assert_true(server_stats(srv).batch_requests >= n);
 }
 
@@ -644,8 +643,7 @@ static void test_max_queue_bytes_drop_newest(void **state) {
     fixture_t f;
     fixture_start(&f);
     bytes_bound_client(&f, SEGOPS_OVERFLOW_DROP_NEWEST);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(track_big(f.client, i), SEGOPS_OK);
+    for (int i = 0; i < 3; i++) assert_int_equal(track_big(f.client, i), SEGOPS_OK);
     assert_int_equal(track_big(f.client, 3), SEGOPS_E_QUEUE_FULL);
     assert_int_equal(track_big(f.client, 4), SEGOPS_E_QUEUE_FULL);
     segops_stats_t st = stats_of(f.client);
@@ -666,8 +664,7 @@ static void test_max_queue_bytes_block_drains(void **state) {
     fixture_t f;
     fixture_start(&f);
     bytes_bound_client(&f, SEGOPS_OVERFLOW_BLOCK);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(track_big(f.client, i), SEGOPS_OK);
+    for (int i = 0; i < 8; i++) assert_int_equal(track_big(f.client, i), SEGOPS_OK);
     assert_int_equal(segops_flush(f.client, 10000), SEGOPS_OK);
     assert_int_equal(devsrv_event_count(f.srv), 8);
     segops_stats_t st = stats_of(f.client);
@@ -838,8 +835,7 @@ static void test_soak_random_faults_balance_exactly(void **state) {
         sleep_ms(40 + (int)(rand_r(&seed) % 80));
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-    for (int t = 0; t < SOAK_THREADS; t++)
-        pthread_join(threads[t], NULL);
+    for (int t = 0; t < SOAK_THREADS; t++) pthread_join(threads[t], NULL);
 
     /* Make every scripted fault apply: each flush sends at least one request. */
     int extra = 0;
@@ -860,8 +856,7 @@ static void test_soak_random_faults_balance_exactly(void **state) {
         produced += (uint64_t)prod[t].produced;
     }
     int faults = 0;
-    for (int k = 0; k < 5; k++)
-        faults += scripted[k];
+    for (int k = 0; k < 5; k++) faults += scripted[k];
     printf("soak: %llu events, %d faults (503 %d, 429 %d, delay %d, close %d, closemid %d)\n",
            (unsigned long long)produced, faults, scripted[0], scripted[1], scripted[2], scripted[3],
            scripted[4]);
@@ -914,8 +909,7 @@ static void test_soak_random_faults_balance_exactly(void **state) {
         free(last_req[t]);
     }
     int cut_requests = 0;
-    for (uint64_t r = 0; r <= max_req; r++)
-        cut_requests += cut_req[r];
+    for (uint64_t r = 0; r <= max_req; r++) cut_requests += cut_req[r];
     free(cut_req);
 
     assert_int_equal(unique, st.delivered);

@@ -21,7 +21,8 @@ typedef struct producer {
 static void *produce(void *arg) {
     producer_t *p = arg;
     while (!atomic_load(&p->stop)) {
-        if (segops_track(p->client, "parent", "parent_event", "{\"k\":1}") == SEGOPS_OK) p->tracked++;
+        if (segops_track(p->client, "parent", "parent_event", "{\"k\":1}") == SEGOPS_OK)
+            p->tracked++;
         if (p->tracked % 64 == 0) sleep_ms(1);
     }
     return NULL;

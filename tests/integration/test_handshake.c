@@ -399,10 +399,8 @@ static void test_concurrent_flushes_share_one_mint(void **state) {
         args[t] = (worker_arg_t){client, t, 0};
         pthread_create(&threads[t], NULL, track_and_flush, &args[t]);
     }
-    for (int t = 0; t < FLUSHERS; t++)
-        pthread_join(threads[t], NULL);
-    for (int t = 0; t < FLUSHERS; t++)
-        assert_int_equal(args[t].failures, 0);
+    for (int t = 0; t < FLUSHERS; t++) pthread_join(threads[t], NULL);
+    for (int t = 0; t < FLUSHERS; t++) assert_int_equal(args[t].failures, 0);
 
     devsrv_stats_t ss = server_stats(srv);
     segops_stats_t st = stats_of(client);
@@ -438,10 +436,8 @@ static void test_sync_threads_share_one_mint(void **state) {
         args[t] = (worker_arg_t){client, t, 0};
         pthread_create(&threads[t], NULL, track_sync, &args[t]);
     }
-    for (int t = 0; t < FLUSHERS; t++)
-        pthread_join(threads[t], NULL);
-    for (int t = 0; t < FLUSHERS; t++)
-        assert_int_equal(args[t].failures, 0);
+    for (int t = 0; t < FLUSHERS; t++) pthread_join(threads[t], NULL);
+    for (int t = 0; t < FLUSHERS; t++) assert_int_equal(args[t].failures, 0);
 
     devsrv_stats_t ss = server_stats(srv);
     segops_stats_t st = stats_of(client);
@@ -493,8 +489,7 @@ static void run_cache_waiters(devsrv_t *srv, identity_t *id, cache_arg_t *args, 
         args[i].opts = opts;
         pthread_create(&threads[i], NULL, ask_token, &args[i]);
     }
-    for (int i = 0; i < n; i++)
-        pthread_join(threads[i], NULL);
+    for (int i = 0; i < n; i++) pthread_join(threads[i], NULL);
     assert_int_equal(segops__token_mints(tc), 1);
     segops__token_cache_free(tc);
     segops_options_free(opts);
@@ -525,8 +520,7 @@ static void test_token_cache_waiters_share_one_mint(void **state) {
     bad.delay_ms = 300;
     bad.fail = SEGOPS_E_INVALID_ARG;
     run_cache_waiters(srv, &bad, args, 6);
-    for (int i = 0; i < 6; i++)
-        assert_int_equal(args[i].err, SEGOPS_E_HANDSHAKE);
+    for (int i = 0; i < 6; i++) assert_int_equal(args[i].err, SEGOPS_E_HANDSHAKE);
     assert_int_equal(identity_calls(&bad), 1);
     assert_int_equal(server_stats(srv).mint_requests, 1);
     devsrv_stop(srv);

@@ -52,8 +52,8 @@ static void sink_append(const char *prefix, const char *line) {
         if (grown) sink.text = grown, sink.cap = cap;
     }
     if (sink.len + need + 1 <= sink.cap)
-        sink.len += (size_t)snprintf(sink.text + sink.len, sink.cap - sink.len, "%s%s\n", prefix,
-                                     line);
+        sink.len +=
+            (size_t)snprintf(sink.text + sink.len, sink.cap - sink.len, "%s%s\n", prefix, line);
     pthread_mutex_unlock(&sink.lock);
 }
 
@@ -92,11 +92,11 @@ static void assert_no_secret(const char *text, const char *where) {
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strstr(text, fixed[i])) fail_msg("%s holds a secret (%s):\n%s", where, fixed[i], text);
     for (size_t i = 0; i < token_count; i++) {
-        if (strstr(text, tokens[i]))
-            fail_msg("%s holds session token %zu:\n%s", where, i, text);
+        if (strstr(text, tokens[i])) fail_msg("%s holds session token %zu:\n%s", where, i, text);
         /* Half a token is as good as a whole one to nobody, but it still leaked. */
         char half[129];
-        snprintf(half, sizeof half, "%.*s", (int)(strlen(tokens[i]) / 2), tokens[i] + strlen(tokens[i]) / 4);
+        snprintf(half, sizeof half, "%.*s", (int)(strlen(tokens[i]) / 2),
+                 tokens[i] + strlen(tokens[i]) / 4);
         if (strlen(half) >= 16 && strstr(text, half))
             fail_msg("%s holds part of session token %zu:\n%s", where, i, text);
     }
@@ -196,12 +196,14 @@ typedef struct spec {
 static segops_client_t *new_client(devsrv_t *srv, const spec_t *s) {
     segops_options_t *opts = NULL;
     assert_int_equal(segops_options_new(&opts), SEGOPS_OK);
-    assert_int_equal(segops_options_set_api_url(opts, s->url ? s->url : devsrv_url(srv)), SEGOPS_OK);
+    assert_int_equal(segops_options_set_api_url(opts, s->url ? s->url : devsrv_url(srv)),
+                     SEGOPS_OK);
     assert_int_equal(segops_options_set_api_key(opts, s->key), SEGOPS_OK);
     if (!s->default_on_error)
         assert_int_equal(segops_options_set_on_error(opts, on_error, NULL), SEGOPS_OK);
     assert_int_equal(segops_options_set_logger(opts, on_log, SEGOPS_LOG_DEBUG, NULL), SEGOPS_OK);
-    assert_int_equal(segops_options_set_get_user(opts, signed_user, (void *)s->sign_with), SEGOPS_OK);
+    assert_int_equal(segops_options_set_get_user(opts, signed_user, (void *)s->sign_with),
+                     SEGOPS_OK);
     assert_int_equal(segops_options_set_batch(opts, !s->sync), SEGOPS_OK);
     assert_int_equal(segops_options_set_batch_size(opts, 1000), SEGOPS_OK);
     assert_int_equal(segops_options_set_flush_interval_ms(opts, 3600000), SEGOPS_OK);
@@ -219,7 +221,8 @@ static segops_client_t *new_client(devsrv_t *srv, const spec_t *s) {
 /* Tracks n events, flushes, and returns the client's counters. */
 static segops_stats_t send_n(segops_client_t *client, int n) {
     for (int i = 0; i < n; i++)
-        assert_int_equal(segops_track(client, "user-signed", "secret_checked", "{\"k\":1}"), SEGOPS_OK);
+        assert_int_equal(segops_track(client, "user-signed", "secret_checked", "{\"k\":1}"),
+                         SEGOPS_OK);
     assert_int_equal(segops_flush(client, 30000), SEGOPS_OK);
     segops_stats_t st;
     assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
@@ -231,8 +234,8 @@ static void expect_last(segops_err_t code) {
     segops_err_t got = sink.last_code;
     pthread_mutex_unlock(&sink.lock);
     if (got != code)
-        fail_msg("expected %s, last report was %s:\n%s", segops_strerror(code), segops_strerror(got),
-                 sink.text ? sink.text : "");
+        fail_msg("expected %s, last report was %s:\n%s", segops_strerror(code),
+                 segops_strerror(got), sink.text ? sink.text : "");
 }
 
 static int setup(void **state) {
@@ -274,8 +277,8 @@ static int group_teardown(void **state) {
 /* ---- sk_ error paths ---- */
 
 static void script_status(devsrv_t *srv, int status, const char *retry_after, const char *body) {
-    devsrv_fault_t f = {.kind = DEVSRV_STATUS, .status = status, .retry_after = retry_after,
-                        .body = body};
+    devsrv_fault_t f = {
+        .kind = DEVSRV_STATUS, .status = status, .retry_after = retry_after, .body = body};
     devsrv_script(srv, &f, 1);
 }
 
@@ -337,8 +340,9 @@ static void test_wrong_key_and_server_down(void **state) {
     send_n(client, 1);
     expect_last(SEGOPS_E_NETWORK);
     segops_client_free(client);
-    client = new_client(NULL, &(spec_t){.key = SK, .url = url,
-                                        .proxy = "http://segops:" PROXY_PASS "@127.0.0.1:1"});
+    client = new_client(
+        NULL,
+        &(spec_t){.key = SK, .url = url, .proxy = "http://segops:" PROXY_PASS "@127.0.0.1:1"});
     send_n(client, 1);
     expect_last(SEGOPS_E_NETWORK);
     segops_client_free(client);
@@ -478,9 +482,9 @@ static void test_config_errors(void **state) {
     segops_signed_user_t su;
     assert_int_equal(segops_sign_user_id(HMAC_HEX "0", "u", 0, &su), SEGOPS_E_INVALID_ARG);
     assert_int_equal(segops_sign_user_id(HMAC_HEX, "u", 1700000000, &su), SEGOPS_OK);
-    assert_int_equal(segops_verify_user_id(HMAC_HEX, "v", su.user_id_sig, su.user_id_ts,
-                                           1700000000, 300),
-                     SEGOPS_E_AUTH);
+    assert_int_equal(
+        segops_verify_user_id(HMAC_HEX, "v", su.user_id_sig, su.user_id_ts, 1700000000, 300),
+        SEGOPS_E_AUTH);
 }
 
 /* ---- the default on_error: stderr ---- */
@@ -546,7 +550,8 @@ static void test_free_wipes_without_leaks(void **state) {
     assert_int_equal(segops_options_set_api_key(opts, SK), SEGOPS_OK);
     assert_int_equal(segops_options_set_api_key(opts, PK), SEGOPS_OK);
     assert_int_equal(segops_options_set_api_key(opts, SK_WRONG), SEGOPS_OK);
-    assert_int_equal(segops_options_set_proxy(opts, "http://u:" PROXY_PASS "@127.0.0.1:1"), SEGOPS_OK);
+    assert_int_equal(segops_options_set_proxy(opts, "http://u:" PROXY_PASS "@127.0.0.1:1"),
+                     SEGOPS_OK);
     assert_int_equal(segops_options_set_proxy(opts, NULL), SEGOPS_OK);
     segops_options_free(opts);
     assert_int_equal(segops__alloc_test_live(), base);

@@ -53,8 +53,8 @@ static void test_worker_blocks_all_signals(void **state) {
     unsigned long long mask = 0; /* the worker names itself as it starts: give it a moment */
     for (int i = 0; i < 200 && !mask; i++, sleep_ms(10)) mask = blocked_mask_of("segops-worker");
     assert_true(mask != 0);
-    const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM,
-                        SIGCHLD, SIGWINCH, SIGRTMIN, SIGRTMAX};
+    const int sigs[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1,  SIGUSR2,  SIGPIPE,
+                        SIGALRM, SIGTERM, SIGCHLD, SIGWINCH, SIGRTMIN, SIGRTMAX};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         if (!blocks(mask, sigs[i])) fail_msg("the worker does not block signal %d", sigs[i]);
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);

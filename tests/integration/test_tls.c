@@ -63,8 +63,8 @@ static segops_err_t get_user(segops_user_t *user, void *userdata) {
 }
 
 typedef struct client_spec {
-    const char *url;      /* NULL: the server's own URL */
-    const char *key;      /* NULL: TEST_SK */
+    const char *url; /* NULL: the server's own URL */
+    const char *key; /* NULL: TEST_SK */
     const char *ca_file;
     const char *ca_path;
     const char *proxy;
@@ -250,19 +250,20 @@ static segops_err_t client_new_for(const char *url, bool allow_insecure) {
 static void test_plain_http_only_to_loopback(void **state) {
     (void)state;
     static const char *const refused[] = {
-        "http://example.com",          "http://example.com:8080/",  "HTTP://EXAMPLE.COM",
-        "http://10.0.0.1:80",          "http://localhost.evil.example",
-        "http://127.0.0.1.evil.example", "http://[::2]:80",          "http://[2001:db8::1]",
-        "http://192.168.1.10/segops/",
+        "http://example.com", "http://example.com:8080/",      "HTTP://EXAMPLE.COM",
+        "http://10.0.0.1:80", "http://localhost.evil.example", "http://127.0.0.1.evil.example",
+        "http://[::2]:80",    "http://[2001:db8::1]",          "http://192.168.1.10/segops/",
     };
     static const char *const allowed[] = {
-        "http://localhost",       "http://localhost:8080/",  "http://LOCALHOST:1",
-        "http://127.0.0.1",       "http://127.0.0.1:5000/",  "http://127.1.2.3:9",
-        "http://[::1]",           "http://[::1]:8080/base/", "https://example.com",
-        "https://segops.example:8443/api/",
+        "http://localhost",       "http://localhost:8080/",
+        "http://LOCALHOST:1",     "http://127.0.0.1",
+        "http://127.0.0.1:5000/", "http://127.1.2.3:9",
+        "http://[::1]",           "http://[::1]:8080/base/",
+        "https://example.com",    "https://segops.example:8443/api/",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        if (client_new_for(refused[i], false) != SEGOPS_E_CONFIG) fail_msg("accepted %s", refused[i]);
+        if (client_new_for(refused[i], false) != SEGOPS_E_CONFIG)
+            fail_msg("accepted %s", refused[i]);
         if (client_new_for(refused[i], true) != SEGOPS_OK) fail_msg("refused %s", refused[i]);
     }
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
@@ -477,7 +478,8 @@ static void test_proxy_option_is_used(void **state) {
     /* A proxy that is not there: nothing is delivered, the events are dropped. */
     recorder_t rec;
     recorder_init(&rec);
-    segops_client_t *client = new_client(srv, &rec, &(client_spec_t){.proxy = "http://127.0.0.1:1"});
+    segops_client_t *client =
+        new_client(srv, &rec, &(client_spec_t){.proxy = "http://127.0.0.1:1"});
     devsrv_get_stats(srv, &ss);
     uint64_t requests_before = ss.batch_requests;
     track_n(client, 2);

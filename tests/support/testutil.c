@@ -68,9 +68,10 @@ void assert_conservation(segops_client_t *client) {
                                      st.dropped_rejected + st.dropped_retries_exhausted +
                                      st.dropped_shutdown + st.dropped_skipped);
     if (st.enqueued != st.delivered + st.dropped + st.pending)
-        fail_msg("conservation broken: enqueued %llu != delivered %llu + dropped %llu + pending %llu",
-                 (unsigned long long)st.enqueued, (unsigned long long)st.delivered,
-                 (unsigned long long)st.dropped, (unsigned long long)st.pending);
+        fail_msg(
+            "conservation broken: enqueued %llu != delivered %llu + dropped %llu + pending %llu",
+            (unsigned long long)st.enqueued, (unsigned long long)st.delivered,
+            (unsigned long long)st.dropped, (unsigned long long)st.pending);
 }
 
 int64_t now_ms(void) {

@@ -27,8 +27,8 @@
 typedef struct recorder {
     pthread_mutex_t lock;
     size_t reports;
-    uint64_t events;                 /* sum of event_count */
-    uint64_t by_reason[8];           /* events per segops_drop_reason_t */
+    uint64_t events;       /* sum of event_count */
+    uint64_t by_reason[8]; /* events per segops_drop_reason_t */
     segops_error_info_t info[RECORDER_MAX];
     char messages[RECORDER_MAX][256];
 } recorder_t;

@@ -14,36 +14,33 @@
 
 /* EC P-256 keys: quick to generate, and both OpenSSL (client) and GnuTLS
  * (libmicrohttpd, the server) take them. */
-static const char config_text[] =
-    "[req]\n"
-    "distinguished_name = dn\n"
-    "prompt = no\n"
-    "[dn]\n"
-    "CN = unused\n"
-    "[v3_ca]\n"
-    "basicConstraints = critical, CA:TRUE\n"
-    "keyUsage = critical, keyCertSign, cRLSign\n"
-    "subjectKeyIdentifier = hash\n"
-    "[v3_server]\n"
-    "basicConstraints = critical, CA:FALSE\n"
-    "keyUsage = critical, digitalSignature, keyEncipherment\n"
-    "extendedKeyUsage = serverAuth\n"
-    "subjectKeyIdentifier = hash\n"
-    "authorityKeyIdentifier = keyid\n"
-    "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
-    "[v3_other]\n"
-    "basicConstraints = critical, CA:FALSE\n"
-    "keyUsage = critical, digitalSignature, keyEncipherment\n"
-    "extendedKeyUsage = serverAuth\n"
-    "subjectKeyIdentifier = hash\n"
-    "authorityKeyIdentifier = keyid\n"
-    "subjectAltName = DNS:other.example\n";
+static const char config_text[] = "[req]\n"
+                                  "distinguished_name = dn\n"
+                                  "prompt = no\n"
+                                  "[dn]\n"
+                                  "CN = unused\n"
+                                  "[v3_ca]\n"
+                                  "basicConstraints = critical, CA:TRUE\n"
+                                  "keyUsage = critical, keyCertSign, cRLSign\n"
+                                  "subjectKeyIdentifier = hash\n"
+                                  "[v3_server]\n"
+                                  "basicConstraints = critical, CA:FALSE\n"
+                                  "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                                  "extendedKeyUsage = serverAuth\n"
+                                  "subjectKeyIdentifier = hash\n"
+                                  "authorityKeyIdentifier = keyid\n"
+                                  "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+                                  "[v3_other]\n"
+                                  "basicConstraints = critical, CA:FALSE\n"
+                                  "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                                  "extendedKeyUsage = serverAuth\n"
+                                  "subjectKeyIdentifier = hash\n"
+                                  "authorityKeyIdentifier = keyid\n"
+                                  "subjectAltName = DNS:other.example\n";
 
 #define NEWKEY "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 
-int tls_openssl_available(void) {
-    return system("openssl version >/dev/null 2>&1") == 0;
-}
+int tls_openssl_available(void) { return system("openssl version >/dev/null 2>&1") == 0; }
 
 /* Runs one shell line inside f->dir, its output going to openssl.log there. */
 static int run(const tls_fixture_t *f, const char *body) {
@@ -73,7 +70,8 @@ static int make_leaf(const tls_fixture_t *f, const char *name, const char *ext, 
 
 int tls_fixture_create(tls_fixture_t *f) {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/segops-tls-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/segops-tls-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(f->dir)) {
         perror("tlsutil: mkdtemp");
         return -1;

@@ -11,7 +11,7 @@ typedef struct tls_fixture {
     char ca_dir[TLS_PATH_MAX];      /* a hashed directory holding the CA (openssl rehash) */
     char server_cert[TLS_PATH_MAX]; /* signed by the CA for IP:127.0.0.1, DNS:localhost */
     char server_key[TLS_PATH_MAX];
-    char other_cert[TLS_PATH_MAX];  /* signed by the CA for DNS:other.example only */
+    char other_cert[TLS_PATH_MAX]; /* signed by the CA for DNS:other.example only */
     char other_key[TLS_PATH_MAX];
 } tls_fixture_t;
 

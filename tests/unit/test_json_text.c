@@ -14,10 +14,18 @@ static segops_err_t check(const char *s) { return segops__json_check_object(s, s
 static void test_accepts_objects(void **state) {
     (void)state;
     const char *good[] = {
-        "{}", " {} ", "\t{\n}\r\n", "{\"a\":1}", "{\"a\":-0.5e+10,\"b\":[true,false,null]}",
-        "{\"nested\":{\"x\":[[],{},[{\"y\":\"z\"}]]}}", "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
-        "{\"u\":\"\\u00e9\\uD83D\\uDE00\"}", "{\"utf8\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
-        "{\"a\":0,\"b\":10,\"c\":1.25E3,\"d\":-7}", "{\"\":\"\"}", "{\"dup\":1,\"dup\":2}",
+        "{}",
+        " {} ",
+        "\t{\n}\r\n",
+        "{\"a\":1}",
+        "{\"a\":-0.5e+10,\"b\":[true,false,null]}",
+        "{\"nested\":{\"x\":[[],{},[{\"y\":\"z\"}]]}}",
+        "{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+        "{\"u\":\"\\u00e9\\uD83D\\uDE00\"}",
+        "{\"utf8\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "{\"a\":0,\"b\":10,\"c\":1.25E3,\"d\":-7}",
+        "{\"\":\"\"}",
+        "{\"dup\":1,\"dup\":2}",
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         if (check(good[i]) != SEGOPS_OK) fail_msg("rejected %s", good[i]);
@@ -27,13 +35,46 @@ static void test_accepts_objects(void **state) {
 static void test_rejects_everything_else(void **state) {
     (void)state;
     const char *bad[] = {
-        "", " ", "[]", "\"s\"", "1", "null", "true", "{", "}", "{\"a\"}", "{\"a\":}", "{a:1}",
-        "{\"a\":1,}", "{,}", "{\"a\":1 \"b\":2}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
-        "{\"a\":-}", "{\"a\":1e}", "{\"a\":+1}", "{\"a\":NaN}", "{\"a\":tru}", "{\"a\":nul}",
-        "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\uDE00\"}", "{\"a\":\"\\uD83D\"}",
-        "{\"a\":\"\\uD83Dx\"}", "{\"a\":\"tab\there\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\xc0\xaf\"}",
-        "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":1}x", "{\"a\":1}{}",
-        "{\"a\":[1,2}", "{\"a\":[1,2,]}", "{'a':1}", "{\"a\":\"unterminated}",
+        "",
+        " ",
+        "[]",
+        "\"s\"",
+        "1",
+        "null",
+        "true",
+        "{",
+        "}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{a:1}",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":-}",
+        "{\"a\":1e}",
+        "{\"a\":+1}",
+        "{\"a\":NaN}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\uDE00\"}",
+        "{\"a\":\"\\uD83D\"}",
+        "{\"a\":\"\\uD83Dx\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":1}x",
+        "{\"a\":1}{}",
+        "{\"a\":[1,2}",
+        "{\"a\":[1,2,]}",
+        "{'a':1}",
+        "{\"a\":\"unterminated}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (check(bad[i]) != SEGOPS_E_INVALID_JSON) fail_msg("accepted %s", bad[i]);
@@ -72,13 +113,13 @@ static void test_utf8(void **state) {
     assert_true(segops__utf8_valid("", 0));
     assert_true(segops__utf8_valid("plain", 5));
     assert_true(segops__utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-    assert_false(segops__utf8_valid("\x80", 1));              /* lone continuation */
-    assert_false(segops__utf8_valid("\xc3", 1));              /* cut sequence */
-    assert_false(segops__utf8_valid("\xc0\xaf", 2));          /* overlong */
-    assert_false(segops__utf8_valid("\xe0\x80\xaf", 3));      /* overlong */
-    assert_false(segops__utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
-    assert_false(segops__utf8_valid("\xf4\x90\x80\x80", 4));  /* past U+10FFFF */
-    assert_false(segops__utf8_valid("a\0b", 3));              /* NUL */
+    assert_false(segops__utf8_valid("\x80", 1));             /* lone continuation */
+    assert_false(segops__utf8_valid("\xc3", 1));             /* cut sequence */
+    assert_false(segops__utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(segops__utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    assert_false(segops__utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_false(segops__utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(segops__utf8_valid("a\0b", 3));             /* NUL */
 }
 
 static void test_escape(void **state) {

@@ -72,13 +72,14 @@ typedef segops_err_t (*set_u64_fn)(segops_options_t *, uint64_t);
 #define EXPECT_RANGE(name, type)                                                                   \
     do {                                                                                           \
         uint64_t lo, hi;                                                                           \
-        if (sscanf(find(#name)->range, "%" SCNu64 "\xe2\x80\x93%" SCNu64, &lo, &hi) != 2)           \
+        if (sscanf(find(#name)->range, "%" SCNu64 "\xe2\x80\x93%" SCNu64, &lo, &hi) != 2)          \
             fail_msg("no range for %s", #name);                                                    \
         segops_options_t *o;                                                                       \
         segops_options_new(&o);                                                                    \
         assert_int_equal(segops_options_set_##name(o, (type)lo), SEGOPS_OK);                       \
         assert_int_equal(segops_options_set_##name(o, (type)hi), SEGOPS_OK);                       \
-        if (lo > 0) assert_int_equal(segops_options_set_##name(o, (type)(lo - 1)), SEGOPS_E_INVALID_ARG); \
+        if (lo > 0)                                                                                \
+            assert_int_equal(segops_options_set_##name(o, (type)(lo - 1)), SEGOPS_E_INVALID_ARG);  \
         assert_int_equal(segops_options_set_##name(o, (type)(hi + 1)), SEGOPS_E_INVALID_ARG);      \
         segops_options_free(o);                                                                    \
     } while (0)
@@ -88,7 +89,8 @@ static void test_defaults_match_code(void **state) {
     load_table();
     const segops_options_t *d = segops__config_defaults();
     assert_string_equal(find("batch")->def, d->batch ? "true" : "false");
-    assert_string_equal(find("allow_insecure_http")->def, d->allow_insecure_http ? "true" : "false");
+    assert_string_equal(find("allow_insecure_http")->def,
+                        d->allow_insecure_http ? "true" : "false");
     assert_int_equal(d->overflow, SEGOPS_OVERFLOW_DROP_NEWEST);
     assert_string_equal(find("overflow")->def, "`SEGOPS_OVERFLOW_DROP_NEWEST`");
     expect_default("batch_size", d->batch_size);
@@ -127,12 +129,31 @@ static void test_ranges_match_setters(void **state) {
     EXPECT_RANGE(connect_timeout_ms, uint32_t);
     EXPECT_RANGE(request_timeout_ms, uint32_t);
     /* Every documented option has a row, and every row is a documented option. */
-    const char *all[] = {"api_url", "api_key", "get_user", "on_error", "logger", "batch",
-                         "batch_size", "flush_interval_ms", "max_queue_events", "max_queue_bytes",
-                         "overflow", "block_timeout_ms", "max_event_bytes", "max_request_bytes",
-                         "max_retries", "retry_backoff_ms", "retry_budget_ms", "retry_after_max_ms",
-                         "connect_timeout_ms", "request_timeout_ms", "ca_file", "ca_path", "proxy",
-                         "allow_insecure_http", "user_agent_suffix"};
+    const char *all[] = {"api_url",
+                         "api_key",
+                         "get_user",
+                         "on_error",
+                         "logger",
+                         "batch",
+                         "batch_size",
+                         "flush_interval_ms",
+                         "max_queue_events",
+                         "max_queue_bytes",
+                         "overflow",
+                         "block_timeout_ms",
+                         "max_event_bytes",
+                         "max_request_bytes",
+                         "max_retries",
+                         "retry_backoff_ms",
+                         "retry_budget_ms",
+                         "retry_after_max_ms",
+                         "connect_timeout_ms",
+                         "request_timeout_ms",
+                         "ca_file",
+                         "ca_path",
+                         "proxy",
+                         "allow_insecure_http",
+                         "user_agent_suffix"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) find(all[i]);
     assert_int_equal(row_count, sizeof all / sizeof *all);
 }

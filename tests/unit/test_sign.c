@@ -215,8 +215,7 @@ static void test_sign_now_when_ts_not_positive(void **state) {
                      SEGOPS_OK);
     assert_int_equal(segops_sign_user_id(SECRET_32, "u", -7, &out), SEGOPS_OK);
     assert_true(out.user_id_ts >= before);
-    for (size_t i = 0; i < 64; i++)
-        assert_non_null(strchr("0123456789abcdef", out.user_id_sig[i]));
+    for (size_t i = 0; i < 64; i++) assert_non_null(strchr("0123456789abcdef", out.user_id_sig[i]));
     assert_int_equal(out.user_id_sig[64], '\0');
 }
 
@@ -241,8 +240,7 @@ static void test_sign_invalid_args(void **state) {
     assert_int_equal(segops_sign_user_id(SECRET_32, "", 1, &out), SEGOPS_E_INVALID_ARG);
     assert_int_equal(segops_sign_user_id(SECRET_32, "bad\xff", 1, &out), SEGOPS_E_INVALID_ARG);
     assert_int_equal(segops_sign_user_id(SECRET_32, "\xc0\xaf", 1, &out), SEGOPS_E_INVALID_ARG);
-    assert_int_equal(segops_sign_user_id(SECRET_32, "\xed\xa0\x80", 1, &out),
-                     SEGOPS_E_INVALID_ARG);
+    assert_int_equal(segops_sign_user_id(SECRET_32, "\xed\xa0\x80", 1, &out), SEGOPS_E_INVALID_ARG);
     assert_int_equal(segops_sign_user_id(SECRET_32, "u", 1, NULL), SEGOPS_E_INVALID_ARG);
 }
 
@@ -253,8 +251,7 @@ static void test_sign_invalid_args(void **state) {
 
 static void test_verify_good_and_bad(void **state) {
     (void)state;
-    assert_int_equal(segops_verify_user_id(SECRET_32, "user_42", GOOD_SIG, TS, TS, 300),
-                     SEGOPS_OK);
+    assert_int_equal(segops_verify_user_id(SECRET_32, "user_42", GOOD_SIG, TS, TS, 300), SEGOPS_OK);
     /* Uppercase hex is the same signature. */
     assert_int_equal(segops_verify_user_id(SECRET_32, "user_42",
                                            "DA1041F6CA1BA9024EC707A87E22D6A4"
@@ -298,8 +295,8 @@ static void test_verify_window(void **state) {
     /* now <= 0 is the current time, years after TS. */
     assert_int_equal(segops_verify_user_id(SECRET_32, "user_42", GOOD_SIG, TS, 0, 300),
                      SEGOPS_E_AUTH);
-    assert_int_equal(
-        segops_verify_user_id(SECRET_32, "user_42", GOOD_SIG, TS, -1, INT64_MAX), SEGOPS_OK);
+    assert_int_equal(segops_verify_user_id(SECRET_32, "user_42", GOOD_SIG, TS, -1, INT64_MAX),
+                     SEGOPS_OK);
 }
 
 static void test_verify_invalid_args(void **state) {
@@ -345,8 +342,8 @@ static size_t json_unescape(const char *s, size_t len, char *out) {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        assert_true(c >= 0x20);                /* no raw control characters */
-        assert_true(c != '"');                 /* no bare quote inside */
+        assert_true(c >= 0x20); /* no raw control characters */
+        assert_true(c != '"');  /* no bare quote inside */
         if (c != '\\') {
             out[n++] = (char)c;
             continue;
@@ -471,8 +468,7 @@ static void test_json_buffer_sizes(void **state) {
     char buf[256];
     memset(buf, '#', sizeof buf);
     needed = 0;
-    assert_int_equal(segops_signed_user_json(id, &su, buf, want - 1, &needed),
-                     SEGOPS_E_TOO_LARGE);
+    assert_int_equal(segops_signed_user_json(id, &su, buf, want - 1, &needed), SEGOPS_E_TOO_LARGE);
     assert_int_equal(needed, want);
     for (size_t i = 0; i < sizeof buf; i++) assert_int_equal(buf[i], '#');
 

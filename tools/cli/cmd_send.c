@@ -125,9 +125,7 @@ static void send_line(send_state_t *st, unsigned long long lineno, const char *l
     segops_err_t err = segops_track_event(st->client, &ev.event);
     cli_ndjson_release(&ev);
     switch (err) {
-    case SEGOPS_OK:
-        st->accepted++;
-        break;
+    case SEGOPS_OK: st->accepted++; break;
     case SEGOPS_E_INVALID_ARG:
     case SEGOPS_E_INVALID_JSON:
     case SEGOPS_E_TOO_LARGE:

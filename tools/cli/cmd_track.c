@@ -86,17 +86,14 @@ int cli_cmd_track(int argc, char **argv) {
     ev.anonymous_id = anonymous_id;
     err = segops_track_event(client, &ev);
     switch (err) {
-    case SEGOPS_OK:
-        break;
+    case SEGOPS_OK: break;
     case SEGOPS_E_INVALID_JSON:
         cli_err("%s: --payload must be the text of a JSON object", cmd);
         break;
     case SEGOPS_E_INVALID_ARG:
         cli_err("%s: invalid event: empty or non-UTF-8 id, or --occurred-at not RFC 3339", cmd);
         break;
-    default:
-        cli_err("%s: not delivered: %s", cmd, segops_strerror(err));
-        break;
+    default: cli_err("%s: not delivered: %s", cmd, segops_strerror(err)); break;
     }
     /* Nothing is queued with batching off; the deadline only bounds the worker stop. */
     segops_shutdown(client, conn.timeout_ms);

@@ -53,17 +53,13 @@ int cli_cmd_verify(int argc, char **argv) {
 
     segops_err_t err = segops_verify_user_id(secret, user, sig, ts, 0, tolerance);
     switch (err) {
-    case SEGOPS_OK:
-        puts("valid");
-        return CLI_EXIT_OK;
+    case SEGOPS_OK: puts("valid"); return CLI_EXIT_OK;
     case SEGOPS_E_AUTH:
         cli_err("%s: invalid signature, or timestamp outside the window", cmd);
         return CLI_EXIT_AUTH;
     case SEGOPS_E_INVALID_ARG:
         cli_err("%s: malformed --user or --sig, or SEGOPS_HMAC_SECRET is not hex", cmd);
         return CLI_EXIT_INPUT;
-    default:
-        cli_err("%s: %s", cmd, segops_strerror(err));
-        return cli_exit_for(err);
+    default: cli_err("%s: %s", cmd, segops_strerror(err)); return cli_exit_for(err);
     }
 }

@@ -58,13 +58,11 @@ void cli_status_clear(void) {
 
 int cli_exit_for(segops_err_t err) {
     switch (err) {
-    case SEGOPS_OK:
-        return CLI_EXIT_OK;
+    case SEGOPS_OK: return CLI_EXIT_OK;
     case SEGOPS_E_INVALID_ARG:
     case SEGOPS_E_INVALID_JSON:
     case SEGOPS_E_TOO_LARGE:
-    case SEGOPS_E_CONFIG:
-        return CLI_EXIT_INPUT;
+    case SEGOPS_E_CONFIG: return CLI_EXIT_INPUT;
     case SEGOPS_E_QUEUE_FULL:
     case SEGOPS_E_TIMEOUT:
     case SEGOPS_E_NETWORK:
@@ -72,16 +70,13 @@ int cli_exit_for(segops_err_t err) {
     case SEGOPS_E_HTTP:
     case SEGOPS_E_RATE_LIMITED:
     case SEGOPS_E_SERVER:
-    case SEGOPS_E_SKIPPED:
-        return CLI_EXIT_NETWORK;
+    case SEGOPS_E_SKIPPED: return CLI_EXIT_NETWORK;
     case SEGOPS_E_AUTH:
-    case SEGOPS_E_HANDSHAKE:
-        return CLI_EXIT_AUTH;
+    case SEGOPS_E_HANDSHAKE: return CLI_EXIT_AUTH;
     case SEGOPS_E_NOMEM:
     case SEGOPS_E_STATE:
     case SEGOPS_E_CRYPTO:
     case SEGOPS_E_INTERNAL:
-    default:
-        return CLI_EXIT_OTHER;
+    default: return CLI_EXIT_OTHER;
     }
 }

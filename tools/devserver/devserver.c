@@ -229,16 +229,12 @@ static void format_expires(int64_t ms, devsrv_expires_style_t style, char out[64
         snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+02:00", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
         break;
-    case DEVSRV_EXPIRES_GARBAGE:
-        snprintf(out, 64, "in 15 minutes");
-        break;
+    case DEVSRV_EXPIRES_GARBAGE: snprintf(out, 64, "in 15 minutes"); break;
     case DEVSRV_EXPIRES_PAST:
         format_rfc3339_ms(ms - 3600 * 1000 - 900 * 1000, out); /* the token still works */
         break;
     case DEVSRV_EXPIRES_MS_Z:
-    default:
-        format_rfc3339_ms(ms, out);
-        break;
+    default: format_rfc3339_ms(ms, out); break;
     }
 }
 
@@ -277,8 +273,7 @@ static bool rfc3339_valid(const char *s) {
     if (*p == '.') {
         p++;
         if (*p < '0' || *p > '9') return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
+        while (*p >= '0' && *p <= '9') p++;
     }
     if (*p == 'Z' || *p == 'z') return p[1] == '\0';
     if (!expect_char(&p, "+-") || !read_digits(&p, 2, &oh) || !expect_char(&p, ":") ||
@@ -297,8 +292,7 @@ struct span {
 };
 
 static const char *skip_ws(const char *p, const char *end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
 }
 
@@ -337,8 +331,7 @@ static const char *skip_value(const char *p, const char *end) {
         return NULL;
     }
     const char *s = p;
-    while (p < end && *p != '\0' && !strchr(",:}] \t\r\n", *p))
-        p++;
+    while (p < end && *p != '\0' && !strchr(",:}] \t\r\n", *p)) p++;
     return p > s ? p : NULL;
 }
 
@@ -414,8 +407,7 @@ struct batch_scan {
 static const char *scan_value(const char *p, const char *end, int depth);
 
 static inline const char *scan_ws(const char *p, const char *end) {
-    while (p < end && (unsigned char)*p <= 32)
-        p++;
+    while (p < end && (unsigned char)*p <= 32) p++;
     return p;
 }
 
@@ -461,18 +453,15 @@ static const char *scan_string(const char *p, const char *end, struct scan_str *
 static const char *scan_number(const char *p, const char *end) {
     size_t digits = 0;
     if (*p == '-') p++;
-    for (; p < end && is_digit(*p); p++)
-        digits++;
+    for (; p < end && is_digit(*p); p++) digits++;
     if (p < end && *p == '.')
-        for (p++; p < end && is_digit(*p); p++)
-            digits++;
+        for (p++; p < end && is_digit(*p); p++) digits++;
     if (digits == 0) return NULL;
     if (p < end && (*p == 'e' || *p == 'E')) {
         const char *x = p + 1;
         if (x < end && (*x == '+' || *x == '-')) x++;
         if (x < end && is_digit(*x)) {
-            while (x < end && is_digit(*x))
-                x++;
+            while (x < end && is_digit(*x)) x++;
             p = x;
         }
     }
@@ -515,19 +504,13 @@ static const char *scan_container(const char *p, const char *end, int depth) {
 static const char *scan_value(const char *p, const char *end, int depth) {
     if (p >= end) return NULL;
     switch (*p) {
-    case 'n':
-        return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    case 'f':
-        return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
-    case 't':
-        return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
-    case '"':
-        return scan_string(p, end, NULL);
+    case 'n': return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    case 'f': return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 't': return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case '"': return scan_string(p, end, NULL);
     case '{':
-    case '[':
-        return scan_container(p, end, depth);
-    default:
-        return (*p == '-' || is_digit(*p)) ? scan_number(p, end) : NULL;
+    case '[': return scan_container(p, end, depth);
+    default: return (*p == '-' || is_digit(*p)) ? scan_number(p, end) : NULL;
     }
 }
 
@@ -626,8 +609,7 @@ done:
                               : t->n == strlen(skip_type) && memcmp(t->s, skip_type, t->n) == 0;
         }
     }
-    for (int i = 0; i < F_COUNT; i++)
-        free(f[i].str.dec);
+    for (int i = 0; i < F_COUNT; i++) free(f[i].str.dec);
     return ret;
 }
 
@@ -637,8 +619,8 @@ static const char *scan_events(const char *p, const char *end, int depth, struct
     p = scan_ws(p + 1, end);
     if (p < end && *p == ']') return p + 1;
     for (;;) {
-        struct event_scan scratch, *ev = bs->count < MAX_EVENTS_PER_REQUEST ? &bs->ev[bs->count]
-                                                                           : &scratch;
+        struct event_scan scratch,
+            *ev = bs->count < MAX_EVENTS_PER_REQUEST ? &bs->ev[bs->count] : &scratch;
         const char *start = p;
         if (p < end && *p == '{') {
             p = scan_event(p, end, depth + 1, bs->skip_type, ev);
@@ -825,8 +807,7 @@ static bool push_faults(devsrv_t *srv, struct fault *items, size_t n) {
     }
     if (srv->fault_len + n > srv->fault_cap) {
         size_t cap = srv->fault_cap ? srv->fault_cap : 8;
-        while (cap < srv->fault_len + n)
-            cap *= 2;
+        while (cap < srv->fault_len + n) cap *= 2;
         struct fault *f = realloc(srv->faults, cap * sizeof *f);
         if (!f) return false;
         srv->faults = f;
@@ -841,8 +822,7 @@ static bool push_faults(devsrv_t *srv, struct fault *items, size_t n) {
 static bool parse_item(const char **pp, struct fault *f) {
     const char *p = *pp;
     memset(f, 0, sizeof *f);
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
     size_t word = strcspn(p, ", \t\r\n");
     if (word == 8 && strncmp(p, "noanswer", 8) == 0) {
         f->kind = DEVSRV_NO_ANSWER;
@@ -880,8 +860,7 @@ static bool parse_item(const char **pp, struct fault *f) {
                     p = ve + 1;
                 } else {
                     ve = v + strcspn(v, ",:");
-                    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                        ve--;
+                    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
                     if (ve == v) return false;
                     f->retry_after = dupmem(v, (size_t)(ve - v));
                     p = v + strcspn(v, ",:");
@@ -900,8 +879,7 @@ static bool parse_item(const char **pp, struct fault *f) {
             }
         }
     }
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
     if (*p != ',' && *p != '\0') return false;
     *pp = p;
     return true;
@@ -918,8 +896,7 @@ static const char *auth_credential(const char *header, const char *scheme) {
     size_t n = strlen(scheme);
     if (!header || strncasecmp(header, scheme, n) != 0 || header[n] != ' ') return NULL;
     header += n;
-    while (*header == ' ')
-        header++;
+    while (*header == ' ') header++;
     return *header ? header : NULL;
 }
 
@@ -972,8 +949,7 @@ static bool ndjson_append(struct accepted *acc, const char *line) {
     size_t n = strlen(line);
     if (acc->ndjson_len + n + 2 > acc->ndjson_cap) {
         size_t cap = acc->ndjson_cap ? acc->ndjson_cap : 1024;
-        while (cap < acc->ndjson_len + n + 2)
-            cap *= 2;
+        while (cap < acc->ndjson_len + n + 2) cap *= 2;
         char *p = realloc(acc->ndjson, cap);
         if (!p) return false;
         acc->ndjson = p;
@@ -1061,8 +1037,8 @@ static unsigned process_batch(devsrv_t *srv, struct req *rq, const char *auth_he
         }
         if (srv->record || srv->keep_events) {
             /* The event's own text parses to the same tree as inside the body. */
-            cJSON *ev = cJSON_ParseWithLength(es->span.start,
-                                              (size_t)(es->span.end - es->span.start));
+            cJSON *ev =
+                cJSON_ParseWithLength(es->span.start, (size_t)(es->span.end - es->span.start));
             if (!ev) goto fail;
             /* The real service attributes token-carried events to the token's uid. */
             if (uid) {
@@ -1091,8 +1067,7 @@ static unsigned process_batch(devsrv_t *srv, struct req *rq, const char *auth_he
     if (srv->keep_events && acc.n > 0) {
         if (srv->nevents + acc.n > srv->event_cap) {
             size_t cap = srv->event_cap ? srv->event_cap : 64;
-            while (cap < srv->nevents + acc.n)
-                cap *= 2;
+            while (cap < srv->nevents + acc.n) cap *= 2;
             devsrv_event_t *p = realloc(srv->events, cap * sizeof *p);
             if (!p) {
                 pthread_mutex_unlock(&srv->mu);
@@ -1123,8 +1098,7 @@ static unsigned process_batch(devsrv_t *srv, struct req *rq, const char *auth_he
     *answer = dupstr(buf);
     status = *answer ? 200 : 500;
 fail:
-    for (size_t k = 0; acc.events && k < acc.n; k++)
-        event_clear(&acc.events[k]);
+    for (size_t k = 0; acc.events && k < acc.n; k++) event_clear(&acc.events[k]);
     free(acc.events);
     free(acc.ndjson);
 out:
@@ -1184,8 +1158,7 @@ static enum MHD_Result handle_batch(devsrv_t *srv, struct MHD_Connection *conn, 
                     f.delay_ms);
             if (!wait_running(srv, rq->epoch, f.delay_ms, -1)) goto out;
             break;
-        case DEVSRV_CLOSE_MID:
-            break;
+        case DEVSRV_CLOSE_MID: break;
         }
     }
     if (!wait_running(srv, rq->epoch, delay, -1)) goto out;
@@ -1448,8 +1421,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;
-            while (cap < rq->len + n + 1)
-                cap *= 2;
+            while (cap < rq->len + n + 1) cap *= 2;
             char *b = realloc(rq->body, cap);
             if (!b) return MHD_NO;
             rq->body = b;
@@ -1463,10 +1435,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     char buf[512];
     switch (rq->route) {
-    case R_BATCH:
-        return handle_batch(srv, conn, rq);
-    case R_SESSION:
-        return handle_session(srv, conn, rq);
+    case R_BATCH: return handle_batch(srv, conn, rq);
+    case R_SESSION: return handle_session(srv, conn, rq);
     case R_STATS: {
         devsrv_stats_t st;
         devsrv_get_stats(srv, &st);
@@ -1483,10 +1453,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         devsrv_revoke_tokens(srv);
         logline(srv, "revoked every token");
         return send_body(srv, conn, 200, "{\"revoked\":true}", NULL);
-    case R_BAD_METHOD:
-        return send_detail(srv, conn, 405, "Method not allowed.");
-    case R_NOT_FOUND:
-        break;
+    case R_BAD_METHOD: return send_detail(srv, conn, 405, "Method not allowed.");
+    case R_NOT_FOUND: break;
     }
     return send_detail(srv, conn, 404, "Not found.");
 }
@@ -1543,8 +1511,7 @@ static char *read_file(const char *path) {
 }
 
 static void free_server(devsrv_t *srv) {
-    for (size_t i = 0; i < srv->nsk; i++)
-        free(srv->sk[i]);
+    for (size_t i = 0; i < srv->nsk; i++) free(srv->sk[i]);
     free(srv->sk);
     for (size_t i = 0; i < srv->npk; i++) {
         free(srv->pk[i].key);
@@ -1558,15 +1525,13 @@ static void free_server(devsrv_t *srv) {
         fclose(srv->record);
     else if (srv->record)
         fflush(srv->record);
-    for (size_t i = srv->fault_head; i < srv->fault_len; i++)
-        fault_clear(&srv->faults[i]);
+    for (size_t i = srv->fault_head; i < srv->fault_len; i++) fault_clear(&srv->faults[i]);
     free(srv->faults);
     prune_tokens(srv, INT64_MAX);
     free(srv->tokens);
     free(srv->last_token);
     free(srv->last_mint_body);
-    for (size_t i = 0; i < srv->nevents; i++)
-        event_clear(&srv->events[i]);
+    for (size_t i = 0; i < srv->nevents; i++) event_clear(&srv->events[i]);
     free(srv->events);
     pthread_cond_destroy(&srv->cond);
     pthread_mutex_destroy(&srv->mu);
@@ -1735,8 +1700,7 @@ void devsrv_script(devsrv_t *srv, const devsrv_fault_t *faults, size_t count) {
     bool ok = i == count && push_faults(srv, items, count);
     pthread_mutex_unlock(&srv->mu);
     if (!ok) {
-        for (size_t k = 0; k < count; k++)
-            fault_clear(&items[k]);
+        for (size_t k = 0; k < count; k++) fault_clear(&items[k]);
         fprintf(stderr, "devsrv: out of memory scripting faults\n");
     }
     free(items);
@@ -1752,8 +1716,7 @@ int devsrv_script_text(devsrv_t *srv, const char *script) {
     size_t n = 0;
     const char *p = script;
     bool ok = true;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
     if (*p != '\0') {
         for (;;) {
             if (n >= cap || !parse_item(&p, &items[n])) {
@@ -1772,8 +1735,7 @@ int devsrv_script_text(devsrv_t *srv, const char *script) {
         pthread_mutex_unlock(&srv->mu);
     }
     if (!ok)
-        for (size_t k = 0; k < n; k++)
-            fault_clear(&items[k]);
+        for (size_t k = 0; k < n; k++) fault_clear(&items[k]);
     free(items);
     return ok ? 0 : -1;
 }

@@ -41,30 +41,30 @@ typedef enum devsrv_expires_style {
 } devsrv_expires_style_t;
 
 typedef struct devsrv_config {
-    uint16_t port;                  /* 0 = ephemeral */
-    const char *const *sk_keys;     /* accepted secret keys */
+    uint16_t port;              /* 0 = ephemeral */
+    const char *const *sk_keys; /* accepted secret keys */
     size_t sk_key_count;
     const devsrv_pk_key_t *pk_keys; /* accepted public keys */
     size_t pk_key_count;
-    uint32_t token_lifetime_s;      /* session token lifetime; 0 = 900 */
-    const char *record_path;        /* append accepted events as NDJSON; NULL = none, "-" = stdout */
-    const char *tls_cert_file;      /* PEM; with tls_key_file the server speaks HTTPS */
+    uint32_t token_lifetime_s; /* session token lifetime; 0 = 900 */
+    const char *record_path;   /* append accepted events as NDJSON; NULL = none, "-" = stdout */
+    const char *tls_cert_file; /* PEM; with tls_key_file the server speaks HTTPS */
     const char *tls_key_file;
-    size_t max_body_bytes;          /* larger bodies get 413; 0 = 5 MiB */
-    const char *skip_event_type;    /* events of this type are "schema violations": skipped */
-    uint32_t answer_delay_ms;       /* added before every batch answer (slow server) */
-    bool keep_events;               /* keep accepted events in memory for devsrv_event_at (tests) */
-    bool log_requests;              /* one stderr line per request (never keys or tokens) */
+    size_t max_body_bytes;       /* larger bodies get 413; 0 = 5 MiB */
+    const char *skip_event_type; /* events of this type are "schema violations": skipped */
+    uint32_t answer_delay_ms;    /* added before every batch answer (slow server) */
+    bool keep_events;            /* keep accepted events in memory for devsrv_event_at (tests) */
+    bool log_requests;           /* one stderr line per request (never keys or tokens) */
     devsrv_expires_style_t expires_style; /* expires_at format in session answers */
 } devsrv_config_t;
 
 /* A fault applied to one upcoming batch request, in the order scripted. */
 typedef enum devsrv_fault_kind {
-    DEVSRV_STATUS = 0,      /* answer `status` (+ Retry-After, + body) without recording events */
-    DEVSRV_DELAY,           /* wait delay_ms, then handle the request normally */
-    DEVSRV_NO_ANSWER,       /* read the request, never answer (until devsrv_stop / pause) */
-    DEVSRV_CLOSE_BEFORE,    /* close the connection without answering; nothing recorded */
-    DEVSRV_CLOSE_MID        /* record the events, then close in the middle of the response */
+    DEVSRV_STATUS = 0,   /* answer `status` (+ Retry-After, + body) without recording events */
+    DEVSRV_DELAY,        /* wait delay_ms, then handle the request normally */
+    DEVSRV_NO_ANSWER,    /* read the request, never answer (until devsrv_stop / pause) */
+    DEVSRV_CLOSE_BEFORE, /* close the connection without answering; nothing recorded */
+    DEVSRV_CLOSE_MID     /* record the events, then close in the middle of the response */
 } devsrv_fault_kind_t;
 
 typedef struct devsrv_fault {
@@ -88,15 +88,15 @@ typedef struct devsrv_event {
 
 /* Counters since start. */
 typedef struct devsrv_stats {
-    uint64_t batch_requests;      /* every POST to the batch endpoint, faults included */
-    uint64_t batch_accepted;      /* batch requests answered 2xx */
-    uint64_t events_received;     /* events accepted (queued), duplicates included */
-    uint64_t events_skipped;      /* events skipped as invalid */
+    uint64_t batch_requests;  /* every POST to the batch endpoint, faults included */
+    uint64_t batch_accepted;  /* batch requests answered 2xx */
+    uint64_t events_received; /* events accepted (queued), duplicates included */
+    uint64_t events_skipped;  /* events skipped as invalid */
     uint64_t max_events_per_request;
-    uint64_t bytes_received;      /* request bodies of batch requests */
-    uint64_t auth_failures;       /* 401/403 answers, both endpoints */
-    uint64_t mints;               /* successful session mints */
-    uint64_t mint_requests;       /* every POST to the session endpoint */
+    uint64_t bytes_received; /* request bodies of batch requests */
+    uint64_t auth_failures;  /* 401/403 answers, both endpoints */
+    uint64_t mints;          /* successful session mints */
+    uint64_t mint_requests;  /* every POST to the session endpoint */
     uint64_t faults_applied;
 } devsrv_stats_t;
 

@@ -119,8 +119,7 @@ static void add_env_keys(struct keys *k, const char *var, void (*add)(struct key
         exit(1);
     }
     char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        add(k, tok);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) add(k, tok);
 }
 
 static bool write_port_file(const char *path, uint16_t port) {
