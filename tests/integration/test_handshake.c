@@ -372,6 +372,18 @@ typedef struct worker_arg {
     int failures;
 } worker_arg_t;
 
+/* Runs fn on FLUSHERS threads against client and checks none of them failed. */
+static void run_workers(segops_client_t *client, void *(*fn)(void *)) {
+    pthread_t threads[FLUSHERS];
+    worker_arg_t args[FLUSHERS];
+    for (int t = 0; t < FLUSHERS; t++) {
+        args[t] = (worker_arg_t){client, t, 0};
+        pthread_create(&threads[t], NULL, fn, &args[t]);
+    }
+    for (int t = 0; t < FLUSHERS; t++) pthread_join(threads[t], NULL);
+    for (int t = 0; t < FLUSHERS; t++) assert_int_equal(args[t].failures, 0);
+}
+
 static void *track_and_flush(void *p) {
     worker_arg_t *w = p;
     for (int round = 0; round < 5; round++) {
@@ -393,14 +405,7 @@ static void test_concurrent_flushes_share_one_mint(void **state) {
     id.delay_ms = 200; /* every flush arrives while the mint is in flight */
     segops_client_t *client = pk_client(srv, &rec, &id, NULL);
 
-    pthread_t threads[FLUSHERS];
-    worker_arg_t args[FLUSHERS];
-    for (int t = 0; t < FLUSHERS; t++) {
-        args[t] = (worker_arg_t){client, t, 0};
-        pthread_create(&threads[t], NULL, track_and_flush, &args[t]);
-    }
-    for (int t = 0; t < FLUSHERS; t++) pthread_join(threads[t], NULL);
-    for (int t = 0; t < FLUSHERS; t++) assert_int_equal(args[t].failures, 0);
+    run_workers(client, track_and_flush);
 
     devsrv_stats_t ss = server_stats(srv);
     segops_stats_t st = stats_of(client);
@@ -430,14 +435,7 @@ static void test_sync_threads_share_one_mint(void **state) {
     id.delay_ms = 200;
     segops_client_t *client = pk_client(srv, &rec, &id, &(client_setup_t){.sync = true});
 
-    pthread_t threads[FLUSHERS];
-    worker_arg_t args[FLUSHERS];
-    for (int t = 0; t < FLUSHERS; t++) {
-        args[t] = (worker_arg_t){client, t, 0};
-        pthread_create(&threads[t], NULL, track_sync, &args[t]);
-    }
-    for (int t = 0; t < FLUSHERS; t++) pthread_join(threads[t], NULL);
-    for (int t = 0; t < FLUSHERS; t++) assert_int_equal(args[t].failures, 0);
+    run_workers(client, track_sync);
 
     devsrv_stats_t ss = server_stats(srv);
     segops_stats_t st = stats_of(client);
