@@ -810,6 +810,30 @@ static void test_mint_500_then_200_is_retried(void **state) {
     finish(client, &rec, srv);
 }
 
+/* A 429 on the mint carries its own Retry-After: the next mint waits for it
+ * (the client's backoff here is 10-40 ms, so only Retry-After explains 1 s). */
+static void test_mint_429_retry_after_is_honoured(void **state) {
+    (void)state;
+    devsrv_t *srv = start_pk_server(NULL);
+    recorder_t rec;
+    recorder_init(&rec);
+    identity_t id;
+    identity_init(&id);
+    id.user_id = "uid-429";
+    devsrv_fail_mints_retry_after(srv, 429, 1, "1");
+    segops_client_t *client = pk_client(srv, &rec, &id, &(client_setup_t){.batch_size = 1000});
+    track_n(client, 4, "u");
+    int64_t t0 = now_ms();
+    assert_int_equal(segops_flush(client, 15000), SEGOPS_OK);
+    int64_t elapsed = now_ms() - t0;
+    if (elapsed < 1000)
+        fail_msg("minted again after %lld ms despite Retry-After: 1", (long long)elapsed);
+    assert_int_equal(reports_of(&rec), 0);
+    assert_int_equal(server_stats(srv).mint_requests, 2);
+    assert_int_equal(stats_of(client).delivered, 4);
+    finish(client, &rec, srv);
+}
+
 static void test_mint_5xx_forever_exhausts_retries(void **state) {
     (void)state;
     devsrv_t *srv = start_pk_server(NULL);
@@ -996,6 +1020,7 @@ int main(void) {
         cmocka_unit_test(test_expired_by_our_clock_is_not_reminted_per_request),
         cmocka_unit_test(test_get_user_error_is_handshake_error),
         cmocka_unit_test(test_mint_500_then_200_is_retried),
+        cmocka_unit_test(test_mint_429_retry_after_is_honoured),
         cmocka_unit_test(test_mint_5xx_forever_exhausts_retries),
         cmocka_unit_test(test_unknown_public_key_is_auth_error),
         cmocka_unit_test(test_pk_without_get_user_is_config_error),

@@ -102,7 +102,8 @@ struct devsrv {
     char *last_mint_body;
     devsrv_expires_style_t expires_style;
     int mint_fail_status;
-    uint32_t mint_fail_count; /* session requests still to answer mint_fail_status */
+    uint32_t mint_fail_count;       /* session requests still to answer mint_fail_status */
+    char mint_fail_retry_after[64]; /* Retry-After on those answers, "" = none */
     devsrv_stats_t stats;
     devsrv_last_headers_t headers;
     devsrv_event_t *events;
@@ -1247,15 +1248,19 @@ static enum MHD_Result handle_session(devsrv_t *srv, struct MHD_Connection *conn
         return send_detail(srv, conn, 401, "Invalid public key.");
     }
     int fail_status = 0;
+    char retry_after[64] = "";
     pthread_mutex_lock(&srv->mu);
     if (srv->mint_fail_count > 0) {
         srv->mint_fail_count--;
         fail_status = srv->mint_fail_status;
+        memcpy(retry_after, srv->mint_fail_retry_after, sizeof retry_after);
     }
     pthread_mutex_unlock(&srv->mu);
     if (fail_status) {
         logline(srv, "mint: scripted %d", fail_status);
-        return send_detail(srv, conn, (unsigned)fail_status, "Scripted mint failure.");
+        return send_body(srv, conn, (unsigned)fail_status,
+                         "{\"detail\":\"Scripted mint failure.\"}",
+                         retry_after[0] ? retry_after : NULL);
     }
     if (rq->too_large) return send_detail(srv, conn, 413, "Request body too large.");
 
@@ -1762,12 +1767,19 @@ void devsrv_set_expires_style(devsrv_t *srv, devsrv_expires_style_t style) {
     pthread_mutex_unlock(&srv->mu);
 }
 
-void devsrv_fail_mints(devsrv_t *srv, int status, uint32_t count) {
+void devsrv_fail_mints_retry_after(devsrv_t *srv, int status, uint32_t count,
+                                   const char *retry_after) {
     if (!srv || status < 100 || status > 599) return;
     pthread_mutex_lock(&srv->mu);
     srv->mint_fail_status = status;
     srv->mint_fail_count = count;
+    snprintf(srv->mint_fail_retry_after, sizeof srv->mint_fail_retry_after, "%s",
+             retry_after ? retry_after : "");
     pthread_mutex_unlock(&srv->mu);
+}
+
+void devsrv_fail_mints(devsrv_t *srv, int status, uint32_t count) {
+    devsrv_fail_mints_retry_after(srv, status, count, NULL);
 }
 
 void devsrv_revoke_tokens(devsrv_t *srv) {

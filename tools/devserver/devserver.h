@@ -138,6 +138,9 @@ void devsrv_set_expires_style(devsrv_t *srv, devsrv_expires_style_t style);
  * answered `status` with a {"detail"} body and no token. They still count in
  * mint_requests, and their bodies in devsrv_last_mint_body. */
 void devsrv_fail_mints(devsrv_t *srv, int status, uint32_t count);
+/* The same, with a Retry-After header (NULL = none) on those answers. */
+void devsrv_fail_mints_retry_after(devsrv_t *srv, int status, uint32_t count,
+                                   const char *retry_after);
 
 /* Revokes every issued token: batches carrying them get 401. */
 void devsrv_revoke_tokens(devsrv_t *srv);
