@@ -20,6 +20,7 @@
 #include <segops/segops.h>
 
 #include "devserver.h"
+#include "testutil.h"
 
 #include "cJSON.h"
 
@@ -60,17 +61,6 @@ typedef struct resp {
     long connects; /* new connections this request opened */
     int64_t elapsed_ms;
 } resp_t;
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     resp_t *r = ud;
@@ -124,9 +114,9 @@ static void request_on(CURL *h, const char *url, const char *path, const char *a
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = now_ms();
     r->rc = curl_easy_perform(h);
-    r->elapsed_ms = mono_ms() - t0;
+    r->elapsed_ms = now_ms() - t0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &r->connects);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
@@ -188,12 +178,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-static devsrv_stats_t stats_of(devsrv_t *srv) {
-    devsrv_stats_t st;
-    devsrv_get_stats(srv, &st);
-    return st;
-}
-
 /* Mints with pk and body; returns the parsed answer (caller deletes) or NULL. */
 static cJSON *mint(devsrv_t *srv, const char *pk, const char *body, resp_t *r) {
     char auth[128];
@@ -250,7 +234,7 @@ static void test_sk_auth(void **state) {
     post_batch(srv, "Bearer not-a-token", one_event, &r);
     assert_int_equal(r.status, 401);
 
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.batch_requests, 6);
     assert_int_equal(st.batch_accepted, 2);
     assert_int_equal(st.events_received, 2);
@@ -285,7 +269,7 @@ static void test_bad_bodies_get_400(void **state) {
     post_batch(srv, "ApiKey " SK, "{\"events\":[]}", &r);
     assert_string_equal(r.body, "{\"queued\":0,\"skipped\":0}");
 
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.events_received, 500);
     assert_int_equal(st.max_events_per_request, 500);
     assert_int_equal(st.batch_accepted, 2);
@@ -311,7 +295,7 @@ static void test_too_large_gets_413(void **state) {
     assert_int_equal(r.status, 200);
     free(body);
 
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.batch_requests, 2);
     assert_int_equal(st.bytes_received, (uint64_t)n + MAX_BODY);
 }
@@ -353,7 +337,7 @@ static void test_invalid_events_are_skipped(void **state) {
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"queued\":2,\"skipped\":12}");
 
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.events_received, 2);
     assert_int_equal(st.events_skipped, 12);
     assert_int_equal(st.max_events_per_request, 14);
@@ -428,7 +412,7 @@ static void test_mint_and_bearer_rewrite(void **state) {
     assert_memory_equal(cJSON_GetObjectItemCaseSensitive(ans, "uid")->valuestring, "anon:", 5);
     cJSON_Delete(ans);
 
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.mints, 3);
     assert_int_equal(st.mint_requests, 3);
     assert_int_equal(st.auth_failures, 2);
@@ -464,7 +448,7 @@ static void test_mint_rejections(void **state) {
         assert_null(mint(srv, PK_SECRET_ONLY, bad[i], &r));
         assert_int_equal(r.status, 400);
     }
-    assert_int_equal(stats_of(srv).mints, 0);
+    assert_int_equal(server_stats(srv).mints, 0);
 }
 
 static void test_signed_mint(void **state) {
@@ -504,7 +488,7 @@ static void test_signed_mint(void **state) {
     ans = mint(srv, PK_SECRET_ONLY, "{\"user_id\":\"u-7\"}", &r);
     assert_non_null(ans);
     cJSON_Delete(ans);
-    assert_int_equal(stats_of(srv).auth_failures, 4);
+    assert_int_equal(server_stats(srv).auth_failures, 4);
 }
 
 static void test_token_expiry(void **state) {
@@ -552,11 +536,11 @@ static void test_fault_statuses(void **state) {
     post_batch(srv, "ApiKey sk_wrong", one_event, &r); /* faults come before auth */
     assert_int_equal(r.status, 413);
     assert_int_equal(devsrv_script_pending(srv), 0);
-    assert_int_equal(stats_of(srv).events_received, 0);
+    assert_int_equal(server_stats(srv).events_received, 0);
 
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.status, 200);
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     assert_int_equal(st.faults_applied, 4);
     assert_int_equal(st.batch_requests, 5);
     assert_int_equal(st.batch_accepted, 1);
@@ -579,7 +563,7 @@ static void test_fault_delay_and_answer_delay(void **state) {
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.status, 200);
     assert_true(r.elapsed_ms >= 290);
-    assert_int_equal(stats_of(srv).events_received, 1);
+    assert_int_equal(server_stats(srv).events_received, 1);
 
     devsrv_set_answer_delay(srv, 200);
     post_batch(srv, "ApiKey " SK, one_event, &r);
@@ -598,13 +582,13 @@ static void test_fault_close_before_and_mid(void **state) {
 
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.rc, CURLE_GOT_NOTHING);
-    assert_int_equal(stats_of(srv).events_received, 0);
+    assert_int_equal(server_stats(srv).events_received, 0);
 
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.rc, CURLE_PARTIAL_FILE);
     assert_int_equal(r.status, 200);
     assert_true(r.len > 0 && r.len < strlen("{\"queued\":1,\"skipped\":0}"));
-    assert_int_equal(stats_of(srv).events_received, 1); /* recorded before the cut */
+    assert_int_equal(server_stats(srv).events_received, 1); /* recorded before the cut */
 
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.rc, CURLE_OK);
@@ -618,7 +602,7 @@ static void test_noanswer_client_timeout(void **state) {
     assert_int_equal(devsrv_script_text(srv, "noanswer"), 0);
     request(devsrv_url(srv), BATCH, "ApiKey " SK, one_event, 300, &r);
     assert_int_equal(r.rc, CURLE_OPERATION_TIMEDOUT);
-    assert_int_equal(stats_of(srv).events_received, 0);
+    assert_int_equal(server_stats(srv).events_received, 0);
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.status, 200);
 }
@@ -639,7 +623,7 @@ static void *bg_post(void *arg) {
 /* Waits until the server has seen n batch requests (the helper's arrived). */
 static bool wait_batch_requests(devsrv_t *srv, uint64_t n) {
     for (int i = 0; i < 500; i++) {
-        if (stats_of(srv).batch_requests >= n) return true;
+        if (server_stats(srv).batch_requests >= n) return true;
         sleep_ms(10);
     }
     return false;
@@ -653,9 +637,9 @@ static void test_noanswer_does_not_hang_stop(void **state) {
     assert_int_equal(pthread_create(&bg.thread, NULL, bg_post, &bg), 0);
     assert_true(wait_batch_requests(srv, 1));
 
-    int64_t t0 = mono_ms();
+    int64_t t0 = now_ms();
     devsrv_stop(srv);
-    assert_true(mono_ms() - t0 < 3000);
+    assert_true(now_ms() - t0 < 3000);
     pthread_join(bg.thread, NULL);
     assert_int_not_equal(bg.r.rc, CURLE_OK);
     assert_int_not_equal(bg.r.rc, CURLE_OPERATION_TIMEDOUT);
@@ -671,9 +655,9 @@ static void test_pause_resume_same_port(void **state) {
     bg_t bg = {.url = devsrv_url(srv)};
     assert_int_equal(pthread_create(&bg.thread, NULL, bg_post, &bg), 0);
     assert_true(wait_batch_requests(srv, 1));
-    int64_t t0 = mono_ms();
+    int64_t t0 = now_ms();
     assert_int_equal(devsrv_pause(srv), 0);
-    assert_true(mono_ms() - t0 < 3000);
+    assert_true(now_ms() - t0 < 3000);
     pthread_join(bg.thread, NULL);
     assert_int_not_equal(bg.r.rc, CURLE_OK);
 
@@ -687,7 +671,7 @@ static void test_pause_resume_same_port(void **state) {
     assert_int_equal(r.rc, CURLE_OK);
     assert_int_equal(r.status, 200);
     assert_int_equal(devsrv_resume(srv), 0); /* already listening */
-    assert_int_equal(stats_of(srv).events_received, 1);
+    assert_int_equal(server_stats(srv).events_received, 1);
 }
 
 static void test_raw_json_is_byte_exact(void **state) {
@@ -743,7 +727,7 @@ static void test_dev_endpoints(void **state) {
     assert_int_equal(r.status, 200);
     cJSON *js = cJSON_Parse(r.body);
     assert_non_null(js);
-    devsrv_stats_t st = stats_of(srv);
+    devsrv_stats_t st = server_stats(srv);
     char want[512];
     devsrv_stats_json(&st, want, sizeof want);
     assert_string_equal(r.body, want);
@@ -758,7 +742,7 @@ static void test_dev_endpoints(void **state) {
     assert_int_equal(r.status, 405);
     request(devsrv_url(srv), "/api/ingestion/track/batch", "ApiKey " SK, one_event, 5000, &r);
     assert_int_equal(r.status, 404); /* the path always ends in / */
-    assert_int_equal(stats_of(srv).batch_requests, 1);
+    assert_int_equal(server_stats(srv).batch_requests, 1);
 }
 
 static void test_record_ndjson(void **state) {
@@ -809,9 +793,9 @@ static void test_record_ndjson(void **state) {
 static void test_wait_events(void **state) {
     devsrv_t *srv = *state;
     resp_t r;
-    int64_t t0 = mono_ms();
+    int64_t t0 = now_ms();
     assert_int_equal(devsrv_wait_events(srv, 1, 100), 0);
-    assert_true(mono_ms() - t0 >= 90);
+    assert_true(now_ms() - t0 >= 90);
 
     assert_int_equal(devsrv_script_text(srv, "delay=200"), 0);
     bg_t bg = {.url = devsrv_url(srv)};

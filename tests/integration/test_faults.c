@@ -51,18 +51,6 @@ static void fixture_stop(fixture_t *f) {
     recorder_destroy(&f->rec);
 }
 
-static segops_stats_t stats_of(segops_client_t *client) {
-    segops_stats_t st;
-    assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
-    return st;
-}
-
-static devsrv_stats_t server_stats(devsrv_t *srv) {
-    devsrv_stats_t ss;
-    devsrv_get_stats(srv, &ss);
-    return ss;
-}
-
 /* Tracks events "e" with payload {"i":first..first+n-1}; each must be accepted. */
 static void track_n(segops_client_t *client, int first, int n) {
     char payload[32];
@@ -109,12 +97,6 @@ static void assert_report(recorder_t *rec, size_t index, segops_err_t code, int 
     assert_int_equal(info.reason, reason);
     assert_non_null(info.message);
     assert_null(strstr(info.message, TEST_SK));
-}
-
-static size_t reports_of(recorder_t *rec) {
-    size_t reports;
-    recorder_snapshot(rec, &reports, NULL);
-    return reports;
 }
 
 /* Waits (hang-detector bound) until the server has seen n batch requests. */

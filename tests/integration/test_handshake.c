@@ -156,24 +156,6 @@ static void track_n(segops_client_t *client, int n, const char *user) {
     }
 }
 
-static segops_stats_t stats_of(segops_client_t *client) {
-    segops_stats_t st;
-    assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
-    return st;
-}
-
-static devsrv_stats_t server_stats(devsrv_t *srv) {
-    devsrv_stats_t ss;
-    devsrv_get_stats(srv, &ss);
-    return ss;
-}
-
-static size_t reports_of(recorder_t *rec) {
-    size_t n;
-    recorder_snapshot(rec, &n, NULL);
-    return n;
-}
-
 static void assert_all_user_ids(devsrv_t *srv, const char *uid) {
     size_t n = devsrv_event_count(srv);
     for (size_t k = 0; k < n; k++) {

@@ -98,12 +98,6 @@ static void track_n(segops_client_t *client, int n) {
         assert_int_equal(segops_track(client, "u-tls", "tls_checked", "{\"i\":1}"), SEGOPS_OK);
 }
 
-static segops_stats_t stats_of(segops_client_t *client) {
-    segops_stats_t st;
-    assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
-    return st;
-}
-
 /* Sends n events and expects every one delivered, with no report. */
 static void expect_delivered(devsrv_t *srv, const client_spec_t *spec, int n) {
     recorder_t rec;

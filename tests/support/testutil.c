@@ -34,6 +34,24 @@ void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events) {
     pthread_mutex_unlock(&r->lock);
 }
 
+segops_stats_t stats_of(segops_client_t *client) {
+    segops_stats_t st;
+    assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
+    return st;
+}
+
+devsrv_stats_t server_stats(devsrv_t *srv) {
+    devsrv_stats_t ss;
+    devsrv_get_stats(srv, &ss);
+    return ss;
+}
+
+size_t reports_of(recorder_t *rec) {
+    size_t reports;
+    recorder_snapshot(rec, &reports, NULL);
+    return reports;
+}
+
 devsrv_t *start_server(const devsrv_config_t *given) {
     static const char *const sk[] = {TEST_SK};
     static const devsrv_pk_key_t pk[] = {{TEST_PK, TEST_PK_SECRET, false}};

@@ -48,6 +48,12 @@ devsrv_t *start_server(const devsrv_config_t *cfg);
 /* Options for a client of srv with TEST_SK and the recorder as on_error. */
 segops_options_t *make_options(devsrv_t *srv, const char *key, recorder_t *rec);
 
+/* Snapshots: the client's counters (asserting the call succeeds), the server's
+ * counters, and how many reports the recorder has received. */
+segops_stats_t stats_of(segops_client_t *client);
+devsrv_stats_t server_stats(devsrv_t *srv);
+size_t reports_of(recorder_t *rec);
+
 /* Asserts enqueued == delivered + dropped + pending and dropped == sum of reasons. */
 void assert_conservation(segops_client_t *client);
 
