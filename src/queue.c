@@ -61,14 +61,6 @@ void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, si
     q->popped += n;
 }
 
-size_t segops__queue_take(segops__queue_t *q, segops__event_t **out, size_t max_events,
-                          size_t max_bytes) {
-    size_t bytes;
-    size_t n = segops__queue_peek(q->head, q->count, out, max_events, max_bytes, &bytes);
-    segops__queue_detach(q, out, n, bytes);
-    return n;
-}
-
 size_t segops__queue_clear(segops__queue_t *q) {
     size_t n = 0;
     segops__event_t *event;

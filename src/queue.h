@@ -25,20 +25,13 @@ bool segops__queue_fits(const segops__queue_t *q, size_t len);
 void segops__queue_push(segops__queue_t *q, segops__event_t *event);
 /* Removes and returns the head, or NULL when empty. */
 segops__event_t *segops__queue_pop(segops__queue_t *q);
-/* Moves up to max_events from the head into out[], stopping before the event
- * that would take the encoded batch past max_bytes (but always taking at least
- * one). Returns how many were taken. */
-size_t segops__queue_take(segops__queue_t *q, segops__event_t **out, size_t max_events,
-                          size_t max_bytes);
-
-/* The two halves of segops__queue_take, so the walk can run without the lock:
- * peek lists up to max_events events starting at `first`, which was the head
- * while the queue held at least `available` events, within max_bytes (always at
- * least one) and returns how many, with their encoded size plus a comma each in
- * *bytes. It reads only links that existed at that snapshot (never the last
- * listed event's), so producers appending meanwhile do not race with it.
- * detach (lock held) then removes those n events from the head in O(1); call it
- * only if nothing was popped since the snapshot (q->popped unchanged). */
+/* Taking a batch, in two steps so the walk can run without the lock: peek lists up to max_events
+ * events starting at `first`, which was the head while the queue held at least `available` events,
+ * within max_bytes (always at least one) and returns how many, with their encoded size plus a comma
+ * each in *bytes. It reads only links that existed at that snapshot (never the last listed
+ * event's), so producers appending meanwhile do not race with it. detach (lock held) then removes
+ * those n events from the head in O(1); call it only if nothing was popped since the snapshot
+ * (q->popped unchanged). */
 size_t segops__queue_peek(segops__event_t *first, size_t available, segops__event_t **out,
                           size_t max_events, size_t max_bytes, size_t *bytes);
 void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, size_t n,

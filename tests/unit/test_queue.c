@@ -64,6 +64,14 @@ static void test_fifo_and_bounds(void **state) {
     assert_null(q.tail);
 }
 
+/* What the worker does: peek (no lock needed), then detach. */
+static size_t take(segops__queue_t *q, segops__event_t **out, size_t max_events, size_t max_bytes) {
+    size_t bytes;
+    size_t n = segops__queue_peek(q->head, q->count, out, max_events, max_bytes, &bytes);
+    segops__queue_detach(q, out, n, bytes);
+    return n;
+}
+
 static void test_take_respects_limits(void **state) {
     (void)state;
     segops__queue_t q;
@@ -71,14 +79,15 @@ static void test_take_respects_limits(void **state) {
     for (int i = 0; i < 10; i++) segops__queue_push(&q, make("e"));
     size_t one = q.head->len + 1;
     segops__event_t *out[10];
-    assert_int_equal(segops__queue_take(&q, out, 4, 1 << 20), 4); /* event cap */
+    assert_int_equal(take(&q, out, 4, 1 << 20), 4); /* event cap */
     for (int i = 0; i < 4; i++) segops__event_free(out[i]);
-    assert_int_equal(segops__queue_take(&q, out, 10, 3 * one), 3); /* byte budget */
+    assert_int_equal(take(&q, out, 10, 3 * one), 3); /* byte budget */
     for (int i = 0; i < 3; i++) segops__event_free(out[i]);
-    assert_int_equal(segops__queue_take(&q, out, 10, 1), 1); /* always at least one */
+    assert_int_equal(take(&q, out, 10, 1), 1); /* always at least one */
     segops__event_free(out[0]);
     assert_int_equal(q.count, 2);
     assert_int_equal(q.popped, 8);
+    assert_int_equal(q.bytes, 2 * (one - 1)); /* detach subtracts exactly what it took */
     segops__queue_clear(&q);
 }
 
