@@ -137,6 +137,11 @@ static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t att
     return wait;
 }
 
+static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n, int status) {
+    drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
+             "not delivered by the shutdown deadline");
+}
+
 static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n) {
     segops_client_t *c = s->client;
     const segops_options_t *cfg = c->cfg;
@@ -145,8 +150,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
     bool resent = false, reauthed = false;
     for (;;) {
         if (segops__client_past_deadline(c)) {
-            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, 0,
-                     "not delivered by the shutdown deadline");
+            drop_at_deadline(s, events, n, 0);
             return;
         }
         char *token_auth = NULL;
@@ -154,12 +158,14 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         const uint64_t generation = segops__client_generation(c);
         attempt_once(s, events, n, resent, &token_auth, &a);
         resent = true;
+        /* The token is needed past the attempt only to forget it after a 401. */
+        if (a.verdict.action == SEGOPS__ACT_REAUTH && !reauthed)
+            segops__token_invalidate(c->tokens, token_auth);
+        segops__secret_free(token_auth);
         bool transient =
             a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
         if (transient && segops__client_past_deadline(c)) { /* e.g. aborted at the deadline */
-            segops__secret_free(token_auth);
-            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
-                     "not delivered by the shutdown deadline");
+            drop_at_deadline(s, events, n, a.status);
             return;
         }
         int64_t now = segops__clock_monotonic_ms();
@@ -171,7 +177,6 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             uint64_t skipped = 0;
             segops__json_batch_skipped(s->resp.body.data, s->resp.body.len, &skipped);
             skipped = SEGOPS__MIN(skipped, (uint64_t)n);
-            segops__secret_free(token_auth);
             settle(s, events, n, n - (size_t)skipped, SEGOPS_E_SKIPPED, SEGOPS_DROP_SKIPPED,
                    a.status, "the server skipped events as invalid");
             return;
@@ -179,17 +184,13 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         case SEGOPS__ACT_REAUTH:
             if (!reauthed) { /* the token was revoked: mint once more, resend once */
                 reauthed = true;
-                segops__token_invalidate(c->tokens, token_auth);
-                segops__secret_free(token_auth);
                 segops__log(cfg, SEGOPS_LOG_INFO, "session token refused (401); minting again");
                 continue;
             }
-            segops__secret_free(token_auth);
             drop_all(s, events, n, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED, a.status,
                      "the session token was refused twice");
             return;
         case SEGOPS__ACT_SPLIT:
-            segops__secret_free(token_auth);
             if (n > 1) {
                 segops__log(cfg, SEGOPS_LOG_INFO, "batch of %zu too large (413); splitting", n);
                 deliver_range(s, events, n / 2);
@@ -204,7 +205,6 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries) {
-                segops__secret_free(token_auth);
                 drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                          a.detail);
                 return;
@@ -212,11 +212,9 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             wait = retry_wait(s, &a, retries, &server_asked);
             break;
         case SEGOPS__ACT_DROP:
-            segops__secret_free(token_auth);
             drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
             return;
         }
-        segops__secret_free(token_auth);
         if (now + wait > budget_end) {
             drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                      a.detail);
@@ -225,8 +223,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         bool flush_cuts = a.verdict.action != SEGOPS__ACT_RATE_LIMITED && !server_asked;
         if (!segops__client_sleep(c, now + wait, flush_cuts, generation)) {
-            drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, a.status,
-                     "not delivered by the shutdown deadline");
+            drop_at_deadline(s, events, n, a.status);
             return;
         }
     }
