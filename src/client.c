@@ -27,7 +27,8 @@ static char *join(const char *a, const char *b) {
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
     segops__fork_unregister(c);
-    segops__queue_clear(&c->queue);
+    segops__queue_clear(&c->queue, &c->pool);
+    segops__event_pool_destroy(&c->pool);
     segops__transport_free(c->worker_transport);
     segops__transport_free(c->sync_transport);
     segops__token_cache_free(c->tokens);
@@ -73,6 +74,7 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     }
     segops_client_t *c = segops__calloc(1, sizeof *c);
     if (!c) return SEGOPS_E_NOMEM;
+    segops__event_pool_init(&c->pool);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->sync_lock, NULL);
     cond_init_monotonic(&c->wake_worker);
@@ -124,16 +126,20 @@ static segops_err_t reject(segops_client_t *c, segops_err_t err) {
 }
 
 /* batch = false: send on the calling thread and return the outcome. */
-static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
+static segops_err_t track_sync(segops_client_t *c, const segops__event_plan_t *plan) {
     pthread_mutex_lock(&c->lock);
     /* A logger or get_user runs inside a send that holds sync_lock: tracking
      * from there would wait on that lock forever. */
-    if (c->stopping || segops__in_callback()) {
-        count_rejection(c, SEGOPS_E_STATE);
+    segops_err_t refused = c->stopping || segops__in_callback() ? SEGOPS_E_STATE : SEGOPS_OK;
+    segops__event_t *event = NULL;
+    if (!refused && !(event = segops__event_pool_alloc(&c->pool, plan->len)))
+        refused = SEGOPS_E_NOMEM;
+    if (refused) {
+        count_rejection(c, refused);
         pthread_mutex_unlock(&c->lock);
-        segops__event_free(event);
-        return SEGOPS_E_STATE;
+        return refused;
     }
+    segops__event_encode(plan, event);
     c->stats.enqueued++;
     c->sync_inflight++;
     pthread_mutex_unlock(&c->lock);
@@ -146,8 +152,9 @@ static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
             pthread_mutex_unlock(&c->sync_lock);
             segops__drop_t drop = {.count = 1, .code = err, .reason = SEGOPS_DROP_REJECTED};
             snprintf(drop.message, sizeof drop.message, "could not create a transport");
-            segops__client_settle(c, false, 0, &drop, false, event->len);
-            segops__event_free(event);
+            size_t bytes = event->len;
+            segops__event_pool_release(&c->pool, &event, 1);
+            segops__client_settle(c, false, 0, &drop, false, bytes);
             return err;
         }
         pthread_mutex_lock(&c->lock); /* shutdown reads the pointer under the lock */
@@ -165,21 +172,25 @@ static segops_err_t track_sync(segops_client_t *c, segops__event_t *event) {
     return outcome;
 }
 
-/* Makes room under the overflow policy. Lock held; may wait (BLOCK). Evicted
- * events are moved to *evicted for the caller to free and report after unlock. */
-static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **evicted,
-                              size_t *evicted_count) {
+/* Releases an evicted event's memory, unless the worker is walking the queue
+ * without the lock and may be reading it: the worker then releases what was
+ * evicted meanwhile after its walk (worker.c). Lock held. */
+static void release_evicted(segops_client_t *c, segops__event_t *event) {
+    if (!c->worker_walking) segops__event_pool_release(&c->pool, &event, 1);
+}
+
+/* Makes room under the overflow policy. Lock held; may wait (BLOCK). Counts
+ * evicted events in *evicted, for the caller to report after unlock. */
+static segops_err_t make_room(segops_client_t *c, size_t len, size_t *evicted) {
     const segops_options_t *cfg = c->cfg;
     if (segops__queue_fits(&c->queue, len)) return SEGOPS_OK;
     switch (cfg->overflow) {
     case SEGOPS_OVERFLOW_DROP_OLDEST:
         while (!segops__queue_fits(&c->queue, len) && c->queue.head) {
-            segops__event_t *old = segops__queue_pop(&c->queue);
-            old->next = *evicted;
-            *evicted = old;
-            ++*evicted_count;
+            release_evicted(c, segops__queue_pop(&c->queue));
+            ++*evicted;
         }
-        c->evicting += *evicted_count; /* pending until reported (report_evicted) */
+        c->evicting += *evicted; /* pending until reported (report_evicted) */
         return SEGOPS_OK;
     case SEGOPS_OVERFLOW_BLOCK: {
         struct timespec ts =
@@ -198,14 +209,9 @@ static segops_err_t make_room(segops_client_t *c, size_t len, segops__event_t **
     }
 }
 
-/* Frees evicted events and reports them, then counts them as dropped: a flush
- * waiting on them returns only after their report, as for every other drop. */
-static void report_evicted(segops_client_t *c, segops__event_t *evicted, size_t count) {
-    while (evicted) {
-        segops__event_t *next = evicted->next;
-        segops__event_free(evicted);
-        evicted = next;
-    }
+/* Reports evicted events, then counts them as dropped: a flush waiting on them
+ * returns only after their report, as for every other drop. */
+static void report_evicted(segops_client_t *c, size_t count) {
     if (!count) return;
     segops_error_info_t info = {SEGOPS_E_QUEUE_FULL, 0, count,
                                 "the queue was full; the oldest events were dropped",
@@ -220,23 +226,27 @@ static void report_evicted(segops_client_t *c, segops__event_t *evicted, size_t 
 
 segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     if (!c) return SEGOPS_E_INVALID_ARG;
-    segops__event_t *event;
+    segops__event_plan_t plan;
     segops_err_t err =
-        segops__event_build(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &event);
+        segops__event_prepare(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &plan);
     if (err != SEGOPS_OK) return reject(c, err);
-    if (!c->cfg->batch) return track_sync(c, event);
+    if (!c->cfg->batch) return track_sync(c, &plan);
 
-    segops__event_t *evicted = NULL;
-    size_t evicted_count = 0;
+    size_t evicted = 0;
+    segops__event_t *event = NULL;
     pthread_mutex_lock(&c->lock);
     err = c->stopping ? SEGOPS_E_STATE : ensure_worker(c);
-    if (err == SEGOPS_OK) err = make_room(c, event->len, &evicted, &evicted_count);
+    if (err == SEGOPS_OK) err = make_room(c, plan.len, &evicted);
+    /* Encoded under the lock, straight into pool memory: it is a few memcpys. */
+    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&c->pool, plan.len)))
+        err = SEGOPS_E_NOMEM;
     if (err != SEGOPS_OK) {
         count_rejection(c, err);
         pthread_mutex_unlock(&c->lock);
-        segops__event_free(event);
+        report_evicted(c, evicted);
         return err;
     }
+    segops__event_encode(&plan, event);
     segops__queue_push(&c->queue, event);
     c->stats.enqueued++;
     /* Wake the worker only when the queue reaches a batch, not per event, and
@@ -244,7 +254,7 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     bool wake = c->queue.count == c->cfg->batch_size && !c->worker_napping;
     pthread_mutex_unlock(&c->lock);
     if (wake) pthread_cond_signal(&c->wake_worker);
-    report_evicted(c, evicted, evicted_count);
+    report_evicted(c, evicted);
     return SEGOPS_OK;
 }
 
@@ -427,16 +437,17 @@ void segops__client_fork_parent(segops_client_t *c) {
 
 void segops__client_fork_child(segops_client_t *c) {
     /* The parent's queued events are the parent's to deliver: forget them here
-     * (freeing is safe: the prepare step held the lock, so the queue is whole).
+     * (releasing is safe: the prepare step held the lock, so the queue is whole).
      * In-flight events belong to the parent's worker, which does not exist in
      * the child; their copies are unreachable and left alone. */
-    segops__queue_clear(&c->queue);
+    segops__queue_clear(&c->queue, &c->pool);
     segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
     memset(&c->stats, 0, sizeof c->stats);
     c->inflight = c->inflight_bytes = c->sync_inflight = c->evicting = 0;
     c->inflight_first = c->drain_upto = c->wake_generation = 0;
     c->blocked_tracks = 0; /* the parent's waiting threads do not exist here */
     c->worker_napping = false;
+    c->worker_walking = false; /* what it left to release stays with the parent */
     /* Never use or close the parent's curl handles here: closing could end the
      * parent's TLS session. The child makes its own on first use. */
     c->worker_transport = NULL;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "event_pool.h"
 #include "fork.h"
 #include "queue.h"
 #include "token.h"
@@ -27,8 +28,9 @@ struct segops_client {
     pthread_cond_t wake_worker; /* a batch is due, a flush, a stop */
     pthread_cond_t progress;    /* events settled, or the lifecycle changed */
     segops__queue_t queue;
-    segops_stats_t stats; /* every counter but pending, dropped and token_mints */
-    size_t inflight;      /* events the worker took and has not settled */
+    segops__event_pool_t pool; /* memory of queued, in-flight and sync events */
+    segops_stats_t stats;      /* every counter but pending, dropped and token_mints */
+    size_t inflight;           /* events the worker took and has not settled */
     size_t inflight_bytes;
     uint64_t inflight_first;  /* queue position of the first unsettled in-flight event */
     size_t sync_inflight;     /* events being sent by track calls (batch = false) */
@@ -37,6 +39,8 @@ struct segops_client {
     uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
     size_t blocked_tracks;    /* track calls waiting for room (BLOCK): the queue is due */
     bool worker_napping;      /* the worker naps after a send and wakes itself: no signal */
+    bool worker_walking;      /* the worker reads queued events without the lock: evictions
+                                 meanwhile leave their memory for it to release */
     bool stopping;            /* shutdown began: track refuses, the worker drains */
     int64_t stop_deadline;    /* monotonic ms; 0 = none */
     bool stopped;             /* shutdown finished */

@@ -48,10 +48,11 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) bytes += events[i]->len;
+    /* Released before settling: once settled, a shutdown may free the pool. */
+    segops__event_pool_release(&s->client->pool, events, n);
     segops__client_settle(s->client, s->from_queue, delivered, drop.count ? &drop : NULL,
                           s->from_queue, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
-    for (size_t i = 0; i < n; i++) segops__event_free(events[i]);
 }
 
 static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,

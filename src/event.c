@@ -57,56 +57,59 @@ static void format_stamp(int64_t ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
 #define KEY_PAYLOAD ",\"payload\":"
 #define LIT_LEN(s) (sizeof(s) - 1)
 
-segops_err_t segops__event_build(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
-                                 segops__event_t **out) {
-    size_t user_len, type_len, anon_len = 0;
-    *out = NULL;
-    if (!ev || !valid_id(ev->user_id, &user_len) || !valid_id(ev->event_type, &type_len))
+segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
+                                   segops__event_plan_t *plan) {
+    if (!ev || !valid_id(ev->user_id, &plan->user_len) ||
+        !valid_id(ev->event_type, &plan->type_len))
         return SEGOPS_E_INVALID_ARG;
-    if (ev->anonymous_id && !valid_id(ev->anonymous_id, &anon_len)) return SEGOPS_E_INVALID_ARG;
+    plan->anon_len = 0;
+    if (ev->anonymous_id && !valid_id(ev->anonymous_id, &plan->anon_len))
+        return SEGOPS_E_INVALID_ARG;
 
     int64_t stamp_ms = now_ms;
     if (ev->occurred_at &&
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
         return SEGOPS_E_INVALID_ARG;
-    char stamp[SEGOPS__RFC3339_MS_LEN + 1];
-    format_stamp(stamp_ms, stamp);
+    format_stamp(stamp_ms, plan->stamp);
 
-    const char *payload = ev->payload_json ? ev->payload_json : "{}";
-    size_t payload_len = strlen(payload);
+    plan->payload = ev->payload_json ? ev->payload_json : "{}";
+    plan->payload_len = strlen(plan->payload);
     /* A payload far over the limit is refused before it is scanned. */
-    if (payload_len > max_bytes) return SEGOPS_E_TOO_LARGE;
-    segops_err_t err = segops__json_check_object(payload, payload_len);
+    if (plan->payload_len > max_bytes) return SEGOPS_E_TOO_LARGE;
+    segops_err_t err = segops__json_check_object(plan->payload, plan->payload_len);
     if (err != SEGOPS_OK) return err;
 
-    size_t user_esc = segops__json_escaped_len(ev->user_id, user_len);
-    size_t type_esc = segops__json_escaped_len(ev->event_type, type_len);
-    size_t anon_esc = ev->anonymous_id ? segops__json_escaped_len(ev->anonymous_id, anon_len) : 0;
-    size_t len = LIT_LEN(KEY_USER) + user_esc + 1 + LIT_LEN(KEY_TYPE) + type_esc + 1 +
+    plan->ev = ev;
+    plan->user_esc = segops__json_escaped_len(ev->user_id, plan->user_len);
+    plan->type_esc = segops__json_escaped_len(ev->event_type, plan->type_len);
+    plan->anon_esc =
+        ev->anonymous_id ? segops__json_escaped_len(ev->anonymous_id, plan->anon_len) : 0;
+    size_t len = LIT_LEN(KEY_USER) + plan->user_esc + 1 + LIT_LEN(KEY_TYPE) + plan->type_esc + 1 +
                  LIT_LEN(KEY_TIME) + SEGOPS__RFC3339_MS_LEN + 1 + LIT_LEN(KEY_PAYLOAD) +
-                 payload_len + 1;
-    if (ev->anonymous_id) len += LIT_LEN(KEY_ANON) + anon_esc + 1;
+                 plan->payload_len + 1;
+    if (ev->anonymous_id) len += LIT_LEN(KEY_ANON) + plan->anon_esc + 1;
     if (len > max_bytes) return SEGOPS_E_TOO_LARGE;
-
-    segops__event_t *event = segops__malloc(sizeof *event + len + 1);
-    if (!event) return SEGOPS_E_NOMEM;
-    char *d = event->json;
-    d = put_string_field(d, KEY_USER, LIT_LEN(KEY_USER), ev->user_id, user_len, user_esc);
-    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, type_len, type_esc);
-    d = put_string_field(d, KEY_TIME, LIT_LEN(KEY_TIME), stamp, SEGOPS__RFC3339_MS_LEN,
-                         SEGOPS__RFC3339_MS_LEN);
-    if (ev->anonymous_id)
-        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, anon_len, anon_esc);
-    memcpy(d, KEY_PAYLOAD, LIT_LEN(KEY_PAYLOAD));
-    d += LIT_LEN(KEY_PAYLOAD);
-    memcpy(d, payload, payload_len);
-    d += payload_len;
-    *d++ = '}';
-    *d = '\0';
-    event->next = NULL;
-    event->len = (uint32_t)len;
-    *out = event;
+    plan->len = len;
     return SEGOPS_OK;
 }
 
-void segops__event_free(segops__event_t *event) { segops__free(event); }
+void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *event) {
+    const segops_event_t *ev = plan->ev;
+    char *d = event->json;
+    d = put_string_field(d, KEY_USER, LIT_LEN(KEY_USER), ev->user_id, plan->user_len,
+                         plan->user_esc);
+    d = put_string_field(d, KEY_TYPE, LIT_LEN(KEY_TYPE), ev->event_type, plan->type_len,
+                         plan->type_esc);
+    d = put_string_field(d, KEY_TIME, LIT_LEN(KEY_TIME), plan->stamp, SEGOPS__RFC3339_MS_LEN,
+                         SEGOPS__RFC3339_MS_LEN);
+    if (ev->anonymous_id)
+        d = put_string_field(d, KEY_ANON, LIT_LEN(KEY_ANON), ev->anonymous_id, plan->anon_len,
+                             plan->anon_esc);
+    memcpy(d, KEY_PAYLOAD, LIT_LEN(KEY_PAYLOAD));
+    d += LIT_LEN(KEY_PAYLOAD);
+    memcpy(d, plan->payload, plan->payload_len);
+    d += plan->payload_len;
+    *d++ = '}';
+    *d = '\0';
+    event->len = (uint32_t)plan->len;
+}

@@ -26,9 +26,8 @@ void segops__queue_push(segops__queue_t *q, segops__event_t *event) {
 segops__event_t *segops__queue_pop(segops__queue_t *q) {
     segops__event_t *event = q->head;
     if (!event) return NULL;
-    q->head = event->next;
+    q->head = event->next; /* event->next stays: see segops__queue_pop */
     if (!q->head) q->tail = NULL;
-    event->next = NULL;
     q->count--;
     q->bytes -= event->len;
     q->popped++;
@@ -61,11 +60,11 @@ void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, si
     q->popped += n;
 }
 
-size_t segops__queue_clear(segops__queue_t *q) {
+size_t segops__queue_clear(segops__queue_t *q, segops__event_pool_t *pool) {
     size_t n = 0;
     segops__event_t *event;
     while ((event = segops__queue_pop(q))) {
-        segops__event_free(event);
+        segops__event_pool_release(pool, &event, 1);
         n++;
     }
     return n;

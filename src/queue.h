@@ -7,6 +7,7 @@
 #include "common.h"
 
 #include "event.h"
+#include "event_pool.h"
 
 typedef struct segops__queue {
     segops__event_t *head;
@@ -23,7 +24,8 @@ void segops__queue_init(segops__queue_t *q, size_t max_events, size_t max_bytes)
 /* True when one more event of len bytes fits within both bounds. */
 bool segops__queue_fits(const segops__queue_t *q, size_t len);
 void segops__queue_push(segops__queue_t *q, segops__event_t *event);
-/* Removes and returns the head, or NULL when empty. */
+/* Removes and returns the head, or NULL when empty. The event keeps its link,
+ * so a walk that started at an earlier head can still follow it. */
 segops__event_t *segops__queue_pop(segops__queue_t *q);
 /* Taking a batch, in two steps so the walk can run without the lock: peek lists up to max_events
  * events starting at `first`, which was the head while the queue held at least `available` events,
@@ -36,7 +38,7 @@ size_t segops__queue_peek(segops__event_t *first, size_t available, segops__even
                           size_t max_events, size_t max_bytes, size_t *bytes);
 void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, size_t n,
                           size_t bytes);
-/* Frees every queued event; returns how many there were. */
-size_t segops__queue_clear(segops__queue_t *q);
+/* Releases every queued event to pool; returns how many there were. */
+size_t segops__queue_clear(segops__queue_t *q, segops__event_pool_t *pool);
 
 #endif

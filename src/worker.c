@@ -22,9 +22,20 @@ static bool batch_due(const segops_client_t *c) {
             c->stopping || c->blocked_tracks > 0);
 }
 
+/* Evictions during a walk took `count` events from the head the walk began
+ * at and left their memory to us; their links are intact (queue_pop keeps
+ * them), so they are the first `count` events from that head. */
+static void release_evicted_during_walk(segops_client_t *c, segops__event_t *head, uint64_t count) {
+    for (uint64_t i = 0; i < count; i++) {
+        segops__event_t *next = head->next;
+        segops__event_pool_release(&c->pool, &head, 1);
+        head = next;
+    }
+}
+
 /* At the shutdown deadline: drop what is still queued, as one report. */
 static void drop_leftovers(segops_client_t *c) {
-    size_t n = segops__queue_clear(&c->queue);
+    size_t n = segops__queue_clear(&c->queue, &c->pool);
     if (!n) return;
     c->stats.dropped_shutdown += n;
     pthread_cond_broadcast(&c->progress);
@@ -69,6 +80,7 @@ static void *worker_main(void *arg) {
         segops__event_t *head = c->queue.head;
         size_t available = c->queue.count;
         uint64_t popped = c->queue.popped;
+        c->worker_walking = true;
         pthread_mutex_unlock(&c->lock);
         size_t bytes;
         /* The budget leaves room for the {"events":[…]} wrapper around the events. */
@@ -76,7 +88,11 @@ static void *worker_main(void *arg) {
             segops__queue_peek(head, available, batch, SEGOPS__ARRAY_LEN(batch),
                                c->cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES, &bytes);
         pthread_mutex_lock(&c->lock);
-        if (c->queue.popped != popped) continue;
+        c->worker_walking = false;
+        if (c->queue.popped != popped) {
+            release_evicted_during_walk(c, head, c->queue.popped - popped);
+            continue;
+        }
         segops__queue_detach(&c->queue, batch, n, bytes);
         c->inflight = n;
         c->inflight_first = c->queue.popped - n;

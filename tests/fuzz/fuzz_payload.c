@@ -5,7 +5,7 @@
  * input is also fed to the validator as a payload, NULs and all.
  *
  * Properties: anything segops__json_check_object accepts, cJSON parses as an
- * object; an event that segops__event_build accepts decodes (cJSON) to exactly
+ * object; an event that segops__event_prepare accepts decodes (cJSON) to exactly
  * its inputs, is at most max_bytes, and a batch of copies of it decodes to the
  * same events. */
 
@@ -18,6 +18,7 @@
 #include "cJSON.h"
 #include "deliver.h"
 #include "event.h"
+#include "event_pool.h"
 #include "json_text.h"
 #include "timefmt.h"
 
@@ -132,13 +133,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t max_bytes = max_bytes_choices[(flags >> 3) & 3];
     const int64_t now_ms = INT64_C(1764139329123);
 
-    segops__event_t *event = NULL;
-    segops_err_t err = segops__event_build(&ev, max_bytes, now_ms, &event);
-    if (err != SEGOPS_OK) {
-        CHECK(event == NULL);
+    segops__event_plan_t plan;
+    if (segops__event_prepare(&ev, max_bytes, now_ms, &plan) != SEGOPS_OK) {
         free(buf);
         return 0;
     }
+    segops__event_pool_t pool;
+    segops__event_pool_init(&pool);
+    segops__event_t *event = segops__event_pool_alloc(&pool, plan.len);
+    CHECK(event != NULL);
+    segops__event_encode(&plan, event);
     if (!ev.payload_json) ev.payload_json = "{}";
     int64_t stamp_ms = now_ms;
     if (ev.occurred_at)
@@ -164,7 +168,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cJSON_Delete(batch);
     cJSON_Delete(one);
     segops__buf_free(&body);
-    segops__event_free(event);
+    segops__event_pool_release(&pool, &event, 1);
+    segops__event_pool_destroy(&pool);
     free(buf);
     return 0;
 }

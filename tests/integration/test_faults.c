@@ -542,6 +542,70 @@ static void test_overflow_drop_oldest(void **state) {
     fixture_stop(&f);
 }
 
+/* DROP_OLDEST under load: producers evict from the head while the worker walks
+ * the queue without the lock to take a batch. Every event is delivered once or
+ * reported dropped, and each producer's events arrive in the order tracked. */
+enum { EVICT_THREADS = 3, EVICT_PER_THREAD = 20000 };
+
+typedef struct evict_producer {
+    segops_client_t *client;
+    int id;
+} evict_producer_t;
+
+static void *evict_produce(void *arg) {
+    evict_producer_t *p = arg;
+    char payload[48];
+    for (int i = 0; i < EVICT_PER_THREAD; i++) {
+        snprintf(payload, sizeof payload, "{\"t\":%d,\"i\":%d}", p->id, i);
+        assert_int_equal(segops_track(p->client, "u", "e", payload), SEGOPS_OK);
+    }
+    return NULL;
+}
+
+static void test_drop_oldest_while_worker_walks(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f);
+    segops_options_t *opts = make_options(f.srv, TEST_SK, &f.rec);
+    assert_int_equal(segops_options_set_max_queue_events(opts, 600), SEGOPS_OK);
+    assert_int_equal(segops_options_set_overflow(opts, SEGOPS_OVERFLOW_DROP_OLDEST), SEGOPS_OK);
+    fixture_client(&f, opts);
+
+    evict_producer_t prod[EVICT_THREADS];
+    pthread_t threads[EVICT_THREADS];
+    for (int t = 0; t < EVICT_THREADS; t++) {
+        prod[t] = (evict_producer_t){f.client, t};
+        pthread_create(&threads[t], NULL, evict_produce, &prod[t]);
+    }
+    for (int t = 0; t < EVICT_THREADS; t++) pthread_join(threads[t], NULL);
+    assert_int_equal(segops_flush(f.client, 20000), SEGOPS_OK);
+
+    segops_stats_t st = stats_of(f.client);
+    const uint64_t total = EVICT_THREADS * EVICT_PER_THREAD;
+    assert_int_equal(st.enqueued, total);
+    assert_int_equal(st.pending, 0);
+    assert_true(st.dropped_queue_overflow > 0); /* producers did outrun the worker */
+    assert_int_equal(st.delivered + st.dropped_queue_overflow, total);
+    assert_int_equal(f.rec.events, st.dropped);
+    assert_int_equal(f.rec.by_reason[SEGOPS_DROP_QUEUE_OVERFLOW], st.dropped);
+
+    size_t n = devsrv_event_count(f.srv);
+    assert_int_equal(n, st.delivered);
+    int last[EVICT_THREADS];
+    for (int t = 0; t < EVICT_THREADS; t++) last[t] = -1;
+    for (size_t k = 0; k < n; k++) {
+        devsrv_event_t ev;
+        assert_int_equal(devsrv_event_at(f.srv, k, &ev), 0);
+        int t = -1, i = -1;
+        assert_int_equal(sscanf(ev.payload_json, "{\"t\":%d,\"i\":%d}", &t, &i), 2);
+        assert_true(t >= 0 && t < EVICT_THREADS);
+        assert_true(i > last[t]); /* in order, and never twice */
+        last[t] = i;
+        devsrv_event_free(&ev);
+    }
+    fixture_stop(&f);
+}
+
 typedef struct blocked_track {
     segops_client_t *client;
     segops_err_t rc;
@@ -922,6 +986,7 @@ int main(void) {
         cmocka_unit_test(test_server_down_for_a_while_loses_nothing),
         cmocka_unit_test(test_overflow_drop_newest),
         cmocka_unit_test(test_overflow_drop_oldest),
+        cmocka_unit_test(test_drop_oldest_while_worker_walks),
         cmocka_unit_test(test_overflow_block),
         cmocka_unit_test(test_max_queue_bytes_drop_newest),
         cmocka_unit_test(test_max_queue_bytes_block_drains),

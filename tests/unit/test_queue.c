@@ -9,12 +9,30 @@
 
 #include "alloc.h"
 #include "event.h"
+#include "event_pool.h"
 #include "queue.h"
+
+static segops__event_pool_t pool;
+
+/* What track does: prepare, then carve from the pool and encode. */
+static segops_err_t build(const segops_event_t *in, size_t max_bytes, int64_t now_ms,
+                          segops__event_t **out) {
+    segops__event_plan_t plan;
+    *out = NULL;
+    segops_err_t err = segops__event_prepare(in, max_bytes, now_ms, &plan);
+    if (err != SEGOPS_OK) return err;
+    *out = segops__event_pool_alloc(&pool, plan.len);
+    assert_non_null(*out);
+    segops__event_encode(&plan, *out);
+    return SEGOPS_OK;
+}
+
+static void release(segops__event_t *event) { segops__event_pool_release(&pool, &event, 1); }
 
 static segops__event_t *make(const char *type) {
     segops_event_t in = {"u", type, NULL, NULL, NULL};
     segops__event_t *ev;
-    assert_int_equal(segops__event_build(&in, 4096, 0, &ev), SEGOPS_OK);
+    assert_int_equal(build(&in, 4096, 0, &ev), SEGOPS_OK);
     return ev;
 }
 
@@ -23,20 +41,20 @@ static void test_event_encoding(void **state) {
     segops_event_t in = {"u\"1", "order_placed", "{\"total\":42}", NULL, "a1"};
     segops__event_t *ev;
     /* 1795000000.123 s is 2026-11-18T11:06:40.123Z (python3 datetime.fromtimestamp, UTC) */
-    assert_int_equal(segops__event_build(&in, 4096, 1795000000123LL, &ev), SEGOPS_OK);
+    assert_int_equal(build(&in, 4096, 1795000000123LL, &ev), SEGOPS_OK);
     const char *expect = "{\"user_id\":\"u\\\"1\",\"event_type\":\"order_placed\","
                          "\"occurred_at\":\"2026-11-18T11:06:40.123Z\",\"anonymous_id\":\"a1\","
                          "\"payload\":{\"total\":42}}";
     assert_string_equal(ev->json, expect);
     assert_int_equal(ev->len, strlen(expect));
-    segops__event_free(ev);
+    release(ev);
     /* The size limit counts the encoded event, escapes included. */
     segops_event_t big = {"u", "e", "{\"k\":\"\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\"}", NULL, NULL};
     size_t need = strlen("{\"user_id\":\"u\",\"event_type\":\"e\",\"occurred_at\":\"") + 24 +
                   strlen("\",\"payload\":") + strlen(big.payload_json) + 1;
-    assert_int_equal(segops__event_build(&big, need, 0, &ev), SEGOPS_OK);
-    segops__event_free(ev);
-    assert_int_equal(segops__event_build(&big, need - 1, 0, &ev), SEGOPS_E_TOO_LARGE);
+    assert_int_equal(build(&big, need, 0, &ev), SEGOPS_OK);
+    release(ev);
+    assert_int_equal(build(&big, need - 1, 0, &ev), SEGOPS_E_TOO_LARGE);
     assert_null(ev);
 }
 
@@ -56,8 +74,8 @@ static void test_fifo_and_bounds(void **state) {
     segops__queue_push(&q, c);
     assert_int_equal(q.pushed, 3);
     assert_int_equal(q.popped, 1);
-    segops__event_free(a);
-    assert_int_equal(segops__queue_clear(&q), 2);
+    release(a);
+    assert_int_equal(segops__queue_clear(&q, &pool), 2);
     assert_int_equal(q.count, 0);
     assert_int_equal(q.bytes, 0);
     assert_null(q.head);
@@ -80,24 +98,26 @@ static void test_take_respects_limits(void **state) {
     size_t one = q.head->len + 1;
     segops__event_t *out[10];
     assert_int_equal(take(&q, out, 4, 1 << 20), 4); /* event cap */
-    for (int i = 0; i < 4; i++) segops__event_free(out[i]);
+    for (int i = 0; i < 4; i++) release(out[i]);
     assert_int_equal(take(&q, out, 10, 3 * one), 3); /* byte budget */
-    for (int i = 0; i < 3; i++) segops__event_free(out[i]);
+    for (int i = 0; i < 3; i++) release(out[i]);
     assert_int_equal(take(&q, out, 10, 1), 1); /* always at least one */
-    segops__event_free(out[0]);
+    release(out[0]);
     assert_int_equal(q.count, 2);
     assert_int_equal(q.popped, 8);
     assert_int_equal(q.bytes, 2 * (one - 1)); /* detach subtracts exactly what it took */
-    segops__queue_clear(&q);
+    segops__queue_clear(&q, &pool);
 }
 
 static void test_no_leaks(void **state) {
     (void)state;
+    segops__event_pool_destroy(&pool); /* starts from no blocks */
     long before = segops__alloc_test_live();
     segops__queue_t q;
     segops__queue_init(&q, 100, 1 << 20);
     for (int i = 0; i < 50; i++) segops__queue_push(&q, make("e"));
-    segops__queue_clear(&q);
+    segops__queue_clear(&q, &pool);
+    segops__event_pool_destroy(&pool);
     assert_int_equal(segops__alloc_test_live(), before);
 }
 
@@ -108,5 +128,8 @@ int main(void) {
         cmocka_unit_test(test_take_respects_limits),
         cmocka_unit_test(test_no_leaks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    segops__event_pool_init(&pool);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    segops__event_pool_destroy(&pool);
+    return failed;
 }
