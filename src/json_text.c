@@ -1,7 +1,7 @@
 /* JSON text without a tree: a strict single-pass validator for payload objects,
  * UTF-8 checking and string escaping. track() runs these on every event, so they
- * never allocate and make one pass; the validator steps over plain ASCII a word
- * (8 bytes) at a time. */
+ * never allocate, make one pass, and step over plain ASCII a word (8 bytes) at a
+ * time. */
 #include "json_text.h"
 
 #define MAX_DEPTH 64
@@ -46,11 +46,30 @@ static inline uint64_t special_bits(uint64_t w) {
 /* Bytes that are not SCAN. */
 static inline uint64_t scan_marks(uint64_t w) { return (special_bits(w) | w) & HIGHS; }
 
+/* Bytes that are not COPY: bytes 0x80 and up are. */
+static inline uint64_t escape_marks(uint64_t w) { return special_bits(w) & ~w & HIGHS; }
+
+/* Bytes that are NUL or not ASCII. */
+static inline uint64_t utf8_marks(uint64_t w) { return ((w - ONES) | w) & HIGHS; }
+
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* Offset of the first marked byte (the lowest, on a little-endian machine): the
  * validator jumps straight to it. Elsewhere a byte-wise loop finds it. */
 #define FIRST_MARK(marks) ((unsigned)__builtin_ctzll(marks) / 8)
 #endif
+
+/* The end of the word at p: 8 bytes on, or the end of the text. */
+static inline const unsigned char *word_end(const unsigned char *p, const unsigned char *end) {
+    return end - p > 8 ? p + 8 : end;
+}
+
+/* The 8 bytes that vouch for p up to word_end(p, end): those at p or, for a
+ * shorter tail, the last 8 of the text, re-testing bytes already passed (which
+ * a test for bytes to stop at does not mind). Only for texts of 8 bytes or more,
+ * so that short tails skip the byte-wise path too. */
+static inline uint64_t word_from(const unsigned char *p, const unsigned char *end) {
+    return load_word(end - p >= 8 ? p : end - 8);
+}
 
 /* Length of the UTF-8 sequence at s (s < end), or 0 when it is malformed:
  * overlong forms, surrogates, code points past U+10FFFF and NUL are refused. */
@@ -84,13 +103,17 @@ static size_t utf8_sequence(const unsigned char *s, const unsigned char *end) {
 bool segops__utf8_valid(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
-        if (*p >= 0x01 && *p < 0x80) {
-            p++;
+        const unsigned char *stop = word_end(p, end);
+        if (len >= 8 && !utf8_marks(word_from(p, end))) {
+            p = stop;
             continue;
         }
-        size_t n = utf8_sequence(p, end);
-        if (!n) return false;
-        p += n;
+        /* A sequence may run past stop: it is checked against end. */
+        while (p < stop) {
+            size_t n = utf8_sequence(p, end);
+            if (!n) return false;
+            p += n;
+        }
     }
     return true;
 }
@@ -316,39 +339,67 @@ static size_t escaped_width(unsigned char ch) {
     return 6;
 }
 
+/* Bytes that escaping adds to [p, stop). */
+static size_t extra_width(const unsigned char *p, const unsigned char *stop) {
+    size_t extra = 0;
+    for (; p < stop; p++) {
+        if (!(byte_class[*p] & COPY)) extra += escaped_width(*p) - 1;
+    }
+    return extra;
+}
+
 size_t segops__json_escaped_len(const char *s, size_t len) {
-    size_t out = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        out += (byte_class[ch] & COPY) ? 1 : escaped_width(ch);
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    size_t out = len;
+    while (p < end) {
+        const unsigned char *stop = word_end(p, end);
+        if (len >= 8 && !escape_marks(word_from(p, end))) {
+            p = stop;
+            continue;
+        }
+        out += extra_width(p, stop);
+        p = stop;
     }
     return out;
 }
 
-size_t segops__json_escape(char *dst, const char *s, size_t len) {
+/* Writes the escape for a byte that is not COPY; returns the new end of dst. */
+static char *write_escape(char *d, unsigned char ch) {
     static const char hex[] = "0123456789abcdef";
+    *d++ = '\\';
+    switch (ch) {
+    case '"': *d++ = '"'; break;
+    case '\\': *d++ = '\\'; break;
+    case '\b': *d++ = 'b'; break;
+    case '\f': *d++ = 'f'; break;
+    case '\n': *d++ = 'n'; break;
+    case '\r': *d++ = 'r'; break;
+    case '\t': *d++ = 't'; break;
+    default:
+        *d++ = 'u';
+        *d++ = '0';
+        *d++ = '0';
+        *d++ = hex[ch >> 4];
+        *d++ = hex[ch & 0xF];
+    }
+    return d;
+}
+
+size_t segops__json_escape(char *dst, const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     char *d = dst;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (byte_class[ch] & COPY) {
-            *d++ = (char)ch;
+    while (p < end) {
+        if (end - p >= 8 && !escape_marks(load_word(p))) {
+            memcpy(d, p, 8);
+            d += 8;
+            p += 8;
             continue;
         }
-        *d++ = '\\';
-        switch (ch) {
-        case '"': *d++ = '"'; break;
-        case '\\': *d++ = '\\'; break;
-        case '\b': *d++ = 'b'; break;
-        case '\f': *d++ = 'f'; break;
-        case '\n': *d++ = 'n'; break;
-        case '\r': *d++ = 'r'; break;
-        case '\t': *d++ = 't'; break;
-        default:
-            *d++ = 'u';
-            *d++ = '0';
-            *d++ = '0';
-            *d++ = hex[ch >> 4];
-            *d++ = hex[ch & 0xF];
+        for (const unsigned char *stop = word_end(p, end); p < stop; p++) {
+            if (byte_class[*p] & COPY)
+                *d++ = (char)*p;
+            else
+                d = write_escape(d, *p);
         }
     }
     return (size_t)(d - dst);
