@@ -363,6 +363,32 @@ size_t segops__json_escaped_len(const char *s, size_t len) {
     return out;
 }
 
+bool segops__json_string_measure(const char *s, size_t len, size_t *escaped_len) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    size_t out = len;
+    while (p < end) {
+        const unsigned char *stop = word_end(p, end);
+        if (len >= 8 && !scan_marks(word_from(p, end))) {
+            p = stop;
+            continue;
+        }
+        while (p < stop) {
+            unsigned char ch = *p;
+            if (ch >= 0x80) { /* copied as is: 1 byte out per byte in */
+                size_t n = utf8_sequence(p, end);
+                if (!n) return false;
+                p += n;
+                continue;
+            }
+            if (ch == '\0') return false;
+            out += escaped_width(ch) - 1;
+            p++;
+        }
+    }
+    *escaped_len = out;
+    return true;
+}
+
 /* Writes the escape for a byte that is not COPY; returns the new end of dst. */
 static char *write_escape(char *d, unsigned char ch) {
     static const char hex[] = "0123456789abcdef";
