@@ -15,6 +15,11 @@ segops_err_t segops__json_check_object(const char *s, size_t len);
 /* Bytes that segops__json_escape writes for s[0..len) (without quotes or NUL). */
 size_t segops__json_escaped_len(const char *s, size_t len);
 
+/* Both checks an id needs, in one pass: false when s[0..len) is not valid UTF-8
+ * or holds a NUL (as segops__utf8_valid), else true with *escaped_len set to
+ * segops__json_escaped_len(s, len). *escaped_len is untouched on false. */
+bool segops__json_string_measure(const char *s, size_t len, size_t *escaped_len);
+
 /* Writes s[0..len) escaped as the inside of a JSON string (", \\ and control
  * characters escaped; valid UTF-8 copied as is) and returns the bytes written,
  * exactly segops__json_escaped_len(s, len). No NUL is written. */

@@ -5,9 +5,10 @@
  * input is also fed to the validator as a payload, NULs and all.
  *
  * Properties: anything segops__json_check_object accepts, cJSON parses as an
- * object; an event that segops__event_prepare accepts decodes (cJSON) to exactly
- * its inputs, is at most max_bytes, and a batch of copies of it decodes to the
- * same events. */
+ * object; segops__json_string_measure answers exactly as segops__utf8_valid and
+ * segops__json_escaped_len; an event that segops__event_prepare accepts decodes
+ * (cJSON) to exactly its inputs, is at most max_bytes, and a batch of copies of
+ * it decodes to the same events. */
 
 #include "common.h" /* first, for its feature macros */
 
@@ -93,9 +94,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (size < 1) return 0;
 
-    /* 2. Escaping agrees with its own length function and decodes back. */
+    /* 2. Escaping agrees with its own length function and decodes back, and the
+     * one-pass measure agrees with the UTF-8 check and the length function. */
     {
         size_t esc_len = segops__json_escaped_len((const char *)data, size);
+        size_t measured = 0;
+        bool measured_ok = segops__json_string_measure((const char *)data, size, &measured);
+        CHECK(measured_ok == segops__utf8_valid((const char *)data, size));
+        CHECK(!measured_ok || measured == esc_len);
         char *quoted = malloc(esc_len + 3);
         quoted[0] = '"';
         CHECK(segops__json_escape(quoted + 1, (const char *)data, size) == esc_len);
