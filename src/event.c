@@ -4,10 +4,11 @@
 #include "json_text.h"
 #include "timefmt.h"
 
-static bool valid_id(const char *s, size_t *len) {
+/* A present, non-empty UTF-8 id: its length and escaped length, in one pass. */
+static bool measure_id(const char *s, size_t *len, size_t *escaped_len) {
     if (!s || !*s) return false;
     *len = strlen(s);
-    return segops__utf8_valid(s, *len);
+    return segops__json_string_measure(s, *len, escaped_len);
 }
 
 /* Appends "<key>":"<escaped value>" at *d; esc_len is the escaped length, and
@@ -59,11 +60,11 @@ static void format_stamp(int64_t ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
 
 segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
                                    segops__event_plan_t *plan) {
-    if (!ev || !valid_id(ev->user_id, &plan->user_len) ||
-        !valid_id(ev->event_type, &plan->type_len))
+    if (!ev || !measure_id(ev->user_id, &plan->user_len, &plan->user_esc) ||
+        !measure_id(ev->event_type, &plan->type_len, &plan->type_esc))
         return SEGOPS_E_INVALID_ARG;
-    plan->anon_len = 0;
-    if (ev->anonymous_id && !valid_id(ev->anonymous_id, &plan->anon_len))
+    plan->anon_len = plan->anon_esc = 0;
+    if (ev->anonymous_id && !measure_id(ev->anonymous_id, &plan->anon_len, &plan->anon_esc))
         return SEGOPS_E_INVALID_ARG;
 
     int64_t stamp_ms = now_ms;
@@ -80,10 +81,6 @@ segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, i
     if (err != SEGOPS_OK) return err;
 
     plan->ev = ev;
-    plan->user_esc = segops__json_escaped_len(ev->user_id, plan->user_len);
-    plan->type_esc = segops__json_escaped_len(ev->event_type, plan->type_len);
-    plan->anon_esc =
-        ev->anonymous_id ? segops__json_escaped_len(ev->anonymous_id, plan->anon_len) : 0;
     size_t len = LIT_LEN(KEY_USER) + plan->user_esc + 1 + LIT_LEN(KEY_TYPE) + plan->type_esc + 1 +
                  LIT_LEN(KEY_TIME) + SEGOPS__RFC3339_MS_LEN + 1 + LIT_LEN(KEY_PAYLOAD) +
                  plan->payload_len + 1;
