@@ -27,7 +27,8 @@ static char *join(const char *a, const char *b) {
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
     segops__fork_unregister(c);
-    segops__queue_clear(&c->queue, &c->pool);
+    segops__queue_clear(&c->queue);
+    segops__lanes_destroy(c->lanes);
     segops__event_pool_destroy(&c->pool);
     segops__transport_free(c->worker_transport);
     segops__transport_free(c->sync_transport);
@@ -52,14 +53,18 @@ static void cond_init_monotonic(pthread_cond_t *cv) {
 }
 
 /* Starts the worker (and its transport) unless it runs: at client_new, and in a
- * forked child on first use. Called with the lock held, or before any thread. */
+ * forked child on first use. Then the lanes open: track's fast path needs a
+ * worker to collect what it appends. Called with the lock held, or before any
+ * thread. */
 static segops_err_t ensure_worker(segops_client_t *c) {
     if (c->worker_started || !c->cfg->batch) return SEGOPS_OK;
     if (!c->worker_transport) {
         segops_err_t err = segops__transport_new(c->cfg, &c->worker_transport);
         if (err != SEGOPS_OK) return err;
     }
-    return segops__worker_start(c);
+    segops_err_t err = segops__worker_start(c);
+    if (err == SEGOPS_OK && !c->stopping) segops__lanes_set_open(c->lanes, true);
+    return err;
 }
 
 segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out) {
@@ -75,12 +80,13 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     segops_client_t *c = segops__calloc(1, sizeof *c);
     if (!c) return SEGOPS_E_NOMEM;
     segops__event_pool_init(&c->pool);
+    segops__lanes_init(c->lanes);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->sync_lock, NULL);
     cond_init_monotonic(&c->wake_worker);
     cond_init_monotonic(&c->progress);
     if ((err = segops__config_copy(opts, &c->cfg)) != SEGOPS_OK) goto fail;
-    segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
+    segops__queue_init(&c->queue);
     err = SEGOPS_E_NOMEM;
     if (!(c->batch_url = join(c->cfg->api_url, BATCH_PATH))) goto fail;
     if (segops__config_is_public_key(c->cfg)) {
@@ -153,7 +159,7 @@ static segops_err_t track_sync(segops_client_t *c, const segops__event_plan_t *p
             segops__drop_t drop = {.count = 1, .code = err, .reason = SEGOPS_DROP_REJECTED};
             snprintf(drop.message, sizeof drop.message, "could not create a transport");
             size_t bytes = event->len;
-            segops__event_pool_release(&c->pool, &event, 1);
+            segops__event_release(&event, 1);
             segops__client_settle(c, false, 0, &drop, false, bytes);
             return err;
         }
@@ -172,41 +178,70 @@ static segops_err_t track_sync(segops_client_t *c, const segops__event_plan_t *p
     return outcome;
 }
 
+/* ---- the queue bounds and the lanes (see client.h, lane.h) ---- */
+
+size_t segops__client_reserve(segops_client_t *c, size_t len) {
+    size_t n = atomic_fetch_add_explicit(&c->queued_events, 1, memory_order_relaxed) + 1;
+    size_t bytes = atomic_fetch_add_explicit(&c->queued_bytes, len, memory_order_relaxed) + len;
+    if (n <= c->cfg->max_queue_events && bytes <= c->cfg->max_queue_bytes) return n;
+    segops__client_unreserve(c, 1, len);
+    return 0;
+}
+
+void segops__client_unreserve(segops_client_t *c, size_t n, size_t bytes) {
+    atomic_fetch_sub_explicit(&c->queued_events, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->queued_bytes, bytes, memory_order_relaxed);
+}
+
+void segops__client_collect(segops_client_t *c) {
+    c->stats.enqueued += segops__lanes_collect(c->lanes, &c->queue);
+}
+
 /* Releases an evicted event's memory, unless the worker is walking the queue
  * without the lock and may be reading it: the worker then releases what was
  * evicted meanwhile after its walk (worker.c). Lock held. */
-static void release_evicted(segops_client_t *c, segops__event_t *event) {
-    if (!c->worker_walking) segops__event_pool_release(&c->pool, &event, 1);
+static void evict_oldest(segops_client_t *c, segops__event_t *event) {
+    segops__client_unreserve(c, 1, event->len);
+    c->evicting++; /* pending until reported (report_evicted) */
+    if (!c->worker_walking) segops__event_release(&event, 1);
 }
 
-/* Makes room under the overflow policy. Lock held; may wait (BLOCK). Counts
+/* Reserves room for one event of len bytes under the overflow policy and sets
+ * *queued (see segops__client_reserve). Lock held; may wait (BLOCK). Counts
  * evicted events in *evicted, for the caller to report after unlock. */
-static segops_err_t make_room(segops_client_t *c, size_t len, size_t *evicted) {
+static segops_err_t make_room(segops_client_t *c, size_t len, size_t *queued, size_t *evicted) {
     const segops_options_t *cfg = c->cfg;
-    if (segops__queue_fits(&c->queue, len)) return SEGOPS_OK;
-    switch (cfg->overflow) {
-    case SEGOPS_OVERFLOW_DROP_OLDEST:
-        while (!segops__queue_fits(&c->queue, len) && c->queue.head) {
-            release_evicted(c, segops__queue_pop(&c->queue));
+    struct timespec deadline;
+    bool blocking = false, timed_out = false;
+    segops_err_t err = SEGOPS_OK;
+    for (;;) {
+        if (blocking && c->stopping) {
+            err = SEGOPS_E_STATE;
+            break;
+        }
+        if ((*queued = segops__client_reserve(c, len))) break;
+        if (cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST) {
+            segops__client_collect(c); /* the oldest may still be in a lane */
+            segops__event_t *old = segops__queue_pop(&c->queue);
+            if (!old) continue; /* lanes refilled meanwhile: collect again */
+            evict_oldest(c, old);
             ++*evicted;
-        }
-        c->evicting += *evicted; /* pending until reported (report_evicted) */
-        return SEGOPS_OK;
-    case SEGOPS_OVERFLOW_BLOCK: {
-        struct timespec ts =
-            segops__clock_deadline_ts(segops__clock_monotonic_ms() + cfg->block_timeout_ms);
-        c->blocked_tracks++; /* makes the queue due even below batch_size (byte bound) */
-        while (!segops__queue_fits(&c->queue, len) && !c->stopping) {
+        } else if (cfg->overflow == SEGOPS_OVERFLOW_BLOCK && !timed_out) {
+            if (!blocking) {
+                deadline =
+                    segops__clock_deadline_ts(segops__clock_monotonic_ms() + cfg->block_timeout_ms);
+                c->blocked_tracks++; /* makes the queue due below batch_size (byte bound) */
+                blocking = true;
+            }
             pthread_cond_signal(&c->wake_worker);
-            if (pthread_cond_timedwait(&c->progress, &c->lock, &ts) != 0) break;
+            timed_out = pthread_cond_timedwait(&c->progress, &c->lock, &deadline) != 0;
+        } else {
+            err = SEGOPS_E_QUEUE_FULL;
+            break;
         }
-        c->blocked_tracks--;
-        if (c->stopping) return SEGOPS_E_STATE;
-        return segops__queue_fits(&c->queue, len) ? SEGOPS_OK : SEGOPS_E_QUEUE_FULL;
     }
-    case SEGOPS_OVERFLOW_DROP_NEWEST:
-    default: return SEGOPS_E_QUEUE_FULL;
-    }
+    if (blocking) c->blocked_tracks--;
+    return err;
 }
 
 /* Reports evicted events, then counts them as dropped: a flush waiting on them
@@ -224,6 +259,35 @@ static void report_evicted(segops_client_t *c, size_t count) {
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A full batch is queued: wake the worker, unless it naps after a send (it
+ * wakes itself then). Under the lock, so the worker cannot miss it between
+ * collecting the lanes and waiting. */
+static void wake_for_batch(segops_client_t *c) {
+    pthread_mutex_lock(&c->lock);
+    if (!c->worker_napping) pthread_cond_signal(&c->wake_worker);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* track's fast path: append to this thread's lane, under that lane's lock only.
+ * False when the lane is closed, the queue is full or memory ran out: the
+ * caller then takes the client lock and the overflow policy decides. */
+static bool track_in_lane(segops_client_t *c, const segops__event_plan_t *plan) {
+    segops__lane_t *lane = segops__lane_of_this_thread(c->lanes);
+    pthread_mutex_lock(&lane->lock);
+    size_t queued = lane->open ? segops__client_reserve(c, plan->len) : 0;
+    segops__event_t *event = queued ? segops__event_pool_alloc(&lane->pool, plan->len) : NULL;
+    if (!event) {
+        if (queued) segops__client_unreserve(c, 1, plan->len);
+        pthread_mutex_unlock(&lane->lock);
+        return false;
+    }
+    segops__event_encode(plan, event);
+    segops__queue_push(&lane->queue, event);
+    pthread_mutex_unlock(&lane->lock);
+    if (queued == c->cfg->batch_size) wake_for_batch(c);
+    return true;
+}
+
 segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     if (!c) return SEGOPS_E_INVALID_ARG;
     segops__event_plan_t plan;
@@ -231,15 +295,17 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
         segops__event_prepare(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &plan);
     if (err != SEGOPS_OK) return reject(c, err);
     if (!c->cfg->batch) return track_sync(c, &plan);
+    if (track_in_lane(c, &plan)) return SEGOPS_OK;
 
-    size_t evicted = 0;
+    size_t queued = 0, evicted = 0;
     segops__event_t *event = NULL;
     pthread_mutex_lock(&c->lock);
     err = c->stopping ? SEGOPS_E_STATE : ensure_worker(c);
-    if (err == SEGOPS_OK) err = make_room(c, plan.len, &evicted);
-    /* Encoded under the lock, straight into pool memory: it is a few memcpys. */
-    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&c->pool, plan.len)))
+    if (err == SEGOPS_OK) err = make_room(c, plan.len, &queued, &evicted);
+    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&c->pool, plan.len))) {
+        segops__client_unreserve(c, 1, plan.len);
         err = SEGOPS_E_NOMEM;
+    }
     if (err != SEGOPS_OK) {
         count_rejection(c, err);
         pthread_mutex_unlock(&c->lock);
@@ -247,11 +313,12 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
         return err;
     }
     segops__event_encode(&plan, event);
+    segops__client_collect(c); /* this thread's earlier events go first */
     segops__queue_push(&c->queue, event);
     c->stats.enqueued++;
     /* Wake the worker only when the queue reaches a batch, not per event, and
      * after unlocking: a worker woken under the lock would block on it at once. */
-    bool wake = c->queue.count == c->cfg->batch_size && !c->worker_napping;
+    bool wake = queued == c->cfg->batch_size && !c->worker_napping;
     pthread_mutex_unlock(&c->lock);
     if (wake) pthread_cond_signal(&c->wake_worker);
     report_evicted(c, evicted);
@@ -306,6 +373,7 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
         pthread_mutex_unlock(&c->lock);
         return started;
     }
+    segops__client_collect(c);
     uint64_t target = c->queue.pushed;
     if (target > c->drain_upto) {
         c->drain_upto = target;
@@ -327,6 +395,10 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
         return SEGOPS_OK;
     }
     c->stopping = true;
+    /* Closed lanes send track to the lock, which refuses it now; what the lanes
+     * hold joins the queue, all before the worker can see `stopping`. */
+    segops__lanes_set_open(c->lanes, false);
+    segops__client_collect(c);
     c->stop_deadline = deadline_after(timeout_ms);
     c->drain_upto = c->queue.pushed;
     c->wake_generation++;
@@ -364,6 +436,7 @@ void segops_client_free(segops_client_t *c) {
 segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
     if (!c || !out) return SEGOPS_E_INVALID_ARG;
     pthread_mutex_lock(&c->lock);
+    segops__client_collect(c); /* every accepted event is counted, once */
     *out = c->stats;
     out->pending = c->queue.count + c->inflight + c->sync_inflight + c->evicting;
     out->pending_bytes = c->queue.bytes + c->inflight_bytes;
@@ -427,11 +500,13 @@ void segops__client_settle(segops_client_t *c, bool from_queue, size_t delivered
 
 void segops__client_fork_prepare(segops_client_t *c) {
     pthread_mutex_lock(&c->lock);
+    segops__lanes_lock_all(c->lanes);
     if (c->tokens) segops__token_fork_prepare(c->tokens);
 }
 
 void segops__client_fork_parent(segops_client_t *c) {
     if (c->tokens) segops__token_fork_parent(c->tokens);
+    segops__lanes_unlock_all(c->lanes);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -440,8 +515,13 @@ void segops__client_fork_child(segops_client_t *c) {
      * (releasing is safe: the prepare step held the lock, so the queue is whole).
      * In-flight events belong to the parent's worker, which does not exist in
      * the child; their copies are unreachable and left alone. */
-    segops__queue_clear(&c->queue, &c->pool);
-    segops__queue_init(&c->queue, c->cfg->max_queue_events, c->cfg->max_queue_bytes);
+    segops__lanes_unlock_all(c->lanes);
+    segops__client_collect(c);
+    segops__queue_clear(&c->queue);
+    segops__queue_init(&c->queue);
+    atomic_store(&c->queued_events, 0);
+    atomic_store(&c->queued_bytes, 0);
+    segops__lanes_set_open(c->lanes, false); /* until this child's worker runs */
     memset(&c->stats, 0, sizeof c->stats);
     c->inflight = c->inflight_bytes = c->sync_inflight = c->evicting = 0;
     c->inflight_first = c->drain_upto = c->wake_generation = 0;

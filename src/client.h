@@ -1,6 +1,8 @@
 /* The client object shared by the facade (client.c), the worker thread
  * (worker.c) and the delivery pipeline (deliver.c). One lock guards the queue,
- * the counters and the lifecycle; it is never held across I/O or callbacks. */
+ * the counters and the lifecycle; it is never held across I/O or callbacks.
+ * track() usually takes only its lane's lock (lane.h) and reserves room in the
+ * queue bounds with atomics. */
 #ifndef SEGOPS_CLIENT_H
 #define SEGOPS_CLIENT_H
 
@@ -11,6 +13,7 @@
 #include "config.h"
 #include "event_pool.h"
 #include "fork.h"
+#include "lane.h"
 #include "queue.h"
 #include "token.h"
 #include "transport.h"
@@ -27,10 +30,10 @@ struct segops_client {
     pthread_mutex_t lock;
     pthread_cond_t wake_worker; /* a batch is due, a flush, a stop */
     pthread_cond_t progress;    /* events settled, or the lifecycle changed */
-    segops__queue_t queue;
-    segops__event_pool_t pool; /* memory of queued, in-flight and sync events */
-    segops_stats_t stats;      /* every counter but pending, dropped and token_mints */
-    size_t inflight;           /* events the worker took and has not settled */
+    segops__queue_t queue;      /* what the worker sends from; lanes are collected here */
+    segops__event_pool_t pool;  /* memory of events tracked under the lock (slow path, sync) */
+    segops_stats_t stats;       /* every counter but pending, dropped and token_mints */
+    size_t inflight;            /* events the worker took and has not settled */
     size_t inflight_bytes;
     uint64_t inflight_first;  /* queue position of the first unsettled in-flight event */
     size_t sync_inflight;     /* events being sent by track calls (batch = false) */
@@ -47,6 +50,14 @@ struct segops_client {
     bool worker_started;
     pthread_t worker;
     segops__fork_link_t fork_link; /* guarded by the fork registry's lock */
+
+    /* Events in the lanes and the queue together, and their bytes: the bounds
+     * max_queue_events and max_queue_bytes apply to these. Atomics, so track
+     * reserves room without the client lock. */
+    char pad[64];
+    _Atomic size_t queued_events;
+    _Atomic size_t queued_bytes;
+    segops__lane_t lanes[SEGOPS__LANES];
 };
 
 /* One report of dropped events, built by the sender, delivered after unlock. */
@@ -57,6 +68,15 @@ typedef struct segops__drop {
     segops_drop_reason_t reason;
     char message[SEGOPS__DETAIL_LEN];
 } segops__drop_t;
+
+/* The queue bounds: reserves room for one event of len bytes and returns the
+ * events queued with it, or 0 when it does not fit (nothing reserved). Any
+ * thread, no lock needed. */
+size_t segops__client_reserve(segops_client_t *c, size_t len);
+/* Gives back the room of n events, `bytes` in all, that left the queue. */
+void segops__client_unreserve(segops_client_t *c, size_t n, size_t bytes);
+/* Moves the lanes' events onto the queue and counts them as enqueued. Lock held. */
+void segops__client_collect(segops_client_t *c);
 
 /* Counts one batch POST attempt and the connections it opened. */
 void segops__client_note_request(segops_client_t *c, size_t body_bytes, bool is_retry,

@@ -49,7 +49,7 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) bytes += events[i]->len;
     /* Released before settling: once settled, a shutdown may free the pool. */
-    segops__event_pool_release(&s->client->pool, events, n);
+    segops__event_release(events, n);
     segops__client_settle(s->client, s->from_queue, delivered, drop.count ? &drop : NULL,
                           s->from_queue, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;

@@ -15,7 +15,8 @@ struct segops__pool_block {
      * when this returns to zero, and whoever brings it there recycles it: the
      * retiring allocator or the last release, never both. */
     _Atomic int64_t settled;
-    size_t size; /* bytes of data */
+    size_t size;                 /* bytes of data */
+    segops__event_pool_t *owner; /* whose spare it becomes when emptied */
     alignas(16) char data[];
 };
 
@@ -28,27 +29,29 @@ static segops__pool_block_t *block_of(const segops__event_t *event) {
     return (segops__pool_block_t *)((char *)(uintptr_t)event - event->block_offset);
 }
 
-static segops__pool_block_t *block_new(size_t size) {
+static segops__pool_block_t *block_new(segops__event_pool_t *owner, size_t size) {
     segops__pool_block_t *b = segops__malloc(sizeof *b + size);
     if (!b) return NULL;
     atomic_init(&b->settled, 0);
     b->size = size;
+    b->owner = owner;
     return b;
 }
 
-/* An emptied block: standard ones become the spare (replacing an older one). */
-static void recycle(segops__event_pool_t *pool, segops__pool_block_t *b) {
+/* An emptied block: a standard one becomes its pool's spare (replacing an
+ * older one), so a steady stream reuses the same two blocks. */
+static void recycle(segops__pool_block_t *b) {
     if (b->size != BLOCK_BYTES) {
         segops__free(b);
         return;
     }
     atomic_store_explicit(&b->settled, 0, memory_order_relaxed);
-    segops__free(atomic_exchange_explicit(&pool->spare, b, memory_order_acq_rel));
+    segops__free(atomic_exchange_explicit(&b->owner->spare, b, memory_order_acq_rel));
 }
 
-static void retire(segops__event_pool_t *pool, segops__pool_block_t *b, uint32_t carved) {
+static void retire(segops__pool_block_t *b, uint32_t carved) {
     int64_t before = atomic_fetch_sub_explicit(&b->settled, carved, memory_order_acq_rel);
-    if (before == (int64_t)carved) recycle(pool, b);
+    if (before == (int64_t)carved) recycle(b);
 }
 
 static segops__event_t *carve(segops__pool_block_t *b, size_t offset, size_t json_len) {
@@ -76,7 +79,7 @@ segops__event_t *segops__event_pool_alloc(segops__event_pool_t *pool, size_t jso
     if (json_len > UINT32_MAX - BLOCK_BYTES) return NULL;
     size_t need = event_size(json_len);
     if (need > OWN_BLOCK_OVER) {
-        segops__pool_block_t *own = block_new(need);
+        segops__pool_block_t *own = block_new(pool, need);
         if (!own) return NULL;
         atomic_init(&own->settled, -1); /* retired at once with its one event */
         return carve(own, 0, json_len);
@@ -84,8 +87,8 @@ segops__event_t *segops__event_pool_alloc(segops__event_pool_t *pool, size_t jso
     if (!pool->current || pool->used + need > BLOCK_BYTES) {
         segops__pool_block_t *next =
             atomic_exchange_explicit(&pool->spare, NULL, memory_order_acq_rel);
-        if (!next && !(next = block_new(BLOCK_BYTES))) return NULL;
-        if (pool->current) retire(pool, pool->current, pool->carved);
+        if (!next && !(next = block_new(pool, BLOCK_BYTES))) return NULL;
+        if (pool->current) retire(pool->current, pool->carved);
         pool->current = next;
         pool->used = 0;
         pool->carved = 0;
@@ -96,15 +99,14 @@ segops__event_t *segops__event_pool_alloc(segops__event_pool_t *pool, size_t jso
     return event;
 }
 
-void segops__event_pool_release(segops__event_pool_t *pool, segops__event_t *const *events,
-                                size_t n) {
+void segops__event_release(segops__event_t *const *events, size_t n) {
     /* A batch is mostly runs of events from one block: one atomic per run. */
     for (size_t i = 0; i < n;) {
         segops__pool_block_t *b = block_of(events[i]);
         size_t run = 1;
         while (i + run < n && block_of(events[i + run]) == b) run++;
         int64_t before = atomic_fetch_add_explicit(&b->settled, (int64_t)run, memory_order_acq_rel);
-        if (before + (int64_t)run == 0) recycle(pool, b);
+        if (before + (int64_t)run == 0) recycle(b);
         i += run;
     }
 }

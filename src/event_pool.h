@@ -5,7 +5,7 @@
  * state, an event carries no malloc header, and releasing a whole batch costs
  * one atomic add per block it touched.
  *
- * Threads: alloc is called under the client's lock (it owns the bump offset);
+ * Threads: alloc is called under its owner's lock (a lane's, see client.h);
  * release may run on any thread without a lock. */
 #ifndef SEGOPS_EVENT_POOL_H
 #define SEGOPS_EVENT_POOL_H
@@ -34,9 +34,8 @@ void segops__event_pool_destroy(segops__event_pool_t *pool);
  * when memory is exhausted. Under the owner's lock. */
 segops__event_t *segops__event_pool_alloc(segops__event_pool_t *pool, size_t json_len);
 
-/* Releases n events, in any order and from any blocks; none may be used after.
- * Any thread, no lock needed. */
-void segops__event_pool_release(segops__event_pool_t *pool, segops__event_t *const *events,
-                                size_t n);
+/* Releases n events, in any order and from any blocks or pools; none may be
+ * used after. Any thread, no lock needed. */
+void segops__event_release(segops__event_t *const *events, size_t n);
 
 #endif

@@ -1,15 +1,9 @@
-/* Intrusive singly linked FIFO with event and byte bounds. */
+/* Intrusive singly linked FIFO with counts and positions. */
 #include "queue.h"
 
-void segops__queue_init(segops__queue_t *q, size_t max_events, size_t max_bytes) {
-    memset(q, 0, sizeof *q);
-    q->max_events = max_events;
-    q->max_bytes = max_bytes;
-}
+#include "event_pool.h"
 
-bool segops__queue_fits(const segops__queue_t *q, size_t len) {
-    return q->count < q->max_events && len <= q->max_bytes - SEGOPS__MIN(q->bytes, q->max_bytes);
-}
+void segops__queue_init(segops__queue_t *q) { memset(q, 0, sizeof *q); }
 
 void segops__queue_push(segops__queue_t *q, segops__event_t *event) {
     event->next = NULL;
@@ -60,11 +54,26 @@ void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, si
     q->popped += n;
 }
 
-size_t segops__queue_clear(segops__queue_t *q, segops__event_pool_t *pool) {
+void segops__queue_splice(segops__queue_t *dst, segops__queue_t *src) {
+    if (!src->head) return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->count += src->count;
+    dst->bytes += src->bytes;
+    dst->pushed += src->count;
+    src->popped += src->count;
+    src->head = src->tail = NULL;
+    src->count = src->bytes = 0;
+}
+
+size_t segops__queue_clear(segops__queue_t *q) {
     size_t n = 0;
     segops__event_t *event;
     while ((event = segops__queue_pop(q))) {
-        segops__event_pool_release(pool, &event, 1);
+        segops__event_release(&event, 1);
         n++;
     }
     return n;

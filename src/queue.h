@@ -1,28 +1,24 @@
-/* The bounded FIFO of accepted events. Pure data structure: its owner (the
- * client) holds the lock. Positions count every event ever pushed or popped, so
- * "everything tracked before call X" is a position, not a per-event field. */
+/* A FIFO of accepted events (the client's queue, and each lane's). Pure data
+ * structure: its owner holds the lock; the bounds live in the client. Positions count every event
+ * ever pushed or popped, so "everything tracked before call X" is a position, not a per-event
+ * field. */
 #ifndef SEGOPS_QUEUE_H
 #define SEGOPS_QUEUE_H
 
 #include "common.h"
 
 #include "event.h"
-#include "event_pool.h"
 
 typedef struct segops__queue {
     segops__event_t *head;
     segops__event_t *tail;
     size_t count;
-    size_t bytes; /* sum of event->len */
-    size_t max_events;
-    size_t max_bytes;
+    size_t bytes;    /* sum of event->len */
     uint64_t pushed; /* events ever pushed */
     uint64_t popped; /* events ever removed from the head (taken or evicted) */
 } segops__queue_t;
 
-void segops__queue_init(segops__queue_t *q, size_t max_events, size_t max_bytes);
-/* True when one more event of len bytes fits within both bounds. */
-bool segops__queue_fits(const segops__queue_t *q, size_t len);
+void segops__queue_init(segops__queue_t *q);
 void segops__queue_push(segops__queue_t *q, segops__event_t *event);
 /* Removes and returns the head, or NULL when empty. The event keeps its link,
  * so a walk that started at an earlier head can still follow it. */
@@ -38,7 +34,9 @@ size_t segops__queue_peek(segops__event_t *first, size_t available, segops__even
                           size_t max_events, size_t max_bytes, size_t *bytes);
 void segops__queue_detach(segops__queue_t *q, segops__event_t *const *events, size_t n,
                           size_t bytes);
-/* Releases every queued event to pool; returns how many there were. */
-size_t segops__queue_clear(segops__queue_t *q, segops__event_pool_t *pool);
+/* Moves every event of src to the tail of dst, in order, in O(1). */
+void segops__queue_splice(segops__queue_t *dst, segops__queue_t *src);
+/* Releases every queued event (event_pool.h); returns how many there were. */
+size_t segops__queue_clear(segops__queue_t *q);
 
 #endif

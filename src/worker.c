@@ -25,17 +25,19 @@ static bool batch_due(const segops_client_t *c) {
 /* Evictions during a walk took `count` events from the head the walk began
  * at and left their memory to us; their links are intact (queue_pop keeps
  * them), so they are the first `count` events from that head. */
-static void release_evicted_during_walk(segops_client_t *c, segops__event_t *head, uint64_t count) {
+static void release_evicted_during_walk(segops__event_t *head, uint64_t count) {
     for (uint64_t i = 0; i < count; i++) {
         segops__event_t *next = head->next;
-        segops__event_pool_release(&c->pool, &head, 1);
+        segops__event_release(&head, 1);
         head = next;
     }
 }
 
 /* At the shutdown deadline: drop what is still queued, as one report. */
 static void drop_leftovers(segops_client_t *c) {
-    size_t n = segops__queue_clear(&c->queue, &c->pool);
+    segops__client_collect(c);
+    segops__client_unreserve(c, c->queue.count, c->queue.bytes);
+    size_t n = segops__queue_clear(&c->queue);
     if (!n) return;
     c->stats.dropped_shutdown += n;
     pthread_cond_broadcast(&c->progress);
@@ -57,6 +59,7 @@ static void *worker_main(void *arg) {
     int64_t next_tick = segops__clock_monotonic_ms() + c->cfg->flush_interval_ms;
     int64_t nap_until = 0;
     for (;;) {
+        segops__client_collect(c); /* what producers appended to their lanes */
         int64_t now = segops__clock_monotonic_ms();
         if (c->stopping && c->stop_deadline && now >= c->stop_deadline) break;
         if (now >= next_tick) { /* the interval flush: everything queued now is due */
@@ -90,10 +93,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&c->lock);
         c->worker_walking = false;
         if (c->queue.popped != popped) {
-            release_evicted_during_walk(c, head, c->queue.popped - popped);
+            release_evicted_during_walk(head, c->queue.popped - popped);
             continue;
         }
         segops__queue_detach(&c->queue, batch, n, bytes);
+        segops__client_unreserve(c, n, bytes - n); /* bytes counted a comma per event */
         c->inflight = n;
         c->inflight_first = c->queue.popped - n;
         c->inflight_bytes = bytes - n;

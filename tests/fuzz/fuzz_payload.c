@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cJSON_Delete(batch);
     cJSON_Delete(one);
     segops__buf_free(&body);
-    segops__event_pool_release(&pool, &event, 1);
+    segops__event_release(&event, 1);
     segops__event_pool_destroy(&pool);
     free(buf);
     return 0;

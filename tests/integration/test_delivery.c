@@ -16,10 +16,11 @@ static bool is_rfc3339_ms_utc(const char *s) {
     return ok;
 }
 
-/* ---- many producers, exactly once, byte-exact ---- */
+/* ---- many producers, exactly once, in order, byte-exact ---- */
 
-#define THREADS 4
-#define PER_THREAD 2500
+/* More threads than lanes (lane.h), so some threads share a lane. */
+#define THREADS 12
+#define PER_THREAD 1000
 
 typedef struct producer {
     segops_client_t *client;
@@ -63,6 +64,8 @@ static void test_threads_deliver_exactly_once(void **state) {
     assert_int_equal(devsrv_event_count(srv), total);
     static unsigned char seen[THREADS][PER_THREAD];
     memset(seen, 0, sizeof seen);
+    int last[THREADS];
+    for (int t = 0; t < THREADS; t++) last[t] = -1;
     for (size_t k = 0; k < total; k++) {
         devsrv_event_t ev;
         assert_int_equal(devsrv_event_at(srv, k, &ev), 0);
@@ -70,6 +73,8 @@ static void test_threads_deliver_exactly_once(void **state) {
         assert_int_equal(sscanf(ev.payload_json, "{\"thread\":%d,\"i\":%d", &t, &i), 2);
         assert_true(t >= 0 && t < THREADS && i >= 0 && i < PER_THREAD);
         assert_int_equal(seen[t][i]++, 0); /* exactly once */
+        assert_true(i > last[t]);          /* in the order its thread tracked them */
+        last[t] = i;
         char user[32], raw[256];
         snprintf(user, sizeof user, "user-%d", t);
         assert_string_equal(ev.user_id, user);

@@ -515,6 +515,64 @@ static void test_overflow_drop_newest(void **state) {
     fixture_stop(&f);
 }
 
+/* The bounds hold across lanes: threads racing for the last places of a full
+ * queue never overfill it, and every refusal is counted. */
+enum { RACE_THREADS = 8, RACE_TRIES = 200, RACE_QUEUE = 400 };
+
+typedef struct racer {
+    segops_client_t *client;
+    int id;
+    int accepted, refused;
+} racer_t;
+
+static void *race_for_room(void *arg) {
+    racer_t *r = arg;
+    char payload[48];
+    for (int i = 0; i < RACE_TRIES; i++) {
+        snprintf(payload, sizeof payload, "{\"i\":%d}", 1000 + r->id * RACE_TRIES + i);
+        segops_err_t err = segops_track(r->client, "u", "e", payload);
+        if (err == SEGOPS_OK)
+            r->accepted++;
+        else if (err == SEGOPS_E_QUEUE_FULL)
+            r->refused++;
+    }
+    return NULL;
+}
+
+static void test_queue_bound_holds_across_threads(void **state) {
+    (void)state;
+    fixture_t f;
+    start_stuck(&f, RACE_QUEUE, SEGOPS_OVERFLOW_DROP_NEWEST, 0); /* RACE_QUEUE in flight */
+    racer_t racers[RACE_THREADS];
+    pthread_t threads[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        racers[t] = (racer_t){f.client, t, 0, 0};
+        pthread_create(&threads[t], NULL, race_for_room, &racers[t]);
+    }
+    int accepted = 0, refused = 0;
+    for (int t = 0; t < RACE_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        accepted += racers[t].accepted;
+        refused += racers[t].refused;
+    }
+    assert_int_equal(accepted + refused, RACE_THREADS * RACE_TRIES);
+    assert_true(accepted <= RACE_QUEUE);                /* never over the bound */
+    assert_true(accepted >= RACE_QUEUE - RACE_THREADS); /* a race may refuse near it */
+    segops_stats_t st = stats_of(f.client);
+    assert_int_equal(st.enqueued, RACE_QUEUE + (uint64_t)accepted);
+    assert_int_equal(st.rejected_queue_full, (uint64_t)refused);
+    assert_int_equal(st.pending, RACE_QUEUE + (uint64_t)accepted);
+    assert_conservation(f.client);
+
+    unstick(f.srv);
+    assert_int_equal(segops_flush(f.client, 10000), SEGOPS_OK);
+    st = stats_of(f.client);
+    assert_int_equal(st.delivered, RACE_QUEUE + (uint64_t)accepted);
+    assert_int_equal(devsrv_event_count(f.srv), RACE_QUEUE + (size_t)accepted);
+    assert_int_equal(reports_of(&f.rec), 0);
+    fixture_stop(&f);
+}
+
 static void test_overflow_drop_oldest(void **state) {
     (void)state;
     fixture_t f;
@@ -985,6 +1043,7 @@ int main(void) {
         cmocka_unit_test(test_close_mid_answer_duplicates),
         cmocka_unit_test(test_server_down_for_a_while_loses_nothing),
         cmocka_unit_test(test_overflow_drop_newest),
+        cmocka_unit_test(test_queue_bound_holds_across_threads),
         cmocka_unit_test(test_overflow_drop_oldest),
         cmocka_unit_test(test_drop_oldest_while_worker_walks),
         cmocka_unit_test(test_overflow_block),

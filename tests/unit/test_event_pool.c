@@ -40,7 +40,7 @@ static void test_events_are_carved_apart(void **state) {
         assert_int_equal(e[i]->json[0], 'a' + i);
     }
     assert_true((char *)e[1] >= e[0]->json + e[0]->len + 1);
-    segops__event_pool_release(&pool, e, 3);
+    segops__event_release(e, 3);
     segops__event_pool_destroy(&pool);
     assert_int_equal(segops__alloc_test_live(), base);
 }
@@ -60,7 +60,7 @@ static void test_steady_stream_never_mallocs(void **state) {
         if (count == BACKLOG) { /* the worker settles a batch */
             segops__event_t *batch[BATCH];
             for (size_t k = 0; k < BATCH; k++) batch[k] = ring[(head + k) % BACKLOG];
-            segops__event_pool_release(&pool, batch, BATCH);
+            segops__event_release(batch, BATCH);
             head = (head + BATCH) % BACKLOG;
             count -= BATCH;
         }
@@ -69,7 +69,7 @@ static void test_steady_stream_never_mallocs(void **state) {
     assert_int_equal(segops__alloc_test_count(), allocs_after_warmup);
     assert_true(segops__alloc_test_live() <= base + 3); /* current, spare, one draining */
     while (count) {
-        segops__event_pool_release(&pool, &ring[head], 1);
+        segops__event_release(&ring[head], 1);
         head = (head + 1) % BACKLOG;
         count--;
     }
@@ -88,15 +88,15 @@ static void test_release_orders(void **state) {
     for (size_t i = 0; i < N; i++) e[i] = carve(&pool, SMALL_JSON, 'y');
     assert_int_equal(segops__alloc_test_live(), base + 4);
     /* Newest first, one at a time: the current block is never freed early. */
-    for (size_t i = N; i-- > 0;) segops__event_pool_release(&pool, &e[i], 1);
+    for (size_t i = N; i-- > 0;) segops__event_release(&e[i], 1);
     /* Three retired blocks emptied: one kept as the spare, two freed. */
     assert_int_equal(segops__alloc_test_live(), base + 2);
     /* Released before their block retires: the retirement frees it. */
     for (size_t i = 0; i < PER_BLOCK; i++) e[i] = carve(&pool, SMALL_JSON, 'z');
-    segops__event_pool_release(&pool, e, PER_BLOCK);
+    segops__event_release(e, PER_BLOCK);
     for (size_t i = 0; i < 2 * PER_BLOCK; i++) {
         segops__event_t *x = carve(&pool, SMALL_JSON, 'w');
-        segops__event_pool_release(&pool, &x, 1);
+        segops__event_release(&x, 1);
     }
     assert_true(segops__alloc_test_live() <= base + 2);
     segops__event_pool_destroy(&pool);
@@ -114,10 +114,10 @@ static void test_big_events_get_their_own_block(void **state) {
     assert_int_equal(segops__alloc_test_live(), base + 2);
     /* The big event did not use the standard block: its neighbours are adjacent. */
     assert_ptr_equal((char *)after, (char *)small + 32);
-    segops__event_pool_release(&pool, &big, 1);
+    segops__event_release(&big, 1);
     assert_int_equal(segops__alloc_test_live(), base + 1); /* freed at once */
     segops__event_t *pair[2] = {small, after};
-    segops__event_pool_release(&pool, pair, 2);
+    segops__event_release(pair, 2);
     segops__event_pool_destroy(&pool);
     assert_int_equal(segops__alloc_test_live(), base);
 }
@@ -142,9 +142,9 @@ static void test_allocation_failure_leaves_pool_usable(void **state) {
     assert_int_equal(segops__alloc_test_live(), base + 2);
     for (size_t i = 0; i < PER_BLOCK; i++) assert_int_equal(fill[i]->json[0], 'g');
     assert_int_equal(first->json[0], 'f');
-    segops__event_pool_release(&pool, fill, PER_BLOCK);
-    segops__event_pool_release(&pool, &first, 1);
-    segops__event_pool_release(&pool, &next, 1);
+    segops__event_release(fill, PER_BLOCK);
+    segops__event_release(&first, 1);
+    segops__event_release(&next, 1);
     segops__event_pool_destroy(&pool);
     assert_int_equal(segops__alloc_test_live(), base);
 }
@@ -161,7 +161,7 @@ static struct {
 } channel = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, false};
 
 static void *settler(void *arg) {
-    segops__event_pool_t *pool = arg;
+    (void)arg;
     segops__event_t *batch[64];
     for (;;) {
         pthread_mutex_lock(&channel.lock);
@@ -174,7 +174,7 @@ static void *settler(void *arg) {
         pthread_cond_signal(&channel.changed);
         pthread_mutex_unlock(&channel.lock);
         for (size_t i = 0; i < n; i++) assert_int_equal(batch[i]->json[0], 'p');
-        segops__event_pool_release(pool, batch, n); /* no lock, as the worker */
+        segops__event_release(batch, n); /* no lock, as the worker */
         if (done) return NULL;
     }
 }
@@ -185,7 +185,7 @@ static void test_release_on_another_thread(void **state) {
     segops__event_pool_init(&pool);
     long base = segops__alloc_test_live();
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, settler, &pool), 0);
+    assert_int_equal(pthread_create(&t, NULL, settler, NULL), 0);
     for (size_t i = 0; i < STREAM; i++) {
         pthread_mutex_lock(&channel.lock); /* the client lock guards alloc */
         while (channel.count == HANDOFF) pthread_cond_wait(&channel.changed, &channel.lock);

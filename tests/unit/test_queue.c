@@ -27,7 +27,7 @@ static segops_err_t build(const segops_event_t *in, size_t max_bytes, int64_t no
     return SEGOPS_OK;
 }
 
-static void release(segops__event_t *event) { segops__event_pool_release(&pool, &event, 1); }
+static void release(segops__event_t *event) { segops__event_release(&event, 1); }
 
 static segops__event_t *make(const char *type) {
     segops_event_t in = {"u", type, NULL, NULL, NULL};
@@ -58,28 +58,56 @@ static void test_event_encoding(void **state) {
     assert_null(ev);
 }
 
-static void test_fifo_and_bounds(void **state) {
+static void test_fifo_and_positions(void **state) {
     (void)state;
     segops__queue_t q;
     segops__event_t *a = make("a"), *b = make("b"), *c = make("c");
-    segops__queue_init(&q, 2, a->len + b->len);
-    assert_true(segops__queue_fits(&q, a->len));
+    segops__queue_init(&q);
     segops__queue_push(&q, a);
     segops__queue_push(&q, b);
-    assert_false(segops__queue_fits(&q, c->len)); /* both bounds are full */
     assert_int_equal(q.count, 2);
     assert_int_equal(q.bytes, a->len + b->len);
     assert_ptr_equal(segops__queue_pop(&q), a);
-    assert_true(segops__queue_fits(&q, c->len));
+    assert_ptr_equal(a->next, b); /* a popped event keeps its link */
     segops__queue_push(&q, c);
     assert_int_equal(q.pushed, 3);
     assert_int_equal(q.popped, 1);
     release(a);
-    assert_int_equal(segops__queue_clear(&q, &pool), 2);
+    assert_int_equal(segops__queue_clear(&q), 2);
     assert_int_equal(q.count, 0);
     assert_int_equal(q.bytes, 0);
     assert_null(q.head);
     assert_null(q.tail);
+}
+
+/* A lane's events join the client's queue behind what it holds, in order. */
+static void test_splice(void **state) {
+    (void)state;
+    segops__queue_t main_q, lane;
+    segops__queue_init(&main_q);
+    segops__queue_init(&lane);
+    segops__queue_splice(&main_q, &lane); /* empty into empty */
+    assert_null(main_q.head);
+    segops__event_t *e[5];
+    for (int i = 0; i < 5; i++) e[i] = make(i < 2 ? "main" : "lane");
+    segops__queue_push(&lane, e[0]); /* into an empty queue: lane becomes the queue */
+    segops__queue_splice(&main_q, &lane);
+    segops__queue_push(&main_q, e[1]);
+    for (int i = 2; i < 5; i++) segops__queue_push(&lane, e[i]);
+    segops__queue_splice(&main_q, &lane);
+    assert_int_equal(main_q.count, 5);
+    assert_int_equal(main_q.pushed, 5);
+    assert_int_equal(lane.count, 0);
+    assert_int_equal(lane.bytes, 0);
+    assert_int_equal(lane.popped, 4);
+    assert_null(lane.head);
+    assert_null(lane.tail);
+    size_t bytes = 0;
+    for (int i = 0; i < 5; i++) bytes += e[i]->len;
+    assert_int_equal(main_q.bytes, bytes);
+    for (int i = 0; i < 5; i++) assert_ptr_equal(segops__queue_pop(&main_q), e[i]);
+    assert_null(main_q.tail);
+    for (int i = 0; i < 5; i++) release(e[i]);
 }
 
 /* What the worker does: peek (no lock needed), then detach. */
@@ -93,7 +121,7 @@ static size_t take(segops__queue_t *q, segops__event_t **out, size_t max_events,
 static void test_take_respects_limits(void **state) {
     (void)state;
     segops__queue_t q;
-    segops__queue_init(&q, 1000, 1 << 20);
+    segops__queue_init(&q);
     for (int i = 0; i < 10; i++) segops__queue_push(&q, make("e"));
     size_t one = q.head->len + 1;
     segops__event_t *out[10];
@@ -106,7 +134,7 @@ static void test_take_respects_limits(void **state) {
     assert_int_equal(q.count, 2);
     assert_int_equal(q.popped, 8);
     assert_int_equal(q.bytes, 2 * (one - 1)); /* detach subtracts exactly what it took */
-    segops__queue_clear(&q, &pool);
+    segops__queue_clear(&q);
 }
 
 static void test_no_leaks(void **state) {
@@ -114,18 +142,17 @@ static void test_no_leaks(void **state) {
     segops__event_pool_destroy(&pool); /* starts from no blocks */
     long before = segops__alloc_test_live();
     segops__queue_t q;
-    segops__queue_init(&q, 100, 1 << 20);
+    segops__queue_init(&q);
     for (int i = 0; i < 50; i++) segops__queue_push(&q, make("e"));
-    segops__queue_clear(&q, &pool);
+    segops__queue_clear(&q);
     segops__event_pool_destroy(&pool);
     assert_int_equal(segops__alloc_test_live(), before);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_event_encoding),
-        cmocka_unit_test(test_fifo_and_bounds),
-        cmocka_unit_test(test_take_respects_limits),
+        cmocka_unit_test(test_event_encoding), cmocka_unit_test(test_fifo_and_positions),
+        cmocka_unit_test(test_splice),         cmocka_unit_test(test_take_respects_limits),
         cmocka_unit_test(test_no_leaks),
     };
     segops__event_pool_init(&pool);
