@@ -180,30 +180,44 @@ static segops_err_t track_sync(segops_client_t *c, const segops__event_plan_t *p
 
 /* ---- the queue bounds and the lanes (see client.h, lane.h) ---- */
 
+#define QUEUED_BYTES_BITS 40
+
+static uint64_t queued_pack(size_t events, size_t bytes) {
+    return (uint64_t)events << QUEUED_BYTES_BITS | bytes;
+}
+
 size_t segops__client_reserve(segops_client_t *c, size_t len) {
-    size_t n = atomic_fetch_add_explicit(&c->queued_events, 1, memory_order_relaxed) + 1;
-    size_t bytes = atomic_fetch_add_explicit(&c->queued_bytes, len, memory_order_relaxed) + len;
-    if (n <= c->cfg->max_queue_events && bytes <= c->cfg->max_queue_bytes) return n;
-    segops__client_unreserve(c, 1, len);
-    return 0;
+    /* Checked before it is added, so a refusal never inflates the count that
+     * other threads test (no spurious refusals or evictions). */
+    uint64_t now = atomic_load_explicit(&c->queued, memory_order_relaxed);
+    for (;;) {
+        uint64_t after = now + queued_pack(1, len);
+        size_t events = (size_t)(after >> QUEUED_BYTES_BITS);
+        size_t bytes = (size_t)(after & ((UINT64_C(1) << QUEUED_BYTES_BITS) - 1));
+        if (events > c->cfg->max_queue_events || bytes > c->cfg->max_queue_bytes) return 0;
+        if (atomic_compare_exchange_weak_explicit(&c->queued, &now, after, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return events;
+    }
 }
 
 void segops__client_unreserve(segops_client_t *c, size_t n, size_t bytes) {
-    atomic_fetch_sub_explicit(&c->queued_events, n, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&c->queued_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->queued, queued_pack(n, bytes), memory_order_relaxed);
 }
 
 void segops__client_collect(segops_client_t *c) {
     c->stats.enqueued += segops__lanes_collect(c->lanes, &c->queue);
 }
 
-/* Releases an evicted event's memory, unless the worker is walking the queue
- * without the lock and may be reading it: the worker then releases what was
- * evicted meanwhile after its walk (worker.c). Lock held. */
-static void evict_oldest(segops_client_t *c, segops__event_t *event) {
+/* Evicts the queue's head. Its memory is released at once, unless the worker
+ * is walking the queue without the lock and may be reading this event: the
+ * worker then releases it after its walk (worker.c). Lock held. */
+static void evict_oldest(segops_client_t *c) {
+    bool walked = c->worker_walking && c->queue.popped < c->walk_end;
+    segops__event_t *event = segops__queue_pop(&c->queue);
     segops__client_unreserve(c, 1, event->len);
     c->evicting++; /* pending until reported (report_evicted) */
-    if (!c->worker_walking) segops__event_release(&event, 1);
+    if (!walked) segops__event_release(&event, 1);
 }
 
 /* Reserves room for one event of len bytes under the overflow policy and sets
@@ -222,9 +236,9 @@ static segops_err_t make_room(segops_client_t *c, size_t len, size_t *queued, si
         if ((*queued = segops__client_reserve(c, len))) break;
         if (cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST) {
             segops__client_collect(c); /* the oldest may still be in a lane */
-            segops__event_t *old = segops__queue_pop(&c->queue);
-            if (!old) continue; /* lanes refilled meanwhile: collect again */
-            evict_oldest(c, old);
+            if ((*queued = segops__client_reserve(c, len))) break; /* the worker took some */
+            if (!c->queue.head) continue; /* lanes refilled meanwhile: collect again */
+            evict_oldest(c);
             ++*evicted;
         } else if (cfg->overflow == SEGOPS_OVERFLOW_BLOCK && !timed_out) {
             if (!blocking) {
@@ -519,8 +533,7 @@ void segops__client_fork_child(segops_client_t *c) {
     segops__client_collect(c);
     segops__queue_clear(&c->queue);
     segops__queue_init(&c->queue);
-    atomic_store(&c->queued_events, 0);
-    atomic_store(&c->queued_bytes, 0);
+    atomic_store(&c->queued, 0);
     segops__lanes_set_open(c->lanes, false); /* until this child's worker runs */
     memset(&c->stats, 0, sizeof c->stats);
     c->inflight = c->inflight_bytes = c->sync_inflight = c->evicting = 0;

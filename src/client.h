@@ -42,8 +42,9 @@ struct segops_client {
     uint64_t wake_generation; /* bumped by flush and shutdown: cuts a backoff short */
     size_t blocked_tracks;    /* track calls waiting for room (BLOCK): the queue is due */
     bool worker_napping;      /* the worker naps after a send and wakes itself: no signal */
-    bool worker_walking;      /* the worker reads queued events without the lock: evictions
-                                 meanwhile leave their memory for it to release */
+    bool worker_walking;      /* the worker reads queued events without the lock ... */
+    uint64_t walk_end;        /* ... up to this queue position: evicting one of those leaves
+                                 its memory for the worker to release after its walk */
     bool stopping;            /* shutdown began: track refuses, the worker drains */
     int64_t stop_deadline;    /* monotonic ms; 0 = none */
     bool stopped;             /* shutdown finished */
@@ -51,12 +52,12 @@ struct segops_client {
     pthread_t worker;
     segops__fork_link_t fork_link; /* guarded by the fork registry's lock */
 
-    /* Events in the lanes and the queue together, and their bytes: the bounds
-     * max_queue_events and max_queue_bytes apply to these. Atomics, so track
-     * reserves room without the client lock. */
+    /* Events in the lanes and the queue together, and their bytes, which the
+     * bounds max_queue_events and max_queue_bytes apply to: events in the top
+     * 24 bits, bytes in the low 40, so track reserves both with one atomic add
+     * and no lock (max_queue_events <= 10M, max_queue_bytes <= 4 GiB). */
     char pad[64];
-    _Atomic size_t queued_events;
-    _Atomic size_t queued_bytes;
+    _Atomic uint64_t queued;
     segops__lane_t lanes[SEGOPS__LANES];
 };
 

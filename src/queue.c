@@ -20,7 +20,7 @@ void segops__queue_push(segops__queue_t *q, segops__event_t *event) {
 segops__event_t *segops__queue_pop(segops__queue_t *q) {
     segops__event_t *event = q->head;
     if (!event) return NULL;
-    q->head = event->next; /* event->next stays: see segops__queue_pop */
+    q->head = event->next; /* event->next stays (queue.h) */
     if (!q->head) q->tail = NULL;
     q->count--;
     q->bytes -= event->len;

@@ -22,9 +22,10 @@ static bool batch_due(const segops_client_t *c) {
             c->stopping || c->blocked_tracks > 0);
 }
 
-/* Evictions during a walk took `count` events from the head the walk began
- * at and left their memory to us; their links are intact (queue_pop keeps
- * them), so they are the first `count` events from that head. */
+/* Evictions during a walk took `count` of the walked events from the head the
+ * walk began at and left their memory to us. Links between walked events are
+ * never rewritten (queue_pop keeps them), so they are the first `count` events
+ * from that head. */
 static void release_evicted_during_walk(segops__event_t *head, uint64_t count) {
     for (uint64_t i = 0; i < count; i++) {
         segops__event_t *next = head->next;
@@ -84,6 +85,7 @@ static void *worker_main(void *arg) {
         size_t available = c->queue.count;
         uint64_t popped = c->queue.popped;
         c->worker_walking = true;
+        c->walk_end = popped + available;
         pthread_mutex_unlock(&c->lock);
         size_t bytes;
         /* The budget leaves room for the {"events":[…]} wrapper around the events. */
@@ -93,7 +95,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&c->lock);
         c->worker_walking = false;
         if (c->queue.popped != popped) {
-            release_evicted_during_walk(head, c->queue.popped - popped);
+            release_evicted_during_walk(head, SEGOPS__MIN(c->queue.popped - popped, available));
             continue;
         }
         segops__queue_detach(&c->queue, batch, n, bytes);

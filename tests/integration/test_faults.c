@@ -620,12 +620,12 @@ static void *evict_produce(void *arg) {
     return NULL;
 }
 
-static void test_drop_oldest_while_worker_walks(void **state) {
-    (void)state;
+static void drop_oldest_race(size_t queue_events, size_t batch_size) {
     fixture_t f;
     fixture_start(&f);
     segops_options_t *opts = make_options(f.srv, TEST_SK, &f.rec);
-    assert_int_equal(segops_options_set_max_queue_events(opts, 600), SEGOPS_OK);
+    assert_int_equal(segops_options_set_max_queue_events(opts, queue_events), SEGOPS_OK);
+    assert_int_equal(segops_options_set_batch_size(opts, batch_size), SEGOPS_OK);
     assert_int_equal(segops_options_set_overflow(opts, SEGOPS_OVERFLOW_DROP_OLDEST), SEGOPS_OK);
     fixture_client(&f, opts);
 
@@ -662,6 +662,17 @@ static void test_drop_oldest_while_worker_walks(void **state) {
         devsrv_event_free(&ev);
     }
     fixture_stop(&f);
+}
+
+static void test_drop_oldest_while_worker_walks(void **state) {
+    (void)state;
+    drop_oldest_race(600, 100);
+}
+
+/* A queue of 3: evictions empty it while the worker walks, and refill it. */
+static void test_drop_oldest_tiny_queue(void **state) {
+    (void)state;
+    drop_oldest_race(3, 3);
 }
 
 typedef struct blocked_track {
@@ -1046,6 +1057,7 @@ int main(void) {
         cmocka_unit_test(test_queue_bound_holds_across_threads),
         cmocka_unit_test(test_overflow_drop_oldest),
         cmocka_unit_test(test_drop_oldest_while_worker_walks),
+        cmocka_unit_test(test_drop_oldest_tiny_queue),
         cmocka_unit_test(test_overflow_block),
         cmocka_unit_test(test_max_queue_bytes_drop_newest),
         cmocka_unit_test(test_max_queue_bytes_block_drains),
