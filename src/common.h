@@ -21,7 +21,10 @@
 #define SEGOPS__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SEGOPS__MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* The server's hard limit of events per batch request (PROTOCOL.md). */
+/* The server's hard limit of events per batch request (SegOps protocol). */
 #define SEGOPS__MAX_EVENTS_PER_REQUEST 500
+
+/* Room for one line of detail in a drop report or transport error. */
+#define SEGOPS__DETAIL_LEN 256
 
 #endif

@@ -27,6 +27,7 @@ static const segops_options_t defaults = {
     .retry_after_max_ms = 300000,
     .connect_timeout_ms = 10000,
     .request_timeout_ms = 10000,
+    .sync_timeout_ms = 30000,
     .allow_insecure_http = false,
 };
 
@@ -154,6 +155,7 @@ RANGE_SETTER(retry_budget_ms, uint32_t, retry_budget_ms, 1, 86400000)
 RANGE_SETTER(retry_after_max_ms, uint32_t, retry_after_max_ms, 0, 3600000)
 RANGE_SETTER(connect_timeout_ms, uint32_t, connect_timeout_ms, 1, 600000)
 RANGE_SETTER(request_timeout_ms, uint32_t, request_timeout_ms, 1, 600000)
+RANGE_SETTER(sync_timeout_ms, uint32_t, sync_timeout_ms, 1, 86400000)
 
 segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
                                                  uint32_t cap_ms) {

@@ -32,6 +32,7 @@ struct segops_options {
     uint32_t retry_after_max_ms;
     uint32_t connect_timeout_ms;
     uint32_t request_timeout_ms;
+    uint32_t sync_timeout_ms;
     char *ca_file;
     char *ca_path;
     char *proxy;

@@ -6,16 +6,17 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "event_pool.h"
 #include "json.h"
 #include "log.h"
 #include "retry.h"
 
-void segops__sender_init(segops__sender_t *s, segops_client_t *c, segops__transport_t *t,
-                         bool from_queue) {
+void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
+                         segops__transport_t *t, segops__held_by_t held_by) {
     memset(s, 0, sizeof *s);
-    s->client = c;
+    s->ctx = ctx;
     s->transport = t;
-    s->from_queue = from_queue;
+    s->held_by = held_by;
     s->rng = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15u;
 }
 
@@ -50,8 +51,7 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     for (size_t i = 0; i < n; i++) bytes += events[i]->len;
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
-    segops__client_settle(s->client, s->from_queue, delivered, drop.count ? &drop : NULL,
-                          s->from_queue, bytes);
+    segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
 }
 
@@ -90,19 +90,15 @@ static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
 
 static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n);
 
-/* Makes one attempt at events[0..n). *used_auth receives the Authorization
- * value sent (owned by the caller when tokens are in use). */
+/* Makes one attempt at events[0..n). *auth receives the Authorization value
+ * sent (release it after the attempt). */
 static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n, bool is_retry,
-                         char **token_auth, attempt_t *a) {
-    segops_client_t *c = s->client;
-    const char *auth = c->apikey_auth;
-    if (c->tokens) {
-        segops__mint_failure_t failure;
-        if (segops__token_get(c->tokens, s->transport, token_auth, &failure) != SEGOPS_OK) {
-            mint_verdict(&failure, a);
-            return;
-        }
-        auth = *token_auth;
+                         segops__auth_header_t *auth, attempt_t *a) {
+    const segops__deliver_ctx_t *ctx = s->ctx;
+    segops__mint_failure_t failure;
+    if (segops__auth_get(ctx->auth, s->transport, auth, &failure) != SEGOPS_OK) {
+        mint_verdict(&failure, a);
+        return;
     }
     if (segops__batch_encode(&s->body, events, n) != SEGOPS_OK) {
         a->verdict = (segops__verdict_t){SEGOPS__ACT_DROP, SEGOPS_E_NOMEM, SEGOPS_DROP_REJECTED};
@@ -110,9 +106,11 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
         snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");
         return;
     }
-    segops__transport_post(s->transport, c->batch_url, auth, s->body.data, s->body.len, &s->resp);
-    segops__client_note_request(c, s->body.len, is_retry, s->resp.new_connections);
-    a->verdict = segops__retry_classify(s->resp.err, s->resp.status, c->tokens != NULL);
+    segops__transport_post(s->transport, ctx->batch_url, auth->value, s->body.data, s->body.len,
+                           &s->resp);
+    segops__ledger_note_request(ctx->ledger, s->body.len, is_retry, s->resp.new_connections);
+    a->verdict =
+        segops__retry_classify(s->resp.err, s->resp.status, segops__auth_uses_tokens(ctx->auth));
     a->status = s->resp.status;
     snprintf(a->retry_after, sizeof a->retry_after, "%s", s->resp.retry_after);
     if (s->resp.err != SEGOPS_OK)
@@ -125,7 +123,7 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
  * server sent with the failed answer (429, and 503 where servers use it). */
 static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t attempt,
                            bool *server_asked) {
-    const segops_options_t *cfg = s->client->cfg;
+    const segops_options_t *cfg = s->ctx->cfg;
     uint32_t wait =
         segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, attempt, &s->rng);
     uint32_t floor_ms;
@@ -138,39 +136,62 @@ static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t att
     return wait;
 }
 
-static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n, int status) {
-    drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
-             "not delivered by the shutdown deadline");
+/* Which deadline ended a send, if any: the client's stop deadline (the events
+ * are dropped as SHUTDOWN) or a synchronous send's own (RETRIES_EXHAUSTED). */
+typedef enum deadline_kind { NOT_PAST, PAST_STOP, PAST_OWN } deadline_kind_t;
+
+static deadline_kind_t past_deadline(const segops__sender_t *s) {
+    if (segops__gate_past_deadline(s->ctx->gate)) return PAST_STOP;
+    if (s->deadline && segops__clock_monotonic_ms() >= s->deadline) return PAST_OWN;
+    return NOT_PAST;
+}
+
+/* Drops what a deadline ended. `aborted` says a request was cut off in flight:
+ * the server may have received it, which the report must not hide. */
+static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
+                             deadline_kind_t kind, int status, bool aborted) {
+    const char *stop = aborted ? "not delivered by the shutdown deadline; the request in flight "
+                                 "was aborted and may have reached the server"
+                               : "not delivered by the shutdown deadline";
+    const char *own = aborted ? "not delivered by the send deadline; the request in flight was "
+                                "aborted and may have reached the server"
+                              : "not delivered by the send deadline";
+    if (kind == PAST_STOP)
+        drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status, stop);
+    else
+        drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_RETRIES_EXHAUSTED, status, own);
 }
 
 static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n) {
-    segops_client_t *c = s->client;
-    const segops_options_t *cfg = c->cfg;
+    const segops__deliver_ctx_t *ctx = s->ctx;
+    const segops_options_t *cfg = ctx->cfg;
     const int64_t started = segops__clock_monotonic_ms();
-    uint32_t retries = 0;
+    int64_t budget_end = started + cfg->retry_budget_ms;
+    if (s->deadline) budget_end = SEGOPS__MIN(budget_end, s->deadline);
+    uint32_t retries = 0, limited = 0;
     bool resent = false, reauthed = false;
     for (;;) {
-        if (segops__client_past_deadline(c)) {
-            drop_at_deadline(s, events, n, 0);
+        deadline_kind_t past = past_deadline(s);
+        if (past != NOT_PAST) {
+            drop_at_deadline(s, events, n, past, 0, false);
             return;
         }
-        char *token_auth = NULL;
+        segops__auth_header_t auth = {0};
         attempt_t a = {0};
-        const uint64_t generation = segops__client_generation(c);
-        attempt_once(s, events, n, resent, &token_auth, &a);
+        const uint64_t generation = segops__gate_generation(ctx->gate);
+        attempt_once(s, events, n, resent, &auth, &a);
         resent = true;
         /* The token is needed past the attempt only to forget it after a 401. */
         if (a.verdict.action == SEGOPS__ACT_REAUTH && !reauthed)
-            segops__token_invalidate(c->tokens, token_auth);
-        segops__secret_free(token_auth);
+            segops__auth_refused(ctx->auth, &auth);
+        segops__auth_release(&auth);
         bool transient =
             a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
-        if (transient && segops__client_past_deadline(c)) { /* e.g. aborted at the deadline */
-            drop_at_deadline(s, events, n, a.status);
+        if (transient && (past = past_deadline(s)) != NOT_PAST) { /* e.g. aborted at it */
+            drop_at_deadline(s, events, n, past, a.status, s->resp.err == SEGOPS_E_TIMEOUT);
             return;
         }
         int64_t now = segops__clock_monotonic_ms();
-        int64_t budget_end = started + cfg->retry_budget_ms;
         uint32_t wait = 0;
         bool server_asked = false; /* a Retry-After floor: a flush does not cut it */
         switch (a.verdict.action) {
@@ -201,8 +222,10 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             drop_all(s, events, n, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE, a.status,
                      "the server refused a single event as too large");
             return;
-        case SEGOPS__ACT_RATE_LIMITED: /* waits do not use up retries; the budget bounds them */
-            wait = retry_wait(s, &a, retries + 1, &server_asked);
+        case SEGOPS__ACT_RATE_LIMITED:
+            /* Waits do not use up retries (the budget bounds them) but grow like
+             * them, so a 429 without Retry-After still backs off. */
+            wait = retry_wait(s, &a, ++limited, &server_asked);
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries) {
@@ -223,8 +246,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         }
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         bool flush_cuts = a.verdict.action != SEGOPS__ACT_RATE_LIMITED && !server_asked;
-        if (!segops__client_sleep(c, now + wait, flush_cuts, generation)) {
-            drop_at_deadline(s, events, n, a.status);
+        if (!segops__gate_sleep(ctx->gate, now + wait, flush_cuts, generation)) {
+            drop_at_deadline(s, events, n, PAST_STOP, a.status, false);
             return;
         }
     }

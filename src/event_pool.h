@@ -5,7 +5,7 @@
  * state, an event carries no malloc header, and releasing a whole batch costs
  * one atomic add per block it touched.
  *
- * Threads: alloc is called under its owner's lock (a lane's, see client.h);
+ * Threads: alloc is called under its owner's lock (a lane's or admission's);
  * release may run on any thread without a lock. */
 #ifndef SEGOPS_EVENT_POOL_H
 #define SEGOPS_EVENT_POOL_H

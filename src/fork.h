@@ -1,20 +1,26 @@
-/* fork() support. Every live client is registered; pthread_atfork handlers take
- * each client's locks before a fork (so the child inherits consistent state)
- * and, in the child, hand each client a fresh start: the parent's queued and
- * in-flight events stay the parent's, and its worker, curl handles and
- * connections are never touched by the child. */
+/* fork() support as a registry of hooks. A module that owns locks or threads
+ * registers one hook per instance; pthread_atfork then runs every prepare step
+ * in registration order before a fork (taking the module's locks, so the child
+ * inherits consistent state) and the parent and child steps in reverse order
+ * after it. Register in lock order (a module whose lock is taken first goes
+ * first). fork.c knows nothing of what the modules are. */
 #ifndef SEGOPS_FORK_H
 #define SEGOPS_FORK_H
 
 #include "common.h"
 
-typedef struct segops__fork_link {
-    segops_client_t *prev;
-    segops_client_t *next;
-} segops__fork_link_t;
+typedef struct segops__fork_hook {
+    void (*prepare)(void *arg); /* take the module's locks */
+    void (*parent)(void *arg);  /* release them */
+    void (*child)(void *arg);   /* only the forking thread exists: reset, then release */
+    void *arg;
+    struct segops__fork_hook *prev, *next; /* the registry's links */
+} segops__fork_hook_t;
 
-/* Adds c to the registry (installing the atfork handlers on first use). */
-void segops__fork_register(segops_client_t *c);
-void segops__fork_unregister(segops_client_t *c);
+/* Adds hook (owned by the caller, which keeps it alive until unregistered) at the
+ * end of the registry, installing the atfork handlers on first use. */
+void segops__fork_register(segops__fork_hook_t *hook);
+/* Removes hook; NULL-safe and safe for a hook never registered. */
+void segops__fork_unregister(segops__fork_hook_t *hook);
 
 #endif

@@ -31,12 +31,13 @@ segops__lane_t *segops__lane_of_this_thread(segops__lane_t *lanes) {
     return &lanes[lane_plus_one - 1];
 }
 
-size_t segops__lanes_collect(segops__lane_t *lanes, segops__queue_t *q) {
+size_t segops__lanes_collect(segops__lane_t *lanes, segops__queue_t *q, size_t *bytes) {
     size_t moved = 0;
     for (size_t i = 0; i < SEGOPS__LANES; i++) {
         segops__lane_t *lane = &lanes[i];
         pthread_mutex_lock(&lane->lock);
         moved += lane->queue.count;
+        *bytes += lane->queue.bytes;
         segops__queue_splice(q, &lane->queue);
         pthread_mutex_unlock(&lane->lock);
     }

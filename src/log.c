@@ -6,7 +6,13 @@
 
 static _Thread_local int callback_depth;
 
+static _Thread_local bool worker_thread;
+
 bool segops__in_callback(void) { return callback_depth > 0; }
+
+void segops__mark_worker_thread(void) { worker_thread = true; }
+
+bool segops__on_worker_thread(void) { return worker_thread; }
 
 void segops__log(const segops_options_t *cfg, segops_log_level_t level, const char *fmt, ...) {
     if (!cfg->logger || level < cfg->log_level) return;

@@ -1,5 +1,5 @@
 /* Diagnostics and drop reports: the logger option, the default stderr line for
- * on_error, and the thread-local "inside a callback" mark. */
+ * on_error, and the thread-local marks (inside a callback, worker thread). */
 #ifndef SEGOPS_LOG_H
 #define SEGOPS_LOG_H
 
@@ -23,5 +23,10 @@ segops_err_t segops__call_get_user(const segops_options_t *cfg, segops_user_t *u
 
 /* True while this thread runs a segops callback (flush/shutdown/free refuse). */
 bool segops__in_callback(void);
+
+/* Marks the calling thread as a client's worker, for the rest of its life. */
+void segops__mark_worker_thread(void);
+/* True on a worker thread: it must never wait for room only it can free. */
+bool segops__on_worker_thread(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* A FIFO of accepted events (the client's queue, and each lane's). Pure data
- * structure: its owner holds the lock; the bounds live in the client. Positions count every event
+ * structure: its owner holds the lock; the bounds live in admission.c. Positions count every event
  * ever pushed or popped, so "everything tracked before call X" is a position, not a per-event
  * field. */
 #ifndef SEGOPS_QUEUE_H

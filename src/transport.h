@@ -8,8 +8,6 @@
 #include "buf.h"
 #include "config.h"
 
-#define SEGOPS__DETAIL_LEN 256
-
 typedef struct segops__transport segops__transport_t;
 
 typedef struct segops__http_response {
@@ -25,6 +23,10 @@ typedef struct segops__http_response {
  * SEGOPS_OK, SEGOPS_E_NOMEM or SEGOPS_E_INTERNAL. */
 segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transport_t **out);
 void segops__transport_free(segops__transport_t *t);
+/* In a forked child: lets go of a transport inherited from the parent without
+ * touching the parent's connections (no curl cleanup, which could end the
+ * parent's TLS sessions). */
+void segops__transport_abandon_in_child(segops__transport_t *t);
 
 /* POSTs body as application/json with "Authorization: <authorization>" and fills
  * resp. Blocks until the answer, request_timeout_ms, or the abort deadline. */

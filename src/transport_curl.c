@@ -142,6 +142,10 @@ void segops__transport_free(segops__transport_t *t) {
     segops__free(t);
 }
 
+void segops__transport_abandon_in_child(segops__transport_t *t) {
+    SEGOPS__UNUSED(t); /* its memory stays with the parent's copy of the heap */
+}
+
 void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms) {
     atomic_store(&t->deadline_ms, abs_monotonic_ms);
     curl_multi_wakeup(t->multi);

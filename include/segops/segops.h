@@ -100,7 +100,11 @@ typedef struct segops_error_info {
  * SEGOPS_OVERFLOW_DROP_OLDEST, on the thread whose track call evicted them) with
  * no library lock held. It may call segops_track; segops_flush, segops_shutdown
  * and segops_client_free return SEGOPS_E_STATE / do nothing from inside it.
- * Default (none set): one line on stderr per report. */
+ * A report raised while a thread is already inside a segops callback (a track
+ * from on_error that evicts) is never nested: it is deferred and delivered by the
+ * worker (or shutdown) after the callback returns; its events stay pending, so
+ * a flush still waits for the report. Default (none set): one line on stderr
+ * per report. */
 typedef void (*segops_error_fn)(const segops_error_info_t *error, void *userdata);
 
 typedef enum segops_log_level {
@@ -187,7 +191,10 @@ SEGOPS_API segops_err_t segops_options_set_max_queue_bytes(segops_options_t *opt
 /* Overflow policy (default SEGOPS_OVERFLOW_DROP_NEWEST). */
 SEGOPS_API segops_err_t segops_options_set_overflow(segops_options_t *opts,
                                                     segops_overflow_t policy);
-/* Longest wait of a track call under SEGOPS_OVERFLOW_BLOCK (default 1000, 0..600000 ms). */
+/* Longest wait of a track call under SEGOPS_OVERFLOW_BLOCK (default 1000, 0..600000 ms).
+ * A track on the worker thread (from on_error, logger or get_user) or from any
+ * other callback never waits: only the worker frees room, so it is refused at
+ * once with SEGOPS_E_QUEUE_FULL. */
 SEGOPS_API segops_err_t segops_options_set_block_timeout_ms(segops_options_t *opts, uint32_t ms);
 /* Largest encoded event (default 32768, 256..1048576 bytes). */
 SEGOPS_API segops_err_t segops_options_set_max_event_bytes(segops_options_t *opts, size_t bytes);
@@ -209,6 +216,11 @@ SEGOPS_API segops_err_t segops_options_set_retry_after_max_ms(segops_options_t *
 SEGOPS_API segops_err_t segops_options_set_connect_timeout_ms(segops_options_t *opts, uint32_t ms);
 /* Whole-request limit (default 10000, 1..600000 ms). */
 SEGOPS_API segops_err_t segops_options_set_request_timeout_ms(segops_options_t *opts, uint32_t ms);
+/* With batching off: the longest one track call blocks (default 30000,
+ * 1..86400000 ms). Its attempts, retries and waits all end by then (a request
+ * in flight is aborted); an event not delivered by then is dropped as
+ * SEGOPS_DROP_RETRIES_EXHAUSTED and the call returns the last failure's code. */
+SEGOPS_API segops_err_t segops_options_set_sync_timeout_ms(segops_options_t *opts, uint32_t ms);
 /* Extra trust anchors (PEM bundle file / hashed directory). Verification of the
  * peer and host name is always on and cannot be turned off. */
 SEGOPS_API segops_err_t segops_options_set_ca_file(segops_options_t *opts, const char *path);
@@ -283,13 +295,14 @@ SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_c
  * SEGOPS_E_INVALID_JSON (payload is not a JSON object), SEGOPS_E_TOO_LARGE
  * (over max_event_bytes), SEGOPS_E_QUEUE_FULL (see segops_overflow_t),
  * SEGOPS_E_STATE (after shutdown) or SEGOPS_E_NOMEM.
- * Thread-safe. Never does I/O; blocks only on the queue lock (never held across
- * I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms.
+ * Thread-safe. Never does I/O; blocks only on short internal locks (never held
+ * across I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms.
  * With batching off it sends on the calling thread (retrying as configured) and
- * returns the delivery outcome instead; a failed send is counted as dropped and
- * reported by the return value, not through on_error. It holds a per-client
- * send lock meanwhile, so it returns SEGOPS_E_STATE when called from inside a
- * segops callback (a logger or get_user running in that send). */
+ * returns the delivery outcome instead, within sync_timeout_ms (default 30 s);
+ * calls from different threads use separate connections and never wait for each
+ * other. A failed send is counted as dropped and reported by the return value,
+ * not through on_error. It returns SEGOPS_E_STATE when called from inside a
+ * segops callback (a logger or get_user running in a send). */
 SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_id,
                                      const char *event_type, const char *payload_json);
 
@@ -313,12 +326,17 @@ SEGOPS_API segops_err_t segops_identify(segops_client_t *client, const char *use
 SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
 
 /* Flushes, then stops and joins the worker. Whatever is undelivered at the
- * deadline (timeout_ms < 0: none) is dropped and reported as SEGOPS_DROP_SHUTDOWN;
- * an in-flight request is aborted at the deadline. Returns SEGOPS_OK (all
- * delivered or dropped for their own reasons), SEGOPS_E_TIMEOUT (events were
- * dropped at the deadline), SEGOPS_E_INVALID_ARG (NULL client) or SEGOPS_E_STATE
- * (inside a callback). Idempotent: later calls return SEGOPS_OK at once.
- * Thread-safe; blocks until the worker has stopped (the deadline plus a few ms). */
+ * deadline (timeout_ms < 0: none) is dropped and reported as SEGOPS_DROP_SHUTDOWN
+ * (reported before it is counted); a request in flight is aborted at the
+ * deadline, and its report says the server may have received it. Returns
+ * SEGOPS_OK (all delivered or dropped for their own reasons), SEGOPS_E_TIMEOUT
+ * (events were dropped at the deadline), SEGOPS_E_INVALID_ARG (NULL client) or
+ * SEGOPS_E_STATE (inside a callback).
+ * Idempotent and thread-safe: the first call drives the shutdown and blocks
+ * until the worker has stopped (the deadline plus a few ms). Every other call,
+ * concurrent or later, waits for that with its own timeout_ms and returns the
+ * first call's result, or SEGOPS_E_TIMEOUT when its own deadline passes first
+ * (the shutdown then goes on). */
 SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms);
 
 /* Shuts down (without a deadline if never shut down: call segops_shutdown first

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (r.p < r.end) {
         const uint8_t op = *r.p++;
         char *s = NULL;
-        switch (op % 24) {
+        switch (op % 25) {
         case 0:
             s = take_string(&r);
             segops_options_set_api_url(opts, s);
@@ -108,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             segops_options_set_get_user(opts, op & 0x80 ? get_user : NULL, NULL);
             segops_options_set_on_error(opts, op & 0x40 ? on_error : NULL, NULL);
             break;
+        case 24: segops_options_set_sync_timeout_ms(opts, (uint32_t)take_number(&r, 4)); break;
         case 23:
             segops_options_set_logger(opts, op & 0x80 ? logger : NULL,
                                       (segops_log_level_t)((int)take_number(&r, 1) - 1), NULL);

@@ -105,6 +105,7 @@ static void test_defaults_match_code(void **state) {
     expect_default("retry_after_max_ms", d->retry_after_max_ms);
     expect_default("connect_timeout_ms", d->connect_timeout_ms);
     expect_default("request_timeout_ms", d->request_timeout_ms);
+    expect_default("sync_timeout_ms", d->sync_timeout_ms);
     char backoff[64];
     snprintf(backoff, sizeof backoff, "%u, %u", d->retry_base_ms, d->retry_cap_ms);
     assert_string_equal(find("retry_backoff_ms")->def, backoff);
@@ -128,6 +129,7 @@ static void test_ranges_match_setters(void **state) {
     EXPECT_RANGE(retry_after_max_ms, uint32_t);
     EXPECT_RANGE(connect_timeout_ms, uint32_t);
     EXPECT_RANGE(request_timeout_ms, uint32_t);
+    EXPECT_RANGE(sync_timeout_ms, uint32_t);
     /* Every documented option has a row, and every row is a documented option. */
     const char *all[] = {"api_url",
                          "api_key",
@@ -149,6 +151,7 @@ static void test_ranges_match_setters(void **state) {
                          "retry_after_max_ms",
                          "connect_timeout_ms",
                          "request_timeout_ms",
+                         "sync_timeout_ms",
                          "ca_file",
                          "ca_path",
                          "proxy",
