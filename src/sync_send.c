@@ -22,6 +22,7 @@ struct segops__sync {
     slot_t *idle; /* free transports */
     slot_t *busy; /* transports of calls in progress */
     size_t idle_count;
+    bool stopping;             /* sends are refused from now on */
     int64_t stop_deadline;     /* 0: none (or not stopping) */
     segops__event_pool_t pool; /* event memory, under lock */
     segops__fork_hook_t fork_hook;
@@ -140,15 +141,22 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     segops_err_t err = SEGOPS_OK;
     slot_t *slot = acquire(sync, deadline, &err);
     if (!slot) return segops__ledger_reject(ctx->ledger, err);
+    /* Refused or accepted under the lock segops__sync_stop takes: shutdown then
+     * waits for every send accepted before it (ledger_wait_quiet). */
     pthread_mutex_lock(&sync->lock);
-    segops__event_t *event = segops__event_pool_alloc(&sync->pool, plan->len);
-    pthread_mutex_unlock(&sync->lock);
-    if (!event) {
-        release(sync, slot);
-        return segops__ledger_reject(ctx->ledger, SEGOPS_E_NOMEM);
+    segops__event_t *event = NULL;
+    err = sync->stopping ? SEGOPS_E_STATE : SEGOPS_OK;
+    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&sync->pool, plan->len)))
+        err = SEGOPS_E_NOMEM;
+    if (event) {
+        segops__event_encode(plan, event);
+        segops__ledger_accept_sync(ctx->ledger, event->len);
     }
-    segops__event_encode(plan, event);
-    segops__ledger_accept_sync(ctx->ledger, event->len);
+    pthread_mutex_unlock(&sync->lock);
+    if (err != SEGOPS_OK) {
+        release(sync, slot);
+        return segops__ledger_reject(ctx->ledger, err);
+    }
     segops__sender_t sender;
     segops__sender_init(&sender, ctx, slot->transport, SEGOPS__HELD_BY_SYNC);
     sender.deadline = deadline;
@@ -161,6 +169,7 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
 
 void segops__sync_stop(segops__sync_t *sync, int64_t deadline) {
     pthread_mutex_lock(&sync->lock);
+    sync->stopping = true;
     sync->stop_deadline = deadline;
     if (deadline)
         for (slot_t *slot = sync->busy; slot; slot = slot->next)
