@@ -54,14 +54,15 @@ size_t reports_of(recorder_t *rec) {
 
 devsrv_t *start_server(const devsrv_config_t *given) {
     static const char *const sk[] = {TEST_SK};
-    static const devsrv_pk_key_t pk[] = {{TEST_PK, TEST_PK_SECRET, false}};
+    static const devsrv_pk_key_t pk[] = {{TEST_PK, TEST_PK_SECRET, false},
+                                         {TEST_SIGNED_PK, TEST_PK_SECRET, true}};
     devsrv_config_t cfg = {0};
     if (given) cfg = *given;
     if (!cfg.sk_key_count && !cfg.pk_key_count) {
         cfg.sk_keys = sk;
         cfg.sk_key_count = 1;
         cfg.pk_keys = pk;
-        cfg.pk_key_count = 1;
+        cfg.pk_key_count = 2;
     }
     cfg.keep_events = true;
     devsrv_t *srv = NULL;

@@ -19,8 +19,10 @@
 
 #define TEST_SK "sk_test_4f1d8a9c2b7e6d5a"
 #define TEST_PK "pk_test_9a8b7c6d5e4f3a2b"
-/* HMAC secret of TEST_PK (hex). */
+/* HMAC secret of TEST_PK and TEST_SIGNED_PK (hex). */
 #define TEST_PK_SECRET "7365676f70732d746573742d686d61632d736563726574"
+/* A second public key that insists on signed identities. */
+#define TEST_SIGNED_PK "pk_test_signed_5e6f7a8b9c0d"
 
 /* Everything on_error reported, copied. */
 #define RECORDER_MAX 256
@@ -40,7 +42,7 @@ void recorder_on_error(const segops_error_info_t *error, void *userdata);
 /* Snapshot under the lock. */
 void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events);
 
-/* Starts a devserver knowing TEST_SK and TEST_PK, keeping events in memory.
+/* Starts a devserver knowing TEST_SK, TEST_PK and TEST_SIGNED_PK, keeping events in memory.
  * cfg may be NULL for defaults, or carry extra settings (keys are filled in
  * when it names none). */
 devsrv_t *start_server(const devsrv_config_t *cfg);
