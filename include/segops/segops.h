@@ -182,7 +182,8 @@ SEGOPS_API segops_err_t segops_options_set_logger(segops_options_t *opts, segops
                                                   segops_log_level_t min_level, void *userdata);
 /* Queue bound in events (default 100000, 1..10000000). */
 SEGOPS_API segops_err_t segops_options_set_max_queue_events(segops_options_t *opts, size_t n);
-/* Queue bound in bytes of encoded events (default 32 MiB, 4 KiB..4 GiB). */
+/* Queue bound in bytes of encoded events (default 32 MiB, 4 KiB..4 GiB; on
+ * targets with a 32-bit size_t, 4 KiB..2 GiB). */
 SEGOPS_API segops_err_t segops_options_set_max_queue_bytes(segops_options_t *opts, size_t bytes);
 /* Overflow policy (default SEGOPS_OVERFLOW_DROP_NEWEST). */
 SEGOPS_API segops_err_t segops_options_set_overflow(segops_options_t *opts,
