@@ -295,8 +295,11 @@ SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_i
                                      const char *event_type, const char *payload_json);
 
 /* segops_track with every field of segops_event_t; the same returns, plus
- * SEGOPS_E_INVALID_ARG for a NULL event, an occurred_at that is not RFC 3339, or
- * an empty/non-UTF-8 anonymous_id. */
+ * SEGOPS_E_INVALID_ARG for a NULL event, an occurred_at that is not RFC 3339 or
+ * whose instant lies outside 0000-01-01T00:00:00Z..9999-12-31T23:59:59.999Z
+ * (e.g. year 0000 at +14:00, year 9999 at -14:00), or an empty/non-UTF-8
+ * anonymous_id. occurred_at may carry any number of fraction digits; it is sent
+ * in UTC truncated (not rounded) to the millisecond. */
 SEGOPS_API segops_err_t segops_track_event(segops_client_t *client, const segops_event_t *event);
 
 /* Tracks a "context_identified" event whose payload is traits_json (NULL = {}).
