@@ -1,6 +1,7 @@
 /* The pure modules on a 32-bit (ILP32) target, where size_t is 32 bits: the
  * option setters and the client-time check (config.c), RFC 3339 (timefmt.c),
- * payload validation (json_text.c) and event planning (event.c).
+ * payload validation (json_text.c), event planning (event.c), the event pool
+ * and queue (event_pool.c, queue.c) and the retry arithmetic (retry.c).
  *
  * Plain C without cmocka (no 32-bit cmocka is installed): run.sh builds this
  * file with the sources above using `cc -m32` and runs it; it prints one line
@@ -11,7 +12,10 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_pool.h"
 #include "json_text.h"
+#include "queue.h"
+#include "retry.h"
 #include "timefmt.h"
 
 /* crypto.h's wipe helpers live in sign.c, which needs OpenSSL (no 32-bit
@@ -133,6 +137,48 @@ static void test_payload_and_event(void) {
     CHECK_ERR(segops__event_prepare(&ev, 64, 0, &plan), SEGOPS_E_TOO_LARGE);
 }
 
+/* The largest event (1 MiB) in its own pool block, queued and counted. */
+static void test_pool_and_queue(void) {
+    segops__event_pool_t pool;
+    segops__event_pool_init(&pool);
+    segops__queue_t q;
+    segops__queue_init(&q);
+    const size_t sizes[] = {100, 1048576, 5000, 60000};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        segops__event_t *ev = segops__event_pool_alloc(&pool, sizes[i]);
+        CHECK(ev != NULL);
+        if (!ev) continue;
+        CHECK(ev->len == sizes[i]);
+        memset(ev->json, 'x', sizes[i]);
+        ev->json[sizes[i]] = '\0';
+        segops__queue_push(&q, ev);
+        total += sizes[i];
+    }
+    CHECK(q.count == 4);
+    CHECK(q.bytes == total);
+    for (segops__event_t *ev; (ev = segops__queue_pop(&q)) != NULL;) {
+        CHECK(strlen(ev->json) == ev->len);
+        segops__event_release(&ev, 1);
+    }
+    CHECK(q.count == 0 && q.bytes == 0);
+    CHECK(segops__event_pool_alloc(&pool, SIZE_MAX - 8) == NULL); /* no wrap to a tiny block */
+    segops__event_pool_destroy(&pool);
+}
+
+static void test_retry_arithmetic(void) {
+    /* Large attempts and caps stay in 32 bits without wrapping. */
+    CHECK(segops__retry_backoff_ms(500, 600000, 40, NULL) == 600000);
+    CHECK(segops__retry_backoff_ms(500, 600000, 11, NULL) == 512000);
+    CHECK(segops__retry_backoff_ms(1, 600000, 33, NULL) == 600000);
+    uint32_t wait = 0;
+    CHECK(segops__retry_after_parse("99999999999999999999", 20, 0, 3600000, &wait) &&
+          wait == 3600000);
+    CHECK(segops__retry_after_parse("Fri, 31 Dec 9999 23:59:59 GMT", 29, INT64_C(1795675329),
+                                    300000, &wait) &&
+          wait == 300000);
+}
+
 int main(void) {
     if (sizeof(size_t) != 4) {
         printf("FAIL: built with a %u-byte size_t; this test is for ILP32 (-m32)\n",
@@ -143,6 +189,8 @@ int main(void) {
     test_client_time_check();
     test_time_text();
     test_payload_and_event();
+    test_pool_and_queue();
+    test_retry_arithmetic();
     if (failures) {
         printf("%d check(s) failed\n", failures);
         return 1;
