@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git curl openssl
           libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev)
-[ "${1:-}" = "--test" ] && packages+=(valgrind clang libclang-rt-dev)
+[ "${1:-}" = "--test" ] && packages+=(valgrind clang libclang-rt-dev gcc-multilib)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,6 @@
 #include <strings.h>
 
 #include "crypto.h"
-#include "json_text.h"
 
 /* The one table of defaults. README.md "Options" lists the same values; a unit
  * test keeps the two in step. */
@@ -146,7 +145,7 @@ static bool in_range(uint64_t value, uint64_t lo, uint64_t hi) {
 RANGE_SETTER(batch_size, size_t, batch_size, 1, 100000)
 RANGE_SETTER(flush_interval_ms, uint32_t, flush_interval_ms, 1, 3600000)
 RANGE_SETTER(max_queue_events, size_t, max_queue_events, 1, 10000000)
-RANGE_SETTER(max_queue_bytes, size_t, max_queue_bytes, 4096, (size_t)4 << 30)
+RANGE_SETTER(max_queue_bytes, size_t, max_queue_bytes, 4096, SEGOPS__MAX_QUEUE_BYTES_LIMIT)
 RANGE_SETTER(block_timeout_ms, uint32_t, block_timeout_ms, 0, 600000)
 RANGE_SETTER(max_event_bytes, size_t, max_event_bytes, 256, 1048576)
 RANGE_SETTER(max_request_bytes, size_t, max_request_bytes, 65536, (size_t)16 << 20)

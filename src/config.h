@@ -40,6 +40,15 @@ struct segops_options {
     bool allow_insecure_http;
 };
 
+/* The largest max_queue_bytes: 4 GiB where size_t has 64 bits. Where it has 32
+ * bits, 2 GiB: the queue adds an event's bytes (up to 1 MiB) to its count
+ * before it compares the sum with the bound, and that sum must fit a size_t. */
+#if SIZE_MAX > UINT32_MAX
+#define SEGOPS__MAX_QUEUE_BYTES_LIMIT ((size_t)4 << 30)
+#else
+#define SEGOPS__MAX_QUEUE_BYTES_LIMIT ((size_t)1 << 31)
+#endif
+
 /* The defaults every new builder starts from (the README table mirrors it). */
 const segops_options_t *segops__config_defaults(void);
 

@@ -4,6 +4,9 @@
  * time. */
 #include "json_text.h"
 
+/* Objects and arrays nested in a payload, the payload object included. A
+ * promise of the public API: segops.h (segops_track) and the README state it,
+ * and tests/unit/test_documented_limits.c holds them to this value. */
 #define MAX_DEPTH 64
 
 /* One table lookup per byte on the byte-wise paths. COPY: written as is inside a

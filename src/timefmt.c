@@ -78,10 +78,13 @@ static bool civil_to_unix_s(unsigned y, unsigned mo, unsigned d, unsigned h, uns
     return true;
 }
 
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the instants RFC 3339
+ * UTC text with a four-digit year can hold. */
+static int64_t min_epoch_ms(void) { return days_from_civil(0, 1, 1) * MS_PER_DAY; }
+static int64_t max_epoch_ms(void) { return days_from_civil(10000, 1, 1) * MS_PER_DAY - 1; }
+
 void segops__rfc3339_format_ms(int64_t epoch_ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
-    /* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
-    const int64_t min_ms = days_from_civil(0, 1, 1) * MS_PER_DAY;
-    const int64_t max_ms = days_from_civil(10000, 1, 1) * MS_PER_DAY - 1;
+    const int64_t min_ms = min_epoch_ms(), max_ms = max_epoch_ms();
     if (epoch_ms < min_ms) {
         epoch_ms = min_ms;
     } else if (epoch_ms > max_ms) {
@@ -135,7 +138,8 @@ bool segops__rfc3339_parse_ms(const char *s, size_t len, int64_t *epoch_ms) {
     }
     size_t pos = 19;
 
-    /* Fraction: 1..9 digits, truncated (not rounded) to milliseconds. */
+    /* Fraction: one or more digits (RFC 3339 sets no maximum), truncated (not
+     * rounded) to milliseconds, so it never carries into the next second. */
     unsigned frac_ms = 0;
     if (char_at(s, len, pos, '.')) {
         pos++;
@@ -147,7 +151,7 @@ bool segops__rfc3339_parse_ms(const char *s, size_t len, int64_t *epoch_ms) {
             n++;
             pos++;
         }
-        if (n < 1 || n > 9) {
+        if (n < 1) {
             return false;
         }
         for (; n < 3; n++) {
@@ -184,8 +188,14 @@ bool segops__rfc3339_parse_ms(const char *s, size_t len, int64_t *epoch_ms) {
     if (!civil_to_unix_s(y, mo, d, h, mi, sec, &local_s)) {
         return false;
     }
-    /* Local time minus its offset is UTC. */
-    *epoch_ms = (local_s - offset_s) * 1000 + (int64_t)frac_ms;
+    /* Local time minus its offset is UTC. An offset can move a local time in
+     * year 0000 or 9999 out of 0000..9999 UTC, which cannot be written back as
+     * RFC 3339 UTC: refused rather than clamped to another instant. */
+    const int64_t ms = (local_s - offset_s) * 1000 + (int64_t)frac_ms;
+    if (ms < min_epoch_ms() || ms > max_epoch_ms()) {
+        return false;
+    }
+    *epoch_ms = ms;
     return true;
 }
 

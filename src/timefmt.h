@@ -13,10 +13,12 @@
 void segops__rfc3339_format_ms(int64_t epoch_ms, char out[SEGOPS__RFC3339_MS_LEN + 1]);
 
 /* Parses an RFC 3339 date-time of exactly len bytes: "YYYY-MM-DDTHH:MM:SS", an
- * optional fraction of 1..9 digits (truncated to milliseconds), then 'Z' or a
- * "+HH:MM" / "-HH:MM" offset ('T'/'Z' also lowercase, per RFC 3339). Checks field
- * ranges (days in month, leap years; second 60 is accepted as 59). On success
- * stores unix milliseconds (UTC) and returns true; otherwise returns false. */
+ * optional fraction of one or more digits (any number; truncated, not rounded,
+ * to milliseconds), then 'Z' or a "+HH:MM" / "-HH:MM" offset ('T'/'Z' also
+ * lowercase, per RFC 3339). Checks field ranges (days in month, leap years;
+ * second 60 is accepted as 59) and that the instant lies in 0000..9999 UTC (a
+ * year-0000 time at +14:00 does not). On success stores unix milliseconds (UTC)
+ * and returns true; otherwise returns false and leaves *epoch_ms alone. */
 bool segops__rfc3339_parse_ms(const char *s, size_t len, int64_t *epoch_ms);
 
 /* Parses an HTTP-date (RFC 9110: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",

@@ -15,6 +15,9 @@
 #define REFRESH_MARGIN_MS 60000
 /* How long a token whose expires_at already passed (clock skew) is kept. */
 #define SKEWED_TOKEN_KEEP_MS 30000
+/* After a failed refresh, while the cached token is still valid, the next
+ * refresh is tried this much later at most (sooner as expiry nears). */
+#define REFRESH_RETRY_MS 5000
 
 struct segops__token_cache {
     const segops_options_t *cfg;
@@ -22,7 +25,9 @@ struct segops__token_cache {
     pthread_mutex_t lock;
     pthread_cond_t minted; /* broadcast when a mint finishes */
     char *authorization;   /* "Bearer <token>", NULL when none */
-    int64_t refresh_at;    /* monotonic ms */
+    int64_t refresh_at;    /* monotonic ms: mint a fresh token from then on */
+    int64_t expires_at;    /* monotonic ms: the cached token may be sent until then */
+    bool stale_warned;     /* a failed refresh of this token was logged */
     bool minting;
     uint64_t generation;                 /* mints finished */
     segops__mint_failure_t last_failure; /* of the mint that finished last, if it failed */
@@ -65,9 +70,15 @@ static segops_err_t fail(segops__mint_failure_t *f, segops_err_t code, segops_er
     return code;
 }
 
+/* When a fresh token is due and until when it may be sent (monotonic ms). */
+typedef struct token_times {
+    int64_t refresh_at;
+    int64_t expires_at;
+} token_times_t;
+
 /* One mint, with no lock held: get_user, POST, parse. */
 static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char **authorization,
-                         int64_t *refresh_at, segops__mint_failure_t *f) {
+                         token_times_t *times, segops__mint_failure_t *f) {
     segops_user_t user = {0};
     segops__buf_t body = {0};
     segops__http_response_t resp = {0};
@@ -122,7 +133,9 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
         lifetime = SKEWED_TOKEN_KEEP_MS;
         margin = 0;
     }
-    *refresh_at = segops__clock_monotonic_ms() + lifetime - margin;
+    const int64_t now = segops__clock_monotonic_ms();
+    times->refresh_at = now + lifetime - margin;
+    times->expires_at = now + lifetime;
     segops__log(tc->cfg, SEGOPS_LOG_DEBUG, "session token minted, refresh in %lld ms",
                 (long long)(lifetime - margin));
 out:
@@ -135,22 +148,37 @@ out:
     return err;
 }
 
+/* A copy of the cached token for the caller. Lock held. */
+static segops_err_t hand_out(segops__token_cache_t *tc, char **authorization,
+                             segops__mint_failure_t *failure) {
+    *authorization = segops__strdup(tc->authorization);
+    return *authorization ? SEGOPS_OK
+                          : fail(failure, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+}
+
+/* True while the cached token may still be sent: a refresh that failed does
+ * not take away a token the server still accepts. Lock held. */
+static bool cached_still_valid(const segops__token_cache_t *tc, int64_t now) {
+    return tc->authorization && now < tc->expires_at;
+}
+
 segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t,
                                char **authorization, segops__mint_failure_t *failure) {
     *authorization = NULL;
     pthread_mutex_lock(&tc->lock);
     uint64_t seen = tc->generation;
     for (;;) {
-        if (tc->authorization && segops__clock_monotonic_ms() < tc->refresh_at) {
-            *authorization = segops__strdup(tc->authorization);
+        const int64_t now = segops__clock_monotonic_ms();
+        if (tc->authorization && now < tc->refresh_at) {
+            segops_err_t err = hand_out(tc, authorization, failure);
             pthread_mutex_unlock(&tc->lock);
-            return *authorization ? SEGOPS_OK
-                                  : fail(failure, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+            return err;
         }
-        if (tc->generation != seen && tc->last_failed) { /* share the failure we waited for */
-            *failure = tc->last_failure;
+        if (tc->generation != seen && tc->last_failed) { /* the mint we waited for failed */
+            segops_err_t err = cached_still_valid(tc, now) ? hand_out(tc, authorization, failure)
+                                                           : (*failure = tc->last_failure).code;
             pthread_mutex_unlock(&tc->lock);
-            return failure->code;
+            return err;
         }
         if (!tc->minting) break;
         pthread_cond_wait(&tc->minted, &tc->lock);
@@ -160,24 +188,42 @@ segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t
     pthread_mutex_unlock(&tc->lock);
 
     char *fresh = NULL;
-    int64_t refresh_at = 0;
-    segops_err_t err = mint(tc, t, &fresh, &refresh_at, failure);
+    token_times_t times = {0};
+    segops_err_t err = mint(tc, t, &fresh, &times, failure);
 
     pthread_mutex_lock(&tc->lock);
+    const int64_t now = segops__clock_monotonic_ms();
+    int64_t valid_ms = -1; /* >= 0: a failed refresh falls back on the cached token */
     tc->minting = false;
     tc->generation++;
     tc->last_failed = err != SEGOPS_OK;
     if (err == SEGOPS_OK) {
         segops__secret_free(tc->authorization);
         tc->authorization = fresh;
-        tc->refresh_at = refresh_at;
-        *authorization = segops__strdup(fresh);
-        if (!*authorization) err = fail(failure, SEGOPS_E_NOMEM, SEGOPS_OK, 0, "out of memory");
+        tc->refresh_at = times.refresh_at;
+        tc->expires_at = times.expires_at;
+        tc->stale_warned = false;
+        err = hand_out(tc, authorization, failure);
     } else {
         tc->last_failure = *failure;
+        if (cached_still_valid(tc, now)) {
+            /* Try again later, not before every send, and never past expiry. */
+            const int64_t left = tc->expires_at - now;
+            tc->refresh_at = now + SEGOPS__MIN(REFRESH_RETRY_MS, left / 2);
+            err = hand_out(tc, authorization, failure); /* keeps *failure unless it fails */
+            if (err == SEGOPS_OK && !tc->stale_warned) {
+                valid_ms = left;
+                tc->stale_warned = true;
+            }
+        }
     }
     pthread_cond_broadcast(&tc->minted);
     pthread_mutex_unlock(&tc->lock);
+    if (valid_ms >= 0) /* logged once per token, with no lock held */
+        segops__log(tc->cfg, SEGOPS_LOG_WARN,
+                    "session token refresh failed (%s, HTTP %d); using the cached token until "
+                    "it expires in %lld ms",
+                    failure->message, failure->http_status, (long long)valid_ms);
     return err;
 }
 

@@ -1,5 +1,6 @@
 /* The pk_ session token cache: one mint at a time, shared by every sender; the
- * token is refreshed ahead of expires_at and dropped on a 401. */
+ * token is refreshed ahead of expires_at, used until expires_at while a refresh
+ * fails, and dropped on a 401. */
 #ifndef SEGOPS_TOKEN_H
 #define SEGOPS_TOKEN_H
 
@@ -26,7 +27,10 @@ void segops__token_cache_free(segops__token_cache_t *tc);
 /* Returns SEGOPS_OK and a new "Bearer <token>" string in *authorization (wipe
  * and free it with segops__secret_free), minting through t when the cached token
  * is missing or due for refresh. If another thread is minting, waits for that
- * mint and shares its result. On failure fills *failure and returns its code. */
+ * mint and shares its result. A refresh that fails while the cached token has
+ * not reached its expires_at hands out the cached token (logged once per token
+ * at WARN) and tries again later, at most REFRESH_RETRY_MS on and never after
+ * expiry. On failure fills *failure and returns its code. */
 segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t,
                                char **authorization, segops__mint_failure_t *failure);
 

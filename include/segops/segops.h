@@ -129,8 +129,10 @@ typedef struct segops_user segops_user_t;
 typedef segops_err_t (*segops_get_user_fn)(segops_user_t *user, void *userdata);
 
 /* Setters for use inside a segops_get_user_fn. Each copies its input.
- * Return SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL user, NULL/empty/non-UTF-8 text,
- * signature not 64 hex digits, ts <= 0) or SEGOPS_E_NOMEM. Never block. */
+ * user_id and anonymous_id are non-empty UTF-8 of at most 4096 bytes (bytes,
+ * not characters). Return SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL user,
+ * NULL/empty/non-UTF-8 text or text over 4096 bytes, signature not 64 hex
+ * digits, ts <= 0; what was set before stays) or SEGOPS_E_NOMEM. Never block. */
 SEGOPS_API segops_err_t segops_user_set_id(segops_user_t *user, const char *user_id);
 SEGOPS_API segops_err_t segops_user_set_anonymous_id(segops_user_t *user, const char *anonymous_id);
 SEGOPS_API segops_err_t segops_user_set_signature(segops_user_t *user, const char *user_id_sig,
@@ -161,6 +163,8 @@ SEGOPS_API void segops_options_free(segops_options_t *opts);
  * Setters. Each copies its input, validates it, and returns SEGOPS_OK,
  * SEGOPS_E_INVALID_ARG (NULL opts, bad or out-of-range value; opts unchanged) or
  * SEGOPS_E_NOMEM. A builder is not thread-safe: set it up on one thread. None blocks.
+ * A setter checks its own option alone, so options may be set in any order;
+ * the checks that relate two options run in segops_client_new.
  */
 /* Base URL, http:// or https://, with or without a trailing '/'. Required. */
 SEGOPS_API segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url);
@@ -186,7 +190,8 @@ SEGOPS_API segops_err_t segops_options_set_logger(segops_options_t *opts, segops
                                                   segops_log_level_t min_level, void *userdata);
 /* Queue bound in events (default 100000, 1..10000000). */
 SEGOPS_API segops_err_t segops_options_set_max_queue_events(segops_options_t *opts, size_t n);
-/* Queue bound in bytes of encoded events (default 32 MiB, 4 KiB..4 GiB). */
+/* Queue bound in bytes of encoded events (default 32 MiB, 4 KiB..4 GiB; on
+ * targets with a 32-bit size_t, 4 KiB..2 GiB). */
 SEGOPS_API segops_err_t segops_options_set_max_queue_bytes(segops_options_t *opts, size_t bytes);
 /* Overflow policy (default SEGOPS_OVERFLOW_DROP_NEWEST). */
 SEGOPS_API segops_err_t segops_options_set_overflow(segops_options_t *opts,
@@ -282,17 +287,28 @@ typedef struct segops_stats {
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and
  * starts its worker thread (batch mode). Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG
- * (NULL opts/out), SEGOPS_E_CONFIG (no URL or key, key prefix not sk_/pk_, pk_
- * without get_user, plain http:// to a non-loopback host), SEGOPS_E_NOMEM or
- * SEGOPS_E_INTERNAL (thread or curl start failed). On failure *out is NULL.
+ * (NULL opts/out), SEGOPS_E_NOMEM, SEGOPS_E_INTERNAL (thread or curl start
+ * failed), or SEGOPS_E_CONFIG for exactly these causes:
+ *   - api_url was never set;
+ *   - api_key was never set;
+ *   - a pk_ key without a get_user callback;
+ *   - plain http:// to a host other than loopback without allow_insecure_http;
+ *   - batch_size > max_queue_events (the queue could never hold one batch);
+ *   - max_event_bytes > max_queue_bytes (an event could not fit the queue).
+ * The last two relate two options, so no setter can check them. (A key without
+ * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.) With a
+ * logger set, the cause is logged at SEGOPS_LOG_ERROR. On failure *out is NULL.
  * Thread-safe; does no network I/O. */
 SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out);
 
 /* Tracks one event: validates on the calling thread, copies, stamps occurred_at
- * (RFC 3339 UTC, milliseconds, 'Z'), enqueues and returns.
+ * (RFC 3339 UTC, milliseconds, 'Z'), enqueues and returns. payload_json is the
+ * text of one JSON object (NULL means {}), its objects and arrays nested at most
+ * 64 levels deep, the payload object itself being the first level.
  * Returns SEGOPS_OK (accepted: later delivered or reported dropped),
  * SEGOPS_E_INVALID_ARG (NULL client/ids, empty or non-UTF-8 ids),
- * SEGOPS_E_INVALID_JSON (payload is not a JSON object), SEGOPS_E_TOO_LARGE
+ * SEGOPS_E_INVALID_JSON (payload is not a JSON object, or is nested deeper than
+ * 64 levels), SEGOPS_E_TOO_LARGE
  * (over max_event_bytes), SEGOPS_E_QUEUE_FULL (see segops_overflow_t),
  * SEGOPS_E_STATE (after shutdown) or SEGOPS_E_NOMEM.
  * Thread-safe. Never does I/O; blocks only on short internal locks (never held
@@ -307,8 +323,11 @@ SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_i
                                      const char *event_type, const char *payload_json);
 
 /* segops_track with every field of segops_event_t; the same returns, plus
- * SEGOPS_E_INVALID_ARG for a NULL event, an occurred_at that is not RFC 3339, or
- * an empty/non-UTF-8 anonymous_id. */
+ * SEGOPS_E_INVALID_ARG for a NULL event, an occurred_at that is not RFC 3339 or
+ * whose instant lies outside 0000-01-01T00:00:00Z..9999-12-31T23:59:59.999Z
+ * (e.g. year 0000 at +14:00, year 9999 at -14:00), or an empty/non-UTF-8
+ * anonymous_id. occurred_at may carry any number of fraction digits; it is sent
+ * in UTC truncated (not rounded) to the millisecond. */
 SEGOPS_API segops_err_t segops_track_event(segops_client_t *client, const segops_event_t *event);
 
 /* Tracks a "context_identified" event whose payload is traits_json (NULL = {}).

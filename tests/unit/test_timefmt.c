@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "event.h"
 #include "timefmt.h"
 
 /* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z in unix ms. */
@@ -107,9 +108,16 @@ static void test_parse_fractions(void **state) {
     check_parse("2026-11-26T06:42:09.123456789Z", INT64_C(1795675329123)); /* truncated */
     check_parse("2026-11-26T06:42:09.999999999Z", INT64_C(1795675329999));
     check_parse("2026-11-26T06:42:09.000000001Z", INT64_C(1795675329000));
-    check_reject("2026-11-26T06:42:09.Z");           /* no digits */
-    check_reject("2026-11-26T06:42:09.1234567890Z"); /* ten digits */
-    check_reject("2026-11-26T06:42:09,123Z");        /* comma */
+    /* RFC 3339 allows any number of fraction digits: all are read, and the
+     * time is truncated (never rounded) to the millisecond. */
+    check_parse("2026-11-26T06:42:09.1234567890Z", INT64_C(1795675329123));
+    check_parse("2026-11-26T06:42:09.123456789012345678901234567890+00:00", INT64_C(1795675329123));
+    check_parse("2026-11-26T06:42:09.99999999999999999999Z", INT64_C(1795675329999));
+    check_parse("2026-11-26T06:42:09.00000000000000000001Z", INT64_C(1795675329000));
+    check_parse("9999-12-31T23:59:59.99999999999Z", MAX_MS); /* no carry past the range */
+    check_reject("2026-11-26T06:42:09.Z");                   /* no digits */
+    check_reject("2026-11-26T06:42:09.12345678901234x5Z");   /* a non-digit among them */
+    check_reject("2026-11-26T06:42:09,123Z");                /* comma */
     check_reject("2026-11-26T06:42:09.12a3Z");
 }
 
@@ -163,6 +171,45 @@ static void test_parse_rejects(void **state) {
     check_reject("2026-1a-26T06:42:09Z");
     check_reject("2026-11-26T06:42:09z1");
     check_reject("2026-11-26T06:42:09GMT");
+}
+
+/* A local time in year 0000 or 9999 whose offset moves it out of 0000..9999
+ * UTC is refused, not clamped: the instant cannot be written as occurred_at. */
+static void test_parse_out_of_range(void **state) {
+    (void)state;
+    check_reject("0000-01-01T00:00:00+14:00");
+    check_reject("0000-01-01T13:59:59.999+14:00");
+    check_reject("0000-01-01T00:00:00+00:01");
+    check_parse("0000-01-01T14:00:00+14:00", MIN_MS);
+    check_parse("0000-01-01T00:00:00-14:00", MIN_MS + INT64_C(14) * 3600000);
+    check_reject("9999-12-31T23:59:59.999-14:00");
+    check_reject("9999-12-31T10:00:00-14:00");
+    check_reject("9999-12-31T23:59:59.999-00:01");
+    check_parse("9999-12-31T09:59:59.999-14:00", MAX_MS);
+    check_parse("9999-12-31T23:59:59.999+14:00", MAX_MS - INT64_C(14) * 3600000);
+}
+
+/* segops_track_event refuses such an occurred_at with SEGOPS_E_INVALID_ARG
+ * instead of sending a clamped time. */
+static void check_event_time(const char *occurred_at, segops_err_t want, const char *stamp) {
+    segops_event_t ev = {
+        .user_id = "u-1", .event_type = "order_placed", .occurred_at = occurred_at};
+    segops__event_plan_t plan;
+    memset(&plan, 0, sizeof plan);
+    segops_err_t got = segops__event_prepare(&ev, 32768, INT64_C(1795675329123), &plan);
+    if (got != want)
+        fail_msg("occurred_at %s: %s, want %s", occurred_at, segops_strerror(got),
+                 segops_strerror(want));
+    if (stamp) assert_string_equal(plan.stamp, stamp);
+}
+
+static void test_event_refuses_unrepresentable_time(void **state) {
+    (void)state;
+    check_event_time("0000-01-01T00:00:00+14:00", SEGOPS_E_INVALID_ARG, NULL);
+    check_event_time("9999-12-31T23:59:59-14:00", SEGOPS_E_INVALID_ARG, NULL);
+    check_event_time("0000-01-01T14:00:00.000+14:00", SEGOPS_OK, "0000-01-01T00:00:00.000Z");
+    check_event_time("9999-12-31T09:59:59.999-14:00", SEGOPS_OK, "9999-12-31T23:59:59.999Z");
+    check_event_time("2026-11-26T07:42:09.1239999999+01:00", SEGOPS_OK, "2026-11-26T06:42:09.123Z");
 }
 
 /* Every prefix of valid strings is cut mid-way and must be rejected; the heap
@@ -323,11 +370,18 @@ static void test_http_date_garbage(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_known),    cmocka_unit_test(test_format_clamps),
-        cmocka_unit_test(test_parse_known),     cmocka_unit_test(test_parse_fractions),
-        cmocka_unit_test(test_parse_offsets),   cmocka_unit_test(test_parse_rejects),
-        cmocka_unit_test(test_parse_cuts),      cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_http_date_forms), cmocka_unit_test(test_http_date_garbage),
+        cmocka_unit_test(test_format_known),
+        cmocka_unit_test(test_format_clamps),
+        cmocka_unit_test(test_parse_known),
+        cmocka_unit_test(test_parse_fractions),
+        cmocka_unit_test(test_parse_offsets),
+        cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_parse_out_of_range),
+        cmocka_unit_test(test_event_refuses_unrepresentable_time),
+        cmocka_unit_test(test_parse_cuts),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_http_date_forms),
+        cmocka_unit_test(test_http_date_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
