@@ -10,7 +10,7 @@
 #include "log.h"
 #include "user.h"
 
-/* Refresh this long before expires_at (PROTOCOL.md), or at half the lifetime
+/* Refresh this long before expires_at (the SegOps protocol asks for 60 s), or at half the lifetime
  * for tokens that live less than twice that. */
 #define REFRESH_MARGIN_MS 60000
 /* How long a token whose expires_at already passed (clock skew) is kept. */

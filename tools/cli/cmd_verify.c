@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-/* The server's window (PROTOCOL.md: ±5 minutes). */
+/* The server's window for signatures: ±5 minutes (SegOps protocol). */
 #define DEFAULT_TOLERANCE_S 300
 
 static const char usage[] =
