@@ -20,8 +20,8 @@
  * - Partial requests (fewer than 500 events / max_request_bytes) start at most
  *   once per partial interval (default 1,050 ms) after the previous request; full
  *   and urgent ones go at once. So a stream fills requests instead of multiplying
- *   them: below 476 events/s a client makes at most 57 requests a minute, above it
- *   only full ones (1,000 events/s: 120 a minute).
+ *   them: below 476 events/s a client makes about 57 requests a minute (at most
+ *   58 in any 60 s, plus flushes), above it only full ones (1,000 events/s: 120).
  *
  * How a caller uses it:
  *   while (!segops__pacer_try_begin(p, now, full, urgent, &at)) sleep until at
