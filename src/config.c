@@ -28,6 +28,7 @@ static const segops_options_t defaults = {
     .request_timeout_ms = 10000,
     .sync_timeout_ms = 30000,
     .allow_insecure_http = false,
+    .max_requests_per_minute = 0,
 };
 
 const segops_options_t *segops__config_defaults(void) { return &defaults; }
@@ -155,6 +156,8 @@ RANGE_SETTER(retry_after_max_ms, uint32_t, retry_after_max_ms, 0, 3600000)
 RANGE_SETTER(connect_timeout_ms, uint32_t, connect_timeout_ms, 1, 600000)
 RANGE_SETTER(request_timeout_ms, uint32_t, request_timeout_ms, 1, 600000)
 RANGE_SETTER(sync_timeout_ms, uint32_t, sync_timeout_ms, 1, 86400000)
+RANGE_SETTER(max_requests_per_minute, uint32_t, max_requests_per_minute, 0,
+             SEGOPS__MAX_REQUESTS_PER_MINUTE)
 
 segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
                                                  uint32_t cap_ms) {

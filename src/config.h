@@ -38,6 +38,7 @@ struct segops_options {
     char *proxy;
     char *user_agent_suffix;
     bool allow_insecure_http;
+    uint32_t max_requests_per_minute; /* 0 = no limit of the application's own */
 };
 
 /* The largest max_queue_bytes: 4 GiB where size_t has 64 bits. Where it has 32
@@ -48,6 +49,8 @@ struct segops_options {
 #else
 #define SEGOPS__MAX_QUEUE_BYTES_LIMIT ((size_t)1 << 31)
 #endif
+/* The largest max_requests_per_minute the setter accepts. */
+#define SEGOPS__MAX_REQUESTS_PER_MINUTE 100000u
 
 /* The defaults every new builder starts from (the README table mirrors it). */
 const segops_options_t *segops__config_defaults(void);

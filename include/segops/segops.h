@@ -239,6 +239,18 @@ SEGOPS_API segops_err_t segops_options_set_allow_insecure_http(segops_options_t 
 /* Appended to the User-Agent after a space (printable ASCII, at most 128 bytes). */
 SEGOPS_API segops_err_t segops_options_set_user_agent_suffix(segops_options_t *opts,
                                                              const char *suffix);
+/* The most requests the client makes in any rolling 60 seconds, batch POSTs and
+ * pk_ session mints together (default 0 = no limit of your own, 0..100000). Set it
+ * to your SegOps plan's API-call limit (Free 60, Starter 300, Business 1000) or
+ * to your share of it when several processes use one key. The client then spreads
+ * its requests at least 60 s / n apart and packs what waits into fuller requests
+ * (up to 500 events); a segops_flush or segops_shutdown may skip the spacing but
+ * never the limit, so under a low limit they can wait for the window to free up
+ * (a deadline still drops what could not be sent, as reported today).
+ * With 0 the client still paces partial requests and lowers its own rate to what
+ * the server allowed after a 429 (see the README's threading model). */
+SEGOPS_API segops_err_t segops_options_set_max_requests_per_minute(segops_options_t *opts,
+                                                                   uint32_t n);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -283,6 +295,11 @@ typedef struct segops_stats {
     uint64_t rejected_queue_full;
     uint64_t rejected_state;
     uint64_t rejected_other; /* SEGOPS_E_NOMEM, SEGOPS_E_INTERNAL */
+    /* rate limits */
+    uint64_t rate_limited;    /* 429 answers received (batch POSTs and session mints) */
+    uint64_t pace_per_minute; /* requests per rolling minute the client allows itself now:
+                                 the lower of max_requests_per_minute and the rate learned
+                                 from the server's 429s; 0 = no limit */
 } segops_stats_t;
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and

@@ -48,6 +48,7 @@ static void check_stored(const segops_options_t *o) {
         CHECK(n > 0 && o->api_url[n - 1] != '/' && !strpbrk(o->api_url, "@?#"));
     }
     if (o->api_key) CHECK(strncmp(o->api_key, "sk_", 3) == 0 || strncmp(o->api_key, "pk_", 3) == 0);
+    CHECK(o->max_requests_per_minute <= SEGOPS__MAX_REQUESTS_PER_MINUTE);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -57,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (r.p < r.end) {
         const uint8_t op = *r.p++;
         char *s = NULL;
-        switch (op % 25) {
+        switch (op % 26) {
         case 0:
             s = take_string(&r);
             segops_options_set_api_url(opts, s);
@@ -108,11 +109,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             segops_options_set_get_user(opts, op & 0x80 ? get_user : NULL, NULL);
             segops_options_set_on_error(opts, op & 0x40 ? on_error : NULL, NULL);
             break;
-        case 24: segops_options_set_sync_timeout_ms(opts, (uint32_t)take_number(&r, 4)); break;
         case 23:
             segops_options_set_logger(opts, op & 0x80 ? logger : NULL,
                                       (segops_log_level_t)((int)take_number(&r, 1) - 1), NULL);
             break;
+        case 24:
+            segops_options_set_max_requests_per_minute(opts, (uint32_t)take_number(&r, 4));
+            break;
+        case 25: segops_options_set_sync_timeout_ms(opts, (uint32_t)take_number(&r, 4)); break;
         }
         free(s);
         check_stored(opts);

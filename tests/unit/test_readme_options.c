@@ -106,6 +106,7 @@ static void test_defaults_match_code(void **state) {
     expect_default("connect_timeout_ms", d->connect_timeout_ms);
     expect_default("request_timeout_ms", d->request_timeout_ms);
     expect_default("sync_timeout_ms", d->sync_timeout_ms);
+    expect_default("max_requests_per_minute", d->max_requests_per_minute);
     char backoff[64];
     snprintf(backoff, sizeof backoff, "%u, %u", d->retry_base_ms, d->retry_cap_ms);
     assert_string_equal(find("retry_backoff_ms")->def, backoff);
@@ -130,6 +131,7 @@ static void test_ranges_match_setters(void **state) {
     EXPECT_RANGE(connect_timeout_ms, uint32_t);
     EXPECT_RANGE(request_timeout_ms, uint32_t);
     EXPECT_RANGE(sync_timeout_ms, uint32_t);
+    EXPECT_RANGE(max_requests_per_minute, uint32_t);
     /* Every documented option has a row, and every row is a documented option. */
     const char *all[] = {"api_url",
                          "api_key",
@@ -156,7 +158,8 @@ static void test_ranges_match_setters(void **state) {
                          "ca_path",
                          "proxy",
                          "allow_insecure_http",
-                         "user_agent_suffix"};
+                         "user_agent_suffix",
+                         "max_requests_per_minute"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) find(all[i]);
     assert_int_equal(row_count, sizeof all / sizeof *all);
 }
