@@ -1,5 +1,5 @@
-/* POST /api/ingestion/track/batch/: scripted faults, the answer delay, then
- * credentials, validation and recording. */
+/* POST /api/ingestion/track/batch/: the rate limits, scripted faults, the
+ * answer delay, then credentials, validation and recording. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -16,15 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What was decided when the request arrived. */
+/* What the gate decided when the request arrived. */
 struct arrival {
     uint64_t request_no;
+    int64_t arrival_ms;
+    size_t log_index;
+    devsrv__verdict_t verdict;
+    uint32_t retry_after_s;
     bool have_fault;
     devsrv__fault_t fault; /* owned when have_fault */
     uint32_t delay_ms;
 };
 
-/* Counts the request, keeps its headers and takes the next fault. */
+/* Counts the request, logs it, asks the rate limits and takes the next fault. */
 static void arrive(devsrv_t *srv, const devsrv__request_t *rq, struct arrival *ar) {
     memset(ar, 0, sizeof *ar);
     pthread_mutex_lock(&srv->mu);
@@ -35,7 +39,17 @@ static void arrive(devsrv_t *srv, const devsrv__request_t *rq, struct arrival *a
     devsrv__copy_trunc(srv->headers.user_agent, sizeof srv->headers.user_agent, rq->user_agent);
     devsrv__copy_trunc(srv->headers.content_type, sizeof srv->headers.content_type,
                        rq->content_type);
-    if (devsrv__faults_take_locked(&srv->faults, &ar->fault)) {
+    /* Stamped under the lock, so the log is in time order and the plan sees
+     * exactly the times the log shows. */
+    ar->arrival_ms = devsrv__clock_ms(CLOCK_MONOTONIC);
+    ar->log_index = devsrv__reqlog_add_locked(&srv->reqlog, DEVSRV_REQUEST_BATCH, ar->request_no,
+                                              ar->arrival_ms, devsrv__clock_ms(CLOCK_REALTIME));
+    ar->verdict = devsrv__plan_admit(&srv->plan, false, ar->arrival_ms, &ar->retry_after_s);
+    if (ar->verdict == DEVSRV__REFUSED_PLAN) srv->stats.plan_refused++;
+    if (ar->verdict == DEVSRV__REFUSED_BURST) srv->stats.burst_refused++;
+    if (ar->verdict != DEVSRV__ADMITTED) {
+        devsrv__reqlog_answer_locked(&srv->reqlog, ar->log_index, 429, 0);
+    } else if (devsrv__faults_take_locked(&srv->faults, &ar->fault)) {
         ar->have_fault = true;
         srv->stats.faults_applied++;
     }
@@ -43,9 +57,24 @@ static void arrive(devsrv_t *srv, const devsrv__request_t *rq, struct arrival *a
     pthread_mutex_unlock(&srv->mu);
 }
 
-/* Validates and records one batch body. Sets the answer. */
+static void refuse(devsrv_t *srv, const struct arrival *ar, devsrv__answer_t *a) {
+    bool plan = ar->verdict == DEVSRV__REFUSED_PLAN;
+    char ra[16];
+    snprintf(ra, sizeof ra, "%" PRIu32, ar->retry_after_s);
+    devsrv__log(srv, "batch #%" PRIu64 ": 429 %s (Retry-After %s)", ar->request_no,
+                plan ? "plan limit" : "burst limiter", ra);
+    devsrv__answer_detail(a, 429,
+                          plan ? "Request was throttled: the plan's API calls per window are "
+                                 "used up."
+                               : "Request was throttled: too many requests at once.");
+    if (!devsrv__answer_retry_after(a, ra)) devsrv__answer_detail(a, 500, "Out of memory.");
+}
+
+/* Validates and records one batch body. Sets the answer; *queued gets the
+ * events accepted (0 unless 2xx). */
 static void process(devsrv_t *srv, const devsrv__request_t *rq, const struct arrival *ar,
-                    devsrv__answer_t *a) {
+                    devsrv__answer_t *a, uint32_t *queued_out) {
+    *queued_out = 0;
     if (rq->too_large) {
         devsrv__answer_detail(a, 413, "Request body too large.");
         return;
@@ -98,7 +127,8 @@ static void process(devsrv_t *srv, const devsrv__request_t *rq, const struct arr
                 goto out;
             }
         }
-        bool ok = devsrv__accepted_add(&acc, &srv->store, ev, &es->span, ar->request_no);
+        bool ok =
+            devsrv__accepted_add(&acc, &srv->store, ev, &es->span, ar->request_no, ar->arrival_ms);
         cJSON_Delete(ev);
         if (!ok) goto out;
     }
@@ -119,7 +149,10 @@ static void process(devsrv_t *srv, const devsrv__request_t *rq, const struct arr
 
     char buf[96];
     snprintf(buf, sizeof buf, "{\"queued\":%" PRIu64 ",\"skipped\":%" PRIu64 "}", queued, skipped);
-    if ((a->body = devsrv__dupstr(buf))) a->status = 200;
+    if ((a->body = devsrv__dupstr(buf))) {
+        a->status = 200;
+        *queued_out = (uint32_t)queued;
+    }
 out:
     devsrv__accepted_free(&acc);
     free(bs);
@@ -169,18 +202,27 @@ static bool apply_fault(devsrv_t *srv, const devsrv__request_t *rq, struct arriv
 
 void devsrv__batch_handle(devsrv_t *srv, const devsrv__request_t *rq, devsrv__answer_t *a) {
     struct arrival ar;
+    uint32_t queued = 0;
     arrive(srv, rq, &ar);
+    if (ar.verdict != DEVSRV__ADMITTED) {
+        refuse(srv, &ar, a);
+        return;
+    }
 
     if (ar.have_fault && apply_fault(srv, rq, &ar, a)) goto out;
     if (!devsrv__wait_running(srv, rq->epoch, ar.delay_ms, -1)) {
         a->action = DEVSRV__CLOSE;
         goto out;
     }
-    process(srv, rq, &ar, a);
+    process(srv, rq, &ar, a, &queued);
     bool cut = ar.have_fault && ar.fault.kind == DEVSRV_CLOSE_MID;
     if (cut) a->action = DEVSRV__SEND_CUT;
     devsrv__log(srv, "batch #%" PRIu64 ": %u %s%s", ar.request_no, a->status,
                 a->body ? a->body : a->detail, cut ? " (cut mid-response)" : "");
 out:
+    pthread_mutex_lock(&srv->mu);
+    devsrv__reqlog_answer_locked(&srv->reqlog, ar.log_index,
+                                 a->action == DEVSRV__CLOSE ? 0 : (int)a->status, queued);
+    pthread_mutex_unlock(&srv->mu);
     if (ar.have_fault) devsrv__fault_clear(&ar.fault);
 }

@@ -1,4 +1,4 @@
-/* The /_dev routes (counters, scripting, revocation) and the
+/* The /_dev routes (counters, scripting, revocation, the request log) and the
  * answers for unknown paths and methods. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* GET /_dev/stats: more than the longest counters JSON (10 numbers of 20 digits). */
+/* GET /_dev/stats: more than the longest counters JSON (13 numbers of 20 digits). */
 #define STATS_JSON_MAX 1024
 
 void devsrv__dev_api_handle(devsrv_t *srv, devsrv__route_t route, const devsrv__request_t *rq,
@@ -37,6 +37,10 @@ void devsrv__dev_api_handle(devsrv_t *srv, devsrv__route_t route, const devsrv__
         devsrv__log(srv, "revoked every token");
         snprintf(buf, sizeof buf, "{\"revoked\":true}");
         break;
+    case DEVSRV__R_REQUESTS:
+        a->status = 200;
+        if (!(a->body = devsrv__reqlog_json(srv))) devsrv__answer_detail(a, 500, "Out of memory.");
+        return;
     case DEVSRV__R_BAD_METHOD: devsrv__answer_detail(a, 405, "Method not allowed."); return;
     default: devsrv__answer_detail(a, 404, "Not found."); return;
     }

@@ -8,6 +8,8 @@
  *   dev_api.c             the /_dev routes
  *   auth.c                keys, session tokens, Authorization checks
  *   script.c              scripted faults and their parser
+ *   plan.c                the plan limit and the burst limiter
+ *   reqlog.c              the request log and the rolling-window count
  *   store.c               kept events and the NDJSON record
  *   stats.c               counters
  *   json_span.c, util.c   small helpers
@@ -92,6 +94,8 @@ static void free_server(devsrv_t *srv) {
     devsrv__store_close(&srv->store);
     devsrv__faults_free(&srv->faults);
     devsrv__tokens_free(&srv->tokens);
+    devsrv__plan_free(&srv->plan);
+    devsrv__reqlog_free(&srv->reqlog);
     free(srv->last_mint_body);
     pthread_cond_destroy(&srv->cond);
     pthread_mutex_destroy(&srv->mu);
@@ -112,6 +116,10 @@ static const char *configure(devsrv_t *srv, const devsrv_config_t *cfg) {
     srv->log_requests = cfg->log_requests;
     srv->answer_delay_ms = cfg->answer_delay_ms;
     srv->expires_style = cfg->expires_style;
+    devsrv__plan_set_limit(&srv->plan, cfg->plan_calls_per_window, cfg->plan_window_ms);
+    devsrv__plan_set_refuse_every(&srv->plan, cfg->refuse_every);
+    srv->plan.ignores_mints = cfg->plan_ignores_mints;
+    srv->plan.counts_refused = cfg->plan_counts_refused;
 
     const char *why = devsrv__keys_copy(&srv->keys, cfg);
     if (why) return why;
@@ -219,5 +227,19 @@ void devsrv_set_answer_delay(devsrv_t *srv, uint32_t ms) {
     if (!srv) return;
     pthread_mutex_lock(&srv->mu);
     srv->answer_delay_ms = ms;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void devsrv_set_plan_limit(devsrv_t *srv, uint32_t calls_per_window, uint32_t window_ms) {
+    if (!srv) return;
+    pthread_mutex_lock(&srv->mu);
+    devsrv__plan_set_limit(&srv->plan, calls_per_window, window_ms);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void devsrv_set_refuse_every(devsrv_t *srv, uint32_t k) {
+    if (!srv) return;
+    pthread_mutex_lock(&srv->mu);
+    devsrv__plan_set_refuse_every(&srv->plan, k);
     pthread_mutex_unlock(&srv->mu);
 }

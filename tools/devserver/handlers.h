@@ -12,6 +12,7 @@ typedef enum devsrv__route {
     DEVSRV__R_STATS,
     DEVSRV__R_SCRIPT,
     DEVSRV__R_REVOKE,
+    DEVSRV__R_REQUESTS,
     DEVSRV__R_NOT_FOUND,
     DEVSRV__R_BAD_METHOD
 } devsrv__route_t;

@@ -57,6 +57,7 @@ static devsrv__route_t route_of(const char *method, const char *url) {
         {"/_dev/stats", "GET", DEVSRV__R_STATS},
         {"/_dev/script", "POST", DEVSRV__R_SCRIPT},
         {"/_dev/revoke", "POST", DEVSRV__R_REVOKE},
+        {"/_dev/requests", "GET", DEVSRV__R_REQUESTS},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(url, table[i].path) == 0)

@@ -11,6 +11,8 @@
 #include <pthread.h>
 
 #include "auth.h"
+#include "plan.h"
+#include "reqlog.h"
 #include "script.h"
 #include "store.h"
 
@@ -43,6 +45,8 @@ struct devsrv {
     char *last_mint_body;
     devsrv__faults_t faults;
     devsrv__tokens_t tokens;
+    devsrv__plan_t plan;
+    devsrv__reqlog_t reqlog;
     devsrv__store_t store; /* keep/record are read-only; the events are guarded */
     devsrv_stats_t stats;
     devsrv_last_headers_t headers;
@@ -56,7 +60,7 @@ void devsrv__log(const devsrv_t *srv, const char *fmt, ...) __attribute__((forma
  * hung up. */
 bool devsrv__wait_running(devsrv_t *srv, uint64_t epoch, int64_t ms, int fd);
 
-/* Counts an answer about to be sent (the 401/403 counter). Takes the lock. */
+/* Counts an answer about to be sent (401/403 and 429 counters). Takes the lock. */
 void devsrv__stats_count_answer(devsrv_t *srv, unsigned status);
 
 /* MHD daemon on 127.0.0.1:port serving srv, or NULL (http.c). */

@@ -15,6 +15,7 @@
 
 #include "cJSON.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ static void mint(devsrv_t *srv, char *uid, devsrv_expires_style_t style, devsrv_
     a->body = answer;
 }
 
-/* Everything after the counters. */
+/* Everything after the rate limits. */
 static void handle(devsrv_t *srv, const devsrv__request_t *rq, devsrv_expires_style_t style,
                    devsrv__answer_t *a) {
     const devsrv__pk_key_t *pk = devsrv__auth_find_pk(&srv->keys, rq->authorization);
@@ -201,13 +202,32 @@ static void handle(devsrv_t *srv, const devsrv__request_t *rq, devsrv_expires_st
 }
 
 void devsrv__session_handle(devsrv_t *srv, const devsrv__request_t *rq, devsrv__answer_t *a) {
+    uint32_t retry_after_s = 0;
     pthread_mutex_lock(&srv->mu);
-    srv->stats.mint_requests++;
+    uint64_t no = ++srv->stats.mint_requests;
     free(srv->last_mint_body);
     srv->last_mint_body = rq->too_large ? NULL : devsrv__dupmem(rq->body, rq->len);
     devsrv_expires_style_t style = srv->expires_style;
+    int64_t arrival_ms = devsrv__clock_ms(CLOCK_MONOTONIC);
+    size_t log_index = devsrv__reqlog_add_locked(&srv->reqlog, DEVSRV_REQUEST_MINT, no, arrival_ms,
+                                                 devsrv__clock_ms(CLOCK_REALTIME));
+    devsrv__verdict_t verdict = devsrv__plan_admit(&srv->plan, true, arrival_ms, &retry_after_s);
+    if (verdict == DEVSRV__REFUSED_PLAN) srv->stats.plan_refused++;
     pthread_mutex_unlock(&srv->mu);
-    handle(srv, rq, style, a);
+
+    if (verdict == DEVSRV__ADMITTED) {
+        handle(srv, rq, style, a);
+    } else {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%" PRIu32, retry_after_s);
+        devsrv__log(srv, "mint: 429 plan limit (Retry-After %s)", ra);
+        devsrv__answer_detail(
+            a, 429, "Request was throttled: the plan's API calls per window are used up.");
+        if (!devsrv__answer_retry_after(a, ra)) devsrv__answer_detail(a, 500, "Out of memory.");
+    }
+    pthread_mutex_lock(&srv->mu);
+    devsrv__reqlog_answer_locked(&srv->reqlog, log_index, (int)a->status, 0);
+    pthread_mutex_unlock(&srv->mu);
 }
 
 void devsrv_set_expires_style(devsrv_t *srv, devsrv_expires_style_t style) {

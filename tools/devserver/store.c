@@ -70,7 +70,7 @@ static bool ndjson_append(devsrv__accepted_t *acc, const char *line) {
 
 /* The kept copy of one accepted event (after the user_id rewrite). */
 static bool keep_event(devsrv_event_t *out, const cJSON *ev, const devsrv__span_t *raw,
-                       uint64_t request_no) {
+                       uint64_t request_no, int64_t arrival_ms) {
     const cJSON *anon = cJSON_GetObjectItemCaseSensitive(ev, "anonymous_id");
     memset(out, 0, sizeof *out);
     out->user_id = devsrv__dupstr(cJSON_GetObjectItemCaseSensitive(ev, "user_id")->valuestring);
@@ -83,6 +83,7 @@ static bool keep_event(devsrv_event_t *out, const cJSON *ev, const devsrv__span_
     out->raw_json = raw ? devsrv__dupmem(raw->start, (size_t)(raw->end - raw->start))
                         : cJSON_PrintUnformatted(ev);
     out->request_no = request_no;
+    out->arrival_ms = arrival_ms;
     if (!out->user_id || !out->event_type || !out->occurred_at || !out->payload_json ||
         (anon && !out->anonymous_id) || !out->raw_json) {
         event_clear(out);
@@ -92,14 +93,15 @@ static bool keep_event(devsrv_event_t *out, const cJSON *ev, const devsrv__span_
 }
 
 bool devsrv__accepted_add(devsrv__accepted_t *acc, const devsrv__store_t *st, const cJSON *ev,
-                          const devsrv__span_t *raw, uint64_t request_no) {
+                          const devsrv__span_t *raw, uint64_t request_no, int64_t arrival_ms) {
     if (st->record) {
         char *line = cJSON_PrintUnformatted(ev);
         bool ok = line && ndjson_append(acc, line);
         free(line);
         if (!ok) return false;
     }
-    if (st->keep && !keep_event(&acc->events[acc->n], ev, raw, request_no)) return false;
+    if (st->keep && !keep_event(&acc->events[acc->n], ev, raw, request_no, arrival_ms))
+        return false;
     acc->n++;
     return true;
 }
@@ -155,6 +157,7 @@ int devsrv_event_at(devsrv_t *srv, size_t index, devsrv_event_t *out) {
         out->anonymous_id = devsrv__dupstr(ev->anonymous_id);
         out->raw_json = devsrv__dupstr(ev->raw_json);
         out->request_no = ev->request_no;
+        out->arrival_ms = ev->arrival_ms;
         rc = (out->user_id && out->event_type && out->occurred_at && out->payload_json &&
               (!ev->anonymous_id || out->anonymous_id) && out->raw_json)
                  ? 0

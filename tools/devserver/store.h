@@ -36,7 +36,8 @@ bool devsrv__accepted_init(devsrv__accepted_t *acc, const devsrv__store_t *st, s
 /* Adds one accepted event (its tree after any rewrite, its text in the body).
  * Needs the tree only when the store keeps or records events. */
 bool devsrv__accepted_add(devsrv__accepted_t *acc, const devsrv__store_t *st,
-                          const struct cJSON *ev, const devsrv__span_t *raw, uint64_t request_no);
+                          const struct cJSON *ev, const devsrv__span_t *raw, uint64_t request_no,
+                          int64_t arrival_ms);
 /* Moves the kept events into the store and writes the NDJSON. Lock held. */
 bool devsrv__store_commit_locked(devsrv__store_t *st, devsrv__accepted_t *acc);
 void devsrv__accepted_free(devsrv__accepted_t *acc);
