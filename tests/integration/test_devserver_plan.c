@@ -162,7 +162,7 @@ static void test_plan_refuses_past_the_limit_with_exact_retry_after(void **state
     size_t n = log_of(srv, log);
     assert_int_equal(n, LIMIT + 1);
     long want = ceil_seconds_until(log[0].arrival_ms, WINDOW_MS, log[LIMIT].arrival_ms);
-    char want_text[16];
+    char want_text[24];
     snprintf(want_text, sizeof want_text, "%ld", want);
     assert_string_equal(r.retry_after, want_text);
     assert_true(want >= 1 && want <= WINDOW_MS / 1000);
@@ -263,7 +263,7 @@ static void test_plan_counting_refused_calls_extends_the_wait(void **state) {
     assert_int_equal(status[3], 429);
     /* Both refusals counted: the window holds four calls, and a call is admitted
      * once at most one remains, so the third (the first refusal) decides. */
-    char want[16];
+    char want[24];
     snprintf(want, sizeof want, "%ld",
              ceil_seconds_until(log[2].arrival_ms, WINDOW_MS, log[3].arrival_ms));
     assert_string_equal(r.retry_after, want);

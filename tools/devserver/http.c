@@ -218,6 +218,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* libmicrohttpd's own diagnostics are mostly client disconnects: noise in tests. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     const devsrv_t *srv = cls;
     if (!srv->log_requests) return;
