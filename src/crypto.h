@@ -13,5 +13,7 @@ segops_err_t segops__hmac_sha256(const void *key, size_t key_len, const void *ms
                                  unsigned char out[32]);
 /* Fills buf with cryptographically random bytes. SEGOPS_E_CRYPTO on failure. */
 segops_err_t segops__random_bytes(void *buf, size_t len);
+/* Writes the 2*n lowercase hex digits of in[0..n) and a NUL into out[2*n + 1]. */
+void segops__hex_encode(const unsigned char *in, size_t n, char *out);
 
 #endif

@@ -89,7 +89,7 @@ static bool hex_decode(const char *hex, size_t n, unsigned char *out) {
     return bad >= 0;
 }
 
-static void hex_encode(const unsigned char *in, size_t n, char *out) {
+void segops__hex_encode(const unsigned char *in, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = hex_lower[in[i] >> 4];
         out[2 * i + 1] = hex_lower[in[i] & 0x0f];
@@ -185,7 +185,7 @@ segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_i
     unsigned char mac[MAC_LEN];
     segops_err_t err = compute_mac(hmac_secret_hex, user_id, ts, mac);
     if (err != SEGOPS_OK) return err;
-    hex_encode(mac, MAC_LEN, out->user_id_sig);
+    segops__hex_encode(mac, MAC_LEN, out->user_id_sig);
     out->user_id_ts = ts;
     return SEGOPS_OK;
 }

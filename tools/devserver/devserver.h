@@ -7,8 +7,24 @@
  *   GET  /_dev/stats                   counters as JSON (for out-of-process users)
  *   POST /_dev/script                  append faults (same syntax as --script)
  *   POST /_dev/revoke                  revoke every issued session token
+ *   GET  /_dev/requests                the request log (devsrv_request_log) as JSON:
+ *        {"requests":[{"no":1,"kind":"batch"|"mint","arrival_ms":..,"arrival_unix_ms":..,
+ *                      "status":200,"events":20},...]}
  * Runs in-process (tests) or as the segops-dev-server program (demo, bench).
  * Thread-safe: every function may be called from any thread while it runs.
+ *
+ * Rate limits (off by default), checked when a request arrives, before any
+ * scripted fault, credential or body check:
+ * - a burst limiter refuses every k-th batch POST (refuse_every) with 429 and
+ *   Retry-After: 1, whatever the rate;
+ * - a plan admits at most plan_calls_per_window API calls (batch POSTs, and session
+ *   mints unless plan_ignores_mints) in any rolling plan_window_ms: past it, 429
+ *   with Retry-After = whole seconds, rounded up, until a call made then would be
+ *   admitted (until the oldest counted call leaves the window). A call counts when
+ *   admitted, whatever it is then answered (a scripted 503 still cost a call);
+ *   refused calls count only with plan_counts_refused.
+ * A refused request is answered at once (no answer delay), consumes no scripted
+ * fault and records no event: only its log entry, the counters and its headers.
  */
 #ifndef SEGOPS_DEVSERVER_H
 #define SEGOPS_DEVSERVER_H
@@ -56,6 +72,12 @@ typedef struct devsrv_config {
     bool keep_events;            /* keep accepted events in memory for devsrv_event_at (tests) */
     bool log_requests;           /* one stderr line per request (never keys or tokens) */
     devsrv_expires_style_t expires_style; /* expires_at format in session answers */
+    /* Rate limits (see the top of this file); all off when zero. */
+    uint32_t plan_calls_per_window; /* API calls admitted per rolling window; 0 = no plan */
+    uint32_t plan_window_ms;        /* the plan's window; 0 = 60000 */
+    bool plan_ignores_mints;        /* mints neither count nor get refused (default: they do) */
+    bool plan_counts_refused;       /* refused calls count too (default: only admitted ones) */
+    uint32_t refuse_every;          /* burst limiter: every k-th batch POST gets 429; 0 = off */
 } devsrv_config_t;
 
 /* A fault applied to one upcoming batch request, in the order scripted. */
@@ -84,6 +106,7 @@ typedef struct devsrv_event {
     char *anonymous_id;  /* NULL when absent */
     char *raw_json;      /* the event object exactly as it appeared in the request body */
     uint64_t request_no; /* which batch request (1-based) carried it */
+    int64_t arrival_ms;  /* CLOCK_MONOTONIC ms when that request arrived (its log entry's) */
 } devsrv_event_t;
 
 /* Counters since start. */
@@ -98,7 +121,34 @@ typedef struct devsrv_stats {
     uint64_t mints;          /* successful session mints */
     uint64_t mint_requests;  /* every POST to the session endpoint */
     uint64_t faults_applied;
+    uint64_t answers_429;   /* 429 answers on either endpoint: scripted, plan or burst */
+    uint64_t plan_refused;  /* calls refused by the plan limit (batch POSTs and mints) */
+    uint64_t burst_refused; /* batch POSTs refused by refuse_every */
 } devsrv_stats_t;
+
+/* One API call as the server logged it, in arrival order. */
+typedef enum devsrv_request_kind {
+    DEVSRV_REQUEST_BATCH = 0, /* POST to the batch endpoint */
+    DEVSRV_REQUEST_MINT       /* POST to the session endpoint */
+} devsrv_request_kind_t;
+
+typedef struct devsrv_request {
+    int64_t arrival_ms;      /* CLOCK_MONOTONIC ms when the whole request was in */
+    int64_t arrival_unix_ms; /* the same moment on the wall clock (CLOCK_REALTIME) */
+    devsrv_request_kind_t kind;
+    int status;          /* the status answered; 0 = none (yet, or closed without one) */
+    uint32_t events;     /* events queued by a 2xx batch answer; 0 otherwise */
+    uint64_t request_no; /* 1-based: batch_requests for a batch, mint_requests for a mint */
+} devsrv_request_t;
+
+/* The log keeps the first DEVSRV_REQUEST_LOG_MAX requests; later ones are not logged. */
+#define DEVSRV_REQUEST_LOG_MAX ((size_t)1 << 20)
+
+/* Which requests devsrv_max_in_window counts (flags). With neither BATCH nor
+ * MINTS set, both kinds count; 0 counts every request, whatever its status. */
+#define DEVSRV_COUNT_BATCH 1u
+#define DEVSRV_COUNT_MINTS 2u
+#define DEVSRV_COUNT_ACCEPTED 4u /* only requests answered 2xx */
 
 /* Header values seen on the last batch request (copied, NUL-terminated, truncated). */
 typedef struct devsrv_last_headers {
@@ -161,6 +211,23 @@ int devsrv_event_at(devsrv_t *srv, size_t index, devsrv_event_t *out);
 void devsrv_event_free(devsrv_event_t *ev);
 /* Waits until at least n events were received or timeout_ms passed; returns the count. */
 uint64_t devsrv_wait_events(devsrv_t *srv, uint64_t n, int timeout_ms);
+
+/* Copies the first min(max, logged) entries of the request log (arrival order)
+ * into out (may be NULL when max is 0). Returns how many are logged. */
+size_t devsrv_request_log(devsrv_t *srv, devsrv_request_t *out, size_t max);
+/* The largest number of the `which` requests (DEVSRV_COUNT_*) of log[0..n) that
+ * arrived within one rolling window of window_ms: the most whose arrival_ms lie in
+ * some (t - window_ms, t]. log must be in arrival order, as devsrv_request_log gives it. */
+size_t devsrv_max_in_window(const devsrv_request_t *log, size_t n, uint32_t window_ms,
+                            unsigned which);
+/* The same over the server's request log so far. */
+size_t devsrv_max_requests_in_window(devsrv_t *srv, uint32_t window_ms, unsigned which);
+
+/* Changes the plan while running (calls_per_window 0 = off, window_ms 0 = 60 s).
+ * Calls counted under the previous plan stay counted; calls made with no plan never are. */
+void devsrv_set_plan_limit(devsrv_t *srv, uint32_t calls_per_window, uint32_t window_ms);
+/* Changes the burst limiter (0 = off); the k-th batch POST from now on is refused. */
+void devsrv_set_refuse_every(devsrv_t *srv, uint32_t k);
 
 #ifdef __cplusplus
 }

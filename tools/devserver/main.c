@@ -26,7 +26,8 @@ static const char usage_text[] =
     "                         [--pk KEY[:SECRET_HEX[:signed]]]... [--token-ttl S]\n"
     "                         [--record FILE|-] [--tls-cert F --tls-key F] [--max-body N]\n"
     "                         [--skip-event-type T] [--delay-ms N] [--script TEXT]\n"
-    "                         [--quiet] [--help]\n"
+    "                         [--plan-limit N [--plan-window-ms MS] [--plan-ignore-mints]\n"
+    "                         [--plan-count-refused]] [--refuse-every K] [--quiet] [--help]\n"
     "\n"
     "A local SegOps ingestion server on 127.0.0.1 for demos, benchmarks and tests.\n"
     "  --port N             port to listen on (default 0: an ephemeral port)\n"
@@ -44,10 +45,18 @@ static const char usage_text[] =
     "  --delay-ms N         delay every batch answer by N ms\n"
     "  --script TEXT        faults for upcoming batches, e.g. \"503,429:ra=2,delay=250,noanswer,\n"
     "                       close,closemid\" (more via POST /_dev/script)\n"
+    "  --plan-limit N       enforce a plan: at most N API calls (batch POSTs and session\n"
+    "                       mints) per rolling window; past it 429 with the Retry-After\n"
+    "                       (whole seconds) until the oldest counted call leaves it\n"
+    "  --plan-window-ms MS  the plan's window (default 60000)\n"
+    "  --plan-ignore-mints  session mints neither count nor get refused\n"
+    "  --plan-count-refused refused calls count too (default: only admitted ones)\n"
+    "  --refuse-every K     burst limiter: every K-th batch POST gets 429, Retry-After: 1\n"
     "  --quiet              no per-request log lines\n"
     "\n"
     "Prints SEGOPS_DEV_SERVER_PORT=<port> as its first stdout line; runs until SIGINT or\n"
-    "SIGTERM, then prints the final counters to stderr.\n";
+    "SIGTERM, then prints the final counters to stderr. While it runs: GET /_dev/stats\n"
+    "(counters), GET /_dev/requests (every batch and mint request: arrival, status, events).\n";
 
 struct keys {
     const char *sk[MAX_KEYS];
@@ -156,13 +165,22 @@ int main(int argc, char **argv) {
             cfg.log_requests = false;
             continue;
         }
+        if (strcmp(arg, "--plan-ignore-mints") == 0) {
+            cfg.plan_ignores_mints = true;
+            continue;
+        }
+        if (strcmp(arg, "--plan-count-refused") == 0) {
+            cfg.plan_counts_refused = true;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             usage_error("unexpected argument #%d (not echoed: it may be a key)", i);
         /* --opt=value or --opt value */
         static const char *const with_value[] = {
-            "--port",      "--port-file",       "--sk",       "--pk",
-            "--token-ttl", "--record",          "--tls-cert", "--tls-key",
-            "--max-body",  "--skip-event-type", "--delay-ms", "--script"};
+            "--port",       "--port-file",       "--sk",          "--pk",
+            "--token-ttl",  "--record",          "--tls-cert",    "--tls-key",
+            "--max-body",   "--skip-event-type", "--delay-ms",    "--script",
+            "--plan-limit", "--plan-window-ms",  "--refuse-every"};
         char *eq = strchr(arg, '=');
         size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
         bool known = false;
@@ -203,6 +221,12 @@ int main(int argc, char **argv) {
             cfg.answer_delay_ms = (uint32_t)parse_uint(arg, val, UINT32_MAX);
         else if (strcmp(arg, "--script") == 0)
             script = val;
+        else if (strcmp(arg, "--plan-limit") == 0)
+            cfg.plan_calls_per_window = (uint32_t)parse_uint(arg, val, UINT32_MAX);
+        else if (strcmp(arg, "--plan-window-ms") == 0)
+            cfg.plan_window_ms = (uint32_t)parse_uint(arg, val, UINT32_MAX);
+        else if (strcmp(arg, "--refuse-every") == 0)
+            cfg.refuse_every = (uint32_t)parse_uint(arg, val, UINT32_MAX);
         else
             usage_error("unknown option '%s'", arg);
     }
@@ -210,6 +234,10 @@ int main(int argc, char **argv) {
     add_env_keys(&keys, "SEGOPS_DEV_PK", add_pk);
     if (!cfg.tls_cert_file != !cfg.tls_key_file)
         usage_error("--tls-cert and --tls-key go together");
+    if (cfg.plan_window_ms && !cfg.plan_calls_per_window)
+        usage_error("--plan-window-ms needs --plan-limit");
+    if ((cfg.plan_ignores_mints || cfg.plan_counts_refused) && !cfg.plan_calls_per_window)
+        usage_error("--plan-ignore-mints and --plan-count-refused need --plan-limit");
     if (keys.nsk == 0 && keys.npk == 0)
         fprintf(stderr, "segops-dev-server: warning: no keys configured; every request gets 401\n");
     cfg.sk_keys = keys.sk;
@@ -239,9 +267,19 @@ int main(int argc, char **argv) {
         devsrv_stop(srv);
         return 1;
     }
-    if (cfg.log_requests)
+    if (cfg.log_requests) {
         fprintf(stderr, "segops-dev-server: listening on %s (%zu sk, %zu pk keys)\n",
                 devsrv_url(srv), keys.nsk, keys.npk);
+        if (cfg.plan_calls_per_window)
+            fprintf(stderr, "segops-dev-server: plan limit %" PRIu32 " calls per %" PRIu32 " ms\n",
+                    cfg.plan_calls_per_window,
+                    cfg.plan_window_ms ? cfg.plan_window_ms : (uint32_t)60000);
+        if (cfg.refuse_every)
+            fprintf(stderr,
+                    "segops-dev-server: burst limiter: every %" PRIu32
+                    "-th batch request gets 429\n",
+                    cfg.refuse_every);
+    }
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0) {
@@ -250,7 +288,7 @@ int main(int argc, char **argv) {
     devsrv_stats_t st;
     devsrv_get_stats(srv, &st);
     devsrv_stop(srv);
-    char json[512];
+    char json[1024];
     devsrv_stats_json(&st, json, sizeof json);
     fprintf(stderr, "segops-dev-server: stopped by %s; counters %s\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", json);
