@@ -10,6 +10,7 @@
 #include "deliver.h"
 #include "event.h"
 #include "log.h"
+#include "track.h"
 #include "worker.h"
 
 #define BATCH_PATH "/api/ingestion/track/batch/"
@@ -124,7 +125,7 @@ static void count_rejection(segops_client_t *c, segops_err_t err) {
     }
 }
 
-static segops_err_t reject(segops_client_t *c, segops_err_t err) {
+segops_err_t segops__track_reject(segops_client_t *c, segops_err_t err) {
     pthread_mutex_lock(&c->lock);
     count_rejection(c, err);
     pthread_mutex_unlock(&c->lock);
@@ -307,17 +308,21 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
     segops__event_plan_t plan;
     segops_err_t err =
         segops__event_prepare(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &plan);
-    if (err != SEGOPS_OK) return reject(c, err);
-    if (!c->cfg->batch) return track_sync(c, &plan);
-    if (track_in_lane(c, &plan)) return SEGOPS_OK;
+    if (err != SEGOPS_OK) return segops__track_reject(c, err);
+    return segops__track_plan(c, &plan);
+}
+
+segops_err_t segops__track_plan(segops_client_t *c, const segops__event_plan_t *plan) {
+    if (!c->cfg->batch) return track_sync(c, plan);
+    if (track_in_lane(c, plan)) return SEGOPS_OK;
 
     size_t queued = 0, evicted = 0;
     segops__event_t *event = NULL;
     pthread_mutex_lock(&c->lock);
-    err = c->stopping ? SEGOPS_E_STATE : ensure_worker(c);
-    if (err == SEGOPS_OK) err = make_room(c, plan.len, &queued, &evicted);
-    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&c->pool, plan.len))) {
-        segops__client_unreserve(c, 1, plan.len);
+    segops_err_t err = c->stopping ? SEGOPS_E_STATE : ensure_worker(c);
+    if (err == SEGOPS_OK) err = make_room(c, plan->len, &queued, &evicted);
+    if (err == SEGOPS_OK && !(event = segops__event_pool_alloc(&c->pool, plan->len))) {
+        segops__client_unreserve(c, 1, plan->len);
         err = SEGOPS_E_NOMEM;
     }
     if (err != SEGOPS_OK) {
@@ -326,7 +331,7 @@ segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
         report_evicted(c, evicted);
         return err;
     }
-    segops__event_encode(&plan, event);
+    segops__event_encode(plan, event);
     segops__client_collect(c); /* this thread's earlier events go first */
     segops__queue_push(&c->queue, event);
     c->stats.enqueued++;
