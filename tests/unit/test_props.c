@@ -152,7 +152,7 @@ static void expect_reference(double v) {
 static void test_doubles_match_reference(void **state) {
     (void)state;
     uint64_t x = 0x9E3779B97F4A7C15u;
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 50000; i++) {            /* x4 values; short enough for valgrind */
         x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
         double bits;
         memcpy(&bits, &x, sizeof bits);
@@ -195,14 +195,18 @@ static void test_doubles_in_builder(void **state) {
     segops_props_free(p);
 }
 
-/* A locale whose decimal point is ',' must not leak into the JSON. */
+/* A locale whose decimal point is ',' must not leak into the JSON. Runs only as
+ * its own ctest entry (locale/test_props_comma_locale), which builds de_DE.UTF-8
+ * and points LOCPATH at it: glibc leaks a few bytes in newlocale under LOCPATH,
+ * so the sanitizer and valgrind runs leave it out. */
 static void test_doubles_under_comma_locale(void **state) {
     (void)state;
+    if (!getenv("SEGOPS_TEST_COMMA_LOCALE")) skip();
     const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "de_DE"};
     locale_t comma = (locale_t)0;
     for (size_t i = 0; i < sizeof names / sizeof *names && !comma; i++)
         comma = newlocale(LC_NUMERIC_MASK, names[i], (locale_t)0);
-    if (!comma) skip(); /* no such locale on this machine (see the report) */
+    if (!comma) fail_msg("no de_DE/fr_FR locale (LOCPATH=%s)", getenv("LOCPATH"));
     locale_t before = uselocale(comma);
     char probe[16];
     snprintf(probe, sizeof probe, "%.1f", 1.5);
@@ -487,5 +491,7 @@ int main(void) {
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_nomem_leaves_builder_unchanged),
     };
+    if (getenv("SEGOPS_TEST_COMMA_LOCALE"))
+        cmocka_set_test_filter("test_doubles_under_comma_locale");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
