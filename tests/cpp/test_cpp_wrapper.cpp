@@ -385,7 +385,7 @@ void test_threads() {
         CHECK(at != std::string::npos &&
               std::sscanf(raw.c_str() + at, "\"payload\":{\"t\":%d,\"i\":%d", &t, &i) == 2);
         if (t < 0 || t >= kThreads) continue;
-        CHECK(i == next[t]++);
+        CHECK(i == next[static_cast<std::size_t>(t)]++);
         std::string want = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) +
                            ",\"nested\":{\"deep\":[" + std::to_string(i) + "," + std::to_string(t) +
                            "]}}}";
