@@ -16,7 +16,7 @@
 // - No exceptions and no RTTI are needed (-fno-exceptions -fno-rtti work); nothing here
 //   throws. Every call returns a segops::Status (the C segops_err_t with an explicit
 //   operator bool that is true on success), including out-of-memory (SEGOPS_E_NOMEM):
-//   the wrapper allocates only with new(std::nothrow) and the C library's allocator.
+//   the wrapper allocates only with new(std::nothrow), malloc and the C library.
 //   Copying your callables and strings follows their own rules.
 // - Thread-safety is the C library's: a Client may be used from any number of threads;
 //   Options and Props are builders for one thread at a time (a Props that no thread
