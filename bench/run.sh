@@ -21,9 +21,11 @@ BUILD=${SEGOPS_BENCH_BUILD_DIR:-$ROOT/build-bench-release}
 if ((QUICK)); then
     OUT=$ROOT/BENCHMARKS.quick.md
     RUNS=1 SLOW_RUNS=1 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000 SLOW_SECONDS=2
+    PROPS_CALLS=50000
 else
     OUT=$ROOT/BENCHMARKS.md
     RUNS=5 SLOW_RUNS=3 ENQ_CALLS=1000000 ENQ_SAMPLES=400000 E2E_EVENTS=1000000 SLOW_SECONDS=10
+    PROPS_CALLS=200000
 fi
 E2E_THREADS=4
 STEADY_RATE=150000 # calls/s of the paced 1-thread steady-state pass (1 ms ticks)
@@ -95,6 +97,12 @@ for t in 1 2 4 8; do
     done
     echo "   $t threads: $(median track_calls_per_s "$RES"/enq_"${t}"_*) calls/s"
 done
+
+echo "== payload builder vs snprintf text + segops_track ($RUNS runs)"
+for r in $(seq "$RUNS"); do
+    "$BENCH" props --url "$URL" --calls "$PROPS_CALLS" >"$RES/props_$r"
+done
+echo "   builder $(median props_builder_track_ns "$RES"/props_*) ns, text $(median props_text_track_ns "$RES"/props_*) ns per call"
 stop_server
 
 echo "== end to end ($E2E_EVENTS events, $E2E_THREADS threads; $RUNS runs)"
@@ -159,6 +167,9 @@ CAP_RATE=$(m events_per_s "$RES"/cap_*)
 CAP_CPU=$(m cpu_ns_per_event "$RES"/cap_*)
 SLOW_RATE=$(m events_per_s "$RES"/slow_*)
 OVERHEAD=$(m overhead_bytes_per_event "$RES"/burst_*)
+PROPS_B=$(m props_builder_track_ns "$RES"/props_*)
+PROPS_T=$(m props_text_track_ns "$RES"/props_*)
+PROPS_R=$(m props_ratio "$RES"/props_*)
 
 {
     echo "# libsegops benchmarks"
@@ -187,6 +198,7 @@ OVERHEAD=$(m overhead_bytes_per_event "$RES"/burst_*)
     echo "| every request <= 500 events | max $E2E_MAXREQ | $(verdict "$E2E_MAXREQ" "<=" 500) |"
     echo "| slow server (50 ms) >= 9,000 events/s, default options | $SLOW_RATE events/s | $(verdict "$SLOW_RATE" ">=" 9000) |"
     echo "| <= 100 bytes overhead per queued event beyond its strings | $OVERHEAD bytes | $(verdict "$OVERHEAD" "<=" 100) |"
+    echo "| payload builder + segops_track_props no slower than snprintf of the text + segops_track (same payload) | $PROPS_B vs $PROPS_T ns/call (ratio $PROPS_R) | $(verdict "$PROPS_R" "<=" 1) |"
     echo
     echo "## Enqueue: segops_track from N producer threads"
     echo
@@ -232,6 +244,25 @@ OVERHEAD=$(m overhead_bytes_per_event "$RES"/burst_*)
     echo "Floor latency, 1 thread (timer subtracted): p50 $(m floor_p50_ns $E1) ns," \
         "p99 $(m floor_p99_ns $E1) ns, p99.9 $(m floor_p999_ns $E1) ns." \
         "Track p50 without subtracting the timer: $(m track_raw_p50_ns $E1) ns."
+    echo
+    echo "## Payload builder vs hand-formatted text"
+    echo
+    echo "\`segops-bench props\`, 1 thread, $PROPS_CALLS calls per pass: the same"
+    echo "$(m props_payload_bytes "$RES"/props_*)-byte payload, \`$(grep -h '^props_payload=' "$RES"/props_* | head -1 | cut -d= -f2-)\`,"
+    echo "with dynamic values (order id, amount, items, gift change per call), made either by"
+    echo "the builder (\`segops_props_clear\` + 5 typed setters, then \`segops_track_props\`, which"
+    echo "does not re-validate) or by one \`snprintf\` of the text (\`%.17g\` for the amount, the"
+    echo "same bytes; the order id is not escaped, which favours the text path) then"
+    echo "\`segops_track\` (which validates it). Each pass has a fresh client with the enqueue"
+    echo "setup above; passes alternate over 5 rounds per run and each run reports the median"
+    echo "round. \"Making the payload only\" runs the same loops without tracking."
+    echo
+    echo "| path | ns per call, payload + track | ns per call, making the payload only |"
+    echo "|---|---|---|"
+    echo "| builder + \`segops_track_props\` | $PROPS_B | $(m props_builder_build_ns "$RES"/props_*) |"
+    echo "| \`snprintf\` + \`segops_track\` | $PROPS_T | $(m props_text_format_ns "$RES"/props_*) |"
+    echo
+    echo "Ratio builder / text: $PROPS_R (range over runs $(range props_ratio "$RES"/props_*))."
     echo
     echo "## End to end: $E2E_EVENTS events, $E2E_THREADS threads, default options"
     echo

@@ -11,7 +11,9 @@ mark_as_advanced(SEGOPS_INSTALL_CMAKEDIR)
 install(TARGETS segops
     EXPORT segops-targets
     ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT Development)
-install(FILES "${PROJECT_SOURCE_DIR}/include/segops/segops.h"
+install(FILES
+        "${PROJECT_SOURCE_DIR}/include/segops/segops.h"
+        "${PROJECT_SOURCE_DIR}/include/segops/segops.hpp"
     DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/segops" COMPONENT Development)
 
 # The library links its dependencies PRIVATE, but a static archive still exports them as

@@ -41,8 +41,21 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    /* track() validates, stamps occurred_at and queues; it never waits on the network. */
-    err = segops_track(client, "u-123", "order_placed", "{\"total\": 42, \"currency\": \"EUR\"}");
+    /* Dynamic values go through the payload builder, which escapes strings (this
+     * product name has quotes) and writes numbers exactly: no hand-written JSON. */
+    const char *product = "Mug \"XL\"";
+    double total = 2 * 21.25;
+    segops_props_t *order = NULL;
+    err = segops_props_new(&order);
+    if (err == SEGOPS_OK) err = segops_props_set_string(order, "product", product);
+    if (err == SEGOPS_OK) err = segops_props_set_double(order, "total", total);
+    if (err == SEGOPS_OK) err = segops_props_set_int(order, "quantity", 2);
+    if (err == SEGOPS_OK) err = segops_props_set_string(order, "currency", "EUR");
+    /* track() validates the ids, stamps occurred_at and queues; it never waits on
+     * the network. The builder is copied: reuse it or free it right after. */
+    if (err == SEGOPS_OK) err = segops_track_props(client, "u-123", "order_placed", order);
+    segops_props_free(order);
+    /* A constant payload can stay JSON text. */
     if (err == SEGOPS_OK)
         err = segops_track(client, "u-123", "page_viewed", "{\"path\": \"/home\"}");
     if (err == SEGOPS_OK)

@@ -115,6 +115,8 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     return SEGOPS_OK;
 }
 
+size_t segops__track_max_event_bytes(const segops_client_t *c) { return c->cfg->max_event_bytes; }
+
 segops_err_t segops__track_reject(segops_client_t *c, segops_err_t err) {
     return segops__ledger_reject(c->ledger, err);
 }

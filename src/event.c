@@ -58,8 +58,9 @@ static void format_stamp(int64_t ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
 #define KEY_PAYLOAD ",\"payload\":"
 #define LIT_LEN(s) (sizeof(s) - 1)
 
-segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
-                                   segops__event_plan_t *plan) {
+/* The checks every event gets: ids, anonymous_id and occurred_at (stamped
+ * with now_ms when absent). */
+static segops_err_t plan_ids(const segops_event_t *ev, int64_t now_ms, segops__event_plan_t *plan) {
     if (!ev || !measure_id(ev->user_id, &plan->user_len, &plan->user_esc) ||
         !measure_id(ev->event_type, &plan->type_len, &plan->type_esc))
         return SEGOPS_E_INVALID_ARG;
@@ -72,14 +73,12 @@ segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, i
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
         return SEGOPS_E_INVALID_ARG;
     format_stamp(stamp_ms, plan->stamp);
+    return SEGOPS_OK;
+}
 
-    plan->payload = ev->payload_json ? ev->payload_json : "{}";
-    plan->payload_len = strlen(plan->payload);
-    /* A payload far over the limit is refused before it is scanned. */
-    if (plan->payload_len > max_bytes) return SEGOPS_E_TOO_LARGE;
-    segops_err_t err = segops__json_check_object(plan->payload, plan->payload_len);
-    if (err != SEGOPS_OK) return err;
-
+/* The encoded size, checked against max_bytes. */
+static segops_err_t plan_size(const segops_event_t *ev, size_t max_bytes,
+                              segops__event_plan_t *plan) {
     plan->ev = ev;
     size_t len = LIT_LEN(KEY_USER) + plan->user_esc + 1 + LIT_LEN(KEY_TYPE) + plan->type_esc + 1 +
                  LIT_LEN(KEY_TIME) + SEGOPS__RFC3339_MS_LEN + 1 + LIT_LEN(KEY_PAYLOAD) +
@@ -88,6 +87,29 @@ segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, i
     if (len > max_bytes) return SEGOPS_E_TOO_LARGE;
     plan->len = len;
     return SEGOPS_OK;
+}
+
+segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
+                                   segops__event_plan_t *plan) {
+    segops_err_t err = plan_ids(ev, now_ms, plan);
+    if (err != SEGOPS_OK) return err;
+    plan->payload = ev->payload_json ? ev->payload_json : "{}";
+    plan->payload_len = strlen(plan->payload);
+    /* A payload far over the limit is refused before it is scanned. */
+    if (plan->payload_len > max_bytes) return SEGOPS_E_TOO_LARGE;
+    err = segops__json_check_object(plan->payload, plan->payload_len);
+    if (err != SEGOPS_OK) return err;
+    return plan_size(ev, max_bytes, plan);
+}
+
+segops_err_t segops__event_prepare_trusted(const segops_event_t *ev, const char *payload,
+                                           size_t payload_len, size_t max_bytes, int64_t now_ms,
+                                           segops__event_plan_t *plan) {
+    segops_err_t err = plan_ids(ev, now_ms, plan);
+    if (err != SEGOPS_OK) return err;
+    plan->payload = payload;
+    plan->payload_len = payload_len;
+    return plan_size(ev, max_bytes, plan);
 }
 
 void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *event) {

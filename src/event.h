@@ -35,6 +35,15 @@ typedef struct segops__event_plan {
 segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, int64_t now_ms,
                                    segops__event_plan_t *plan);
 
+/* As segops__event_prepare, with payload[0..payload_len) as the payload
+ * (ev->payload_json is ignored) and no scan of it: for payloads the library
+ * wrote itself and knows to be one valid JSON object (the props builder). The
+ * same checks of ids, anonymous_id, occurred_at and size. payload is borrowed
+ * until encoded. Never allocates. */
+segops_err_t segops__event_prepare_trusted(const segops_event_t *ev, const char *payload,
+                                           size_t payload_len, size_t max_bytes, int64_t now_ms,
+                                           segops__event_plan_t *plan);
+
 /* Writes the planned JSON object and its NUL into event->json, which has room
  * for plan->len + 1 bytes. */
 void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *event);

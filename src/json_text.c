@@ -268,7 +268,8 @@ static inline const unsigned char *scan_key(const unsigned char *p, const unsign
     return p;
 }
 
-/* Called with p on '{' or '['; returns the position after its matching close.
+/* Called with p where a value starts; returns the position after it (for '{'
+ * or '[', after its matching close).
  * Iterative, so hostile nesting costs no stack: bit i of `objects` says whether
  * the container i levels out from the innermost is an object, and 64 bits hold
  * exactly MAX_DEPTH levels. */
@@ -330,6 +331,16 @@ segops_err_t segops__json_check_object(const char *s, size_t len) {
     p = skip_ws(p, end);
     if (p == end || *p != '{') return SEGOPS_E_INVALID_JSON;
     p = scan_nested(p, end);
+    if (!p || skip_ws(p, end) != end) return SEGOPS_E_INVALID_JSON;
+    return SEGOPS_OK;
+}
+
+segops_err_t segops__json_check_value(const char *s, size_t len) {
+    if (!s) return SEGOPS_E_INVALID_JSON;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    p = skip_ws(p, end);
+    if (p == end) return SEGOPS_E_INVALID_JSON;
+    p = scan_nested(p, end); /* a scalar too: it returns after the one value */
     if (!p || skip_ws(p, end) != end) return SEGOPS_E_INVALID_JSON;
     return SEGOPS_OK;
 }

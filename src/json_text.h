@@ -12,6 +12,11 @@ bool segops__utf8_valid(const char *s, size_t len);
  * white space allowed, nesting at most 64 deep), else SEGOPS_E_INVALID_JSON. */
 segops_err_t segops__json_check_object(const char *s, size_t len);
 
+/* SEGOPS_OK when s[0..len) is exactly one JSON value of any kind (object,
+ * array, string, number, true, false, null), with the same rules, else
+ * SEGOPS_E_INVALID_JSON. */
+segops_err_t segops__json_check_value(const char *s, size_t len);
+
 /* Bytes that segops__json_escape writes for s[0..len) (without quotes or NUL). */
 size_t segops__json_escaped_len(const char *s, size_t len);
 

@@ -386,6 +386,138 @@ SEGOPS_API void segops_client_free(segops_client_t *client);
 SEGOPS_API segops_err_t segops_client_stats(segops_client_t *client, segops_stats_t *out);
 
 /* ------------------------------------------------------------------------- */
+/* Payload builder                                                            */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A payload (or traits) object built from typed values, so no caller writes or
+ * escapes JSON text by hand:
+ *
+ *   segops_props_t *p;
+ *   segops_props_new(&p);
+ *   segops_props_set_string(p, "sku", sku);        // any UTF-8: quotes, control chars
+ *   segops_props_set_double(p, "total", 42.5);
+ *   segops_props_set_int(p, "qty", 3);
+ *   segops_track_props(client, user_id, "order_placed", p);
+ *   segops_props_free(p);
+ *
+ * The builder keeps the object as compact JSON text, members in the order their
+ * keys were first set. Setting a key again replaces its value in place (like a
+ * dict). A builder made with segops_props_new_array holds a JSON array instead:
+ * its setters take key NULL and append. Nested objects and arrays: a child
+ * builder (segops_props_set_props) or JSON text (segops_props_set_json).
+ *
+ * Every setter returns SEGOPS_OK, SEGOPS_E_INVALID_ARG (NULL props; a NULL key
+ * on an object builder or a non-NULL key on an array builder; a key or string
+ * that is not valid UTF-8 or holds a NUL; a NaN or infinite double; nesting over
+ * 64 levels), SEGOPS_E_INVALID_JSON (segops_props_set_json with text that is not
+ * one JSON value) or SEGOPS_E_NOMEM. A setter that fails leaves the builder
+ * exactly as it was. Setters copy their inputs; the caller keeps ownership of
+ * every pointer it passes.
+ *
+ * Numbers keep their value on the wire: integers exactly (INT64_MIN included);
+ * doubles in the shortest of 15, 16 or 17 significant digits that reads back as
+ * the same double ("%.15g" first: 0.1 -> 0.1, 42.5 -> 42.5, 42.0 -> 42,
+ * 1e300 -> 1e+300), whatever the process's LC_NUMERIC locale.
+ *
+ * Not thread-safe: one thread modifies a builder at a time. Calls that only read
+ * it (segops_props_json, segops_track_props, ...) may share an unchanging
+ * builder across threads. A builder is reusable: tracking copies it. No builder
+ * function blocks or does I/O.
+ */
+typedef struct segops_props segops_props_t;
+
+/* Creates an empty object builder ({}). Returns SEGOPS_OK, SEGOPS_E_INVALID_ARG
+ * (out NULL) or SEGOPS_E_NOMEM; on failure *out is NULL. The caller owns *out
+ * and frees it with segops_props_free. */
+SEGOPS_API segops_err_t segops_props_new(segops_props_t **out);
+
+/* Creates an empty array builder ([]): its setters take key NULL and append, and
+ * it can only be nested (segops_props_set_props); tracking it as a payload is
+ * SEGOPS_E_INVALID_JSON. Returns as segops_props_new. */
+SEGOPS_API segops_err_t segops_props_new_array(segops_props_t **out);
+
+/* Frees a builder. NULL-safe. */
+SEGOPS_API void segops_props_free(segops_props_t *props);
+
+/* Removes every member, keeping the builder's memory for reuse. NULL-safe. */
+SEGOPS_API void segops_props_clear(segops_props_t *props);
+
+/* The builder's JSON text (compact, NUL-terminated), owned by the builder and
+ * valid until it is next modified or freed; *len (optional) receives its length.
+ * NULL props gives "{}". */
+SEGOPS_API const char *segops_props_json(const segops_props_t *props, size_t *len);
+
+/* Typed setters; see the returns above. value is copied (set_string: NULL value
+ * is SEGOPS_E_INVALID_ARG; use segops_props_set_null). */
+SEGOPS_API segops_err_t segops_props_set_string(segops_props_t *props, const char *key,
+                                                const char *value);
+SEGOPS_API segops_err_t segops_props_set_int(segops_props_t *props, const char *key, int64_t value);
+SEGOPS_API segops_err_t segops_props_set_double(segops_props_t *props, const char *key,
+                                                double value);
+SEGOPS_API segops_err_t segops_props_set_bool(segops_props_t *props, const char *key, bool value);
+SEGOPS_API segops_err_t segops_props_set_null(segops_props_t *props, const char *key);
+/* Any one JSON value (object, array, string, number, literal), validated
+ * (SEGOPS_E_INVALID_JSON otherwise) and stored without surrounding white space. */
+SEGOPS_API segops_err_t segops_props_set_json(segops_props_t *props, const char *key,
+                                              const char *json);
+/* Nests a copy of child's current object or array (child is not retained and
+ * stays the caller's). child NULL or child == props is SEGOPS_E_INVALID_ARG. */
+SEGOPS_API segops_err_t segops_props_set_props(segops_props_t *props, const char *key,
+                                               const segops_props_t *child);
+
+/* One value of any kind, for segops_props_set_value. */
+typedef enum segops_value_type {
+    SEGOPS_VALUE_NULL = 0,
+    SEGOPS_VALUE_BOOL = 1,
+    SEGOPS_VALUE_INT = 2,
+    SEGOPS_VALUE_DOUBLE = 3,
+    SEGOPS_VALUE_STRING = 4, /* as.text: UTF-8, need not be NUL-terminated */
+    SEGOPS_VALUE_JSON = 5,   /* as.text: one JSON value, validated */
+    SEGOPS_VALUE_PROPS = 6   /* as.props: a builder, nested as a copy */
+} segops_value_type_t;
+
+typedef struct segops_value {
+    segops_value_type_t type;
+    union {
+        bool boolean;
+        int64_t integer;
+        double number;
+        struct {
+            const char *data;
+            size_t len;
+        } text;
+        const segops_props_t *props;
+    } as;
+} segops_value_t;
+
+/* The setter every typed one is made of, with an explicit key length (keys and
+ * strings need not be NUL-terminated: for C++ string_view and the like). key
+ * NULL appends to an array builder. Returns as the typed setters, plus
+ * SEGOPS_E_INVALID_ARG for a NULL value or an unknown type. */
+SEGOPS_API segops_err_t segops_props_set_value(segops_props_t *props, const char *key,
+                                               size_t key_len, const segops_value_t *value);
+
+/* segops_track with the builder's object as payload (props NULL means {}). The
+ * builder's text is not validated again: the builder only ever holds valid JSON.
+ * Returns, counts refusals in segops_stats_t and blocks exactly as segops_track
+ * (SEGOPS_E_INVALID_JSON when props is an array builder). Thread-safe for the
+ * client; props is only read and may be reused or freed once the call returns. */
+SEGOPS_API segops_err_t segops_track_props(segops_client_t *client, const char *user_id,
+                                           const char *event_type, const segops_props_t *props);
+
+/* segops_track_event with the builder as payload: event->payload_json must be
+ * NULL (SEGOPS_E_INVALID_ARG otherwise). Otherwise as segops_track_props. */
+SEGOPS_API segops_err_t segops_track_event_props(segops_client_t *client,
+                                                 const segops_event_t *event,
+                                                 const segops_props_t *props);
+
+/* segops_identify with the builder's object as traits (NULL means {}). Returns
+ * and blocks as segops_track_props. */
+SEGOPS_API segops_err_t segops_identify_props(segops_client_t *client, const char *user_id,
+                                              const segops_props_t *traits);
+
+/* ------------------------------------------------------------------------- */
 /* Signing (backend helpers; no client needed)                                */
 /* ------------------------------------------------------------------------- */
 

@@ -1,9 +1,13 @@
-// A C++17 program that uses libsegops through the C header, with RAII ownership.
+// A C++17 program that uses libsegops through the C header, with RAII ownership, and
+// through the C++ wrapper <segops/segops.hpp>: one event the first way, two the second.
 // Exits 0 only if everything worked.
 //
 // Usage: consumer_cxx [API_URL [API_KEY]]   (defaults: $SEGOPS_API_URL, $SEGOPS_API_KEY)
 #include <segops/segops.h>
+#include <segops/segops.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -39,6 +43,44 @@ std::optional<std::string> arg_or_env(int argc, char **argv, int index, const ch
         return std::string(value);
     }
     return std::nullopt;
+}
+
+// The wrapper: chainable options, a callable, initializer-list payloads with nested
+// values, flush with std::chrono, and the destructor's shutdown.
+bool wrapper(const std::string &url, const std::string &key) {
+    std::atomic<int> dropped{0};
+    segops::Options opts;
+    opts.api_url(url)
+        .api_key(std::string_view(key))
+        .flush_interval(std::chrono::milliseconds(200))
+        .on_error([&dropped](const segops_error_info_t &e) {
+            dropped += static_cast<int>(e.event_count);
+        });
+    segops::Client client(opts);
+    if (!client) {
+        std::cerr << "consumer_cxx: segops::Client: " << client.status().message() << '\n';
+        return false;
+    }
+    std::string sku = "mug \"XL\"";
+    bool ok = check(client
+                        .track("user-cxx-2", "consumer_cxx_wrapper",
+                               {{"total", 42.5},
+                                {"sku", sku},
+                                {"qty", 3},
+                                {"gift", true},
+                                {"address", {{"city", "Z\xc3\xbcrich"}}},
+                                {"tags", segops::Array{"a", 2}}})
+                        .code(),
+                    "segops::Client::track");
+    ok &= check(client.identify("user-cxx-2", {{"plan", "pro"}}).code(), "identify");
+    ok &= check(client.flush(std::chrono::seconds(10)).code(), "flush");
+    segops_stats_t stats{};
+    ok &= check(client.stats(stats).code(), "stats");
+    if (stats.delivered != 2 || dropped != 0) {
+        std::cerr << "consumer_cxx: the wrapper delivered " << stats.delivered << " of 2\n";
+        ok = false;
+    }
+    return ok;
 }
 
 } // namespace
@@ -107,6 +149,7 @@ int main(int argc, char **argv) {
         std::cerr << "consumer_cxx: expected exactly one delivered event\n";
         ++failures;
     }
+    if (!wrapper(*url, *key)) ++failures;
     if (failures != 0) {
         std::cerr << "consumer_cxx: FAILED (" << failures << ")\n";
         return 1;

@@ -1,0 +1,414 @@
+// The C++ wrapper (include/segops/segops.hpp) against the in-process local server:
+// what arrived on the wire byte for byte, the returned codes, the counters, and the
+// callables' lifetime. Built with -fno-exceptions -fno-rtti; a plain program (no test
+// framework) that prints each failed check and exits non-zero.
+#include <segops/segops.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "devserver.h"
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);          \
+            ++failures;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_CODE(status, want)                                                                   \
+    do {                                                                                           \
+        segops_err_t got_ = segops::Status(status).code();                                         \
+        if (got_ != (want)) {                                                                      \
+            std::fprintf(stderr, "%s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__,       \
+                         #status, segops_strerror(got_), segops_strerror(want));                   \
+            ++failures;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        std::string got_(got), want_(want);                                                        \
+        if (got_ != want_) {                                                                       \
+            std::fprintf(stderr, "%s:%d: got\n  %s\nexpected\n  %s\n", __FILE__, __LINE__,         \
+                         got_.c_str(), want_.c_str());                                             \
+            ++failures;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+constexpr const char *kSk = "sk_test_cpp_wrapper";
+constexpr const char *kPk = "pk_test_cpp_wrapper";
+
+struct Server {
+    Server() {
+        static const char *const sk[] = {kSk};
+        static const devsrv_pk_key_t pk[] = {{kPk, nullptr, false}};
+        devsrv_config_t cfg{};
+        cfg.sk_keys = sk;
+        cfg.sk_key_count = 1;
+        cfg.pk_keys = pk;
+        cfg.pk_key_count = 1;
+        cfg.keep_events = true;
+        if (devsrv_start(&cfg, &srv) != 0) {
+            std::fprintf(stderr, "cannot start the local server\n");
+            std::exit(2);
+        }
+    }
+    ~Server() { devsrv_stop(srv); }
+    Server(const Server &) = delete;
+    Server &operator=(const Server &) = delete;
+    const char *url() const { return devsrv_url(srv); }
+    std::size_t count() const { return devsrv_event_count(srv); }
+    // The k-th event object as received, and its stamp.
+    std::string raw(std::size_t k, std::string *occurred_at = nullptr) const {
+        devsrv_event_t ev{};
+        if (devsrv_event_at(srv, k, &ev) != 0) return "<no event " + std::to_string(k) + ">";
+        std::string raw_json = ev.raw_json;
+        if (occurred_at) *occurred_at = ev.occurred_at;
+        devsrv_event_free(&ev);
+        return raw_json;
+    }
+    // What the k-th event should be, with the stamp it carried.
+    std::string expect(std::size_t k, std::string_view user_json, std::string_view type,
+                       std::string_view payload) const {
+        std::string stamp;
+        raw(k, &stamp);
+        return "{\"user_id\":" + std::string(user_json) + ",\"event_type\":\"" + std::string(type) +
+               "\",\"occurred_at\":\"" + stamp + "\",\"payload\":" + std::string(payload) + "}";
+    }
+    devsrv_t *srv = nullptr;
+};
+
+segops::Options options_for(const Server &server, const char *key = kSk) {
+    segops::Options opts;
+    opts.api_url(server.url()).api_key(key).batch_size(1000).flush_interval(std::chrono::hours(1));
+    return opts;
+}
+
+segops_stats_t stats_of(const segops::Client &client) {
+    segops_stats_t st{};
+    CHECK(client.stats(st));
+    return st;
+}
+
+void test_status() {
+    segops::Status ok;
+    CHECK(ok);
+    CHECK(ok.ok());
+    CHECK(ok == SEGOPS_OK);
+    segops::Status bad = SEGOPS_E_TIMEOUT;
+    CHECK(!bad);
+    CHECK(bad == SEGOPS_E_TIMEOUT);
+    CHECK(bad != ok);
+    CHECK_STR(bad.message(), segops_strerror(SEGOPS_E_TIMEOUT));
+}
+
+void test_options_errors() {
+    segops::Options opts;
+    opts.api_url("ftp://nowhere").api_key(kSk).batch_size(0);
+    CHECK_CODE(opts.status(), SEGOPS_E_INVALID_ARG);
+    CHECK_STR(opts.failed_setter(), "api_url"); // the first failure is kept
+    segops::Client client(opts);
+    CHECK(!client);
+    CHECK_CODE(client.status(), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e"), SEGOPS_E_INVALID_ARG); // no client
+
+    segops::Options negative;
+    negative.api_url("http://127.0.0.1:9").api_key(kSk).flush_interval(std::chrono::seconds(-1));
+    CHECK_STR(negative.failed_setter(), "flush_interval");
+
+    // A pk_ key without get_user: SEGOPS_E_CONFIG, and the logger hears why.
+    std::vector<std::string> lines;
+    segops::Options pk;
+    pk.api_url("http://127.0.0.1:9")
+        .api_key(kPk)
+        .logger([&lines](segops_log_level_t, std::string_view line) { lines.emplace_back(line); });
+    CHECK(pk.status());
+    segops::Client pk_client(pk);
+    CHECK(!pk_client);
+    CHECK_CODE(pk_client.status(), SEGOPS_E_CONFIG);
+    CHECK(lines.size() == 1 && lines[0].find("segops_client_new") != std::string::npos);
+}
+
+void test_track_initializer_lists() {
+    Server server;
+    segops::Client client(options_for(server));
+    CHECK(client);
+    CHECK(client.status());
+
+    std::string sku = "Mug \"XL\"\n\\";
+    std::string_view city = "Z\xc3\xbcrich";
+    segops::Props kept{{"k", 1}};
+    CHECK(client.track(std::string("u-1"), "order_placed",
+                       {{"total", 42.5},
+                        {"sku", sku},
+                        {"qty", 3},
+                        {"gift", true},
+                        {"coupon", nullptr},
+                        {"null_text", static_cast<const char *>(nullptr)},
+                        {"ratio", 0.5f},
+                        {"big", std::numeric_limits<std::uint64_t>::max()},
+                        {"min", std::numeric_limits<std::int64_t>::min()},
+                        {"u8", static_cast<unsigned char>(200)},
+                        {"address", {{"city", city}, {"geo", {{"lat", 47.37}, {"lon", 8.54}}}}},
+                        {"tags", segops::Array{"new", 2, segops::Array{}, {{"x", false}}}},
+                        {"raw", segops::Json(" {\"a\": [1]} ")},
+                        {"kept", kept},
+                        {"empty", segops::Props{}},
+                        {"qty", 4}}));
+    std::string_view user_view = "u-2-and-more";
+    CHECK(client.track(user_view.substr(0, 3), std::string_view("page_viewed")));
+    CHECK(client.identify("u-2", {{"plan", "pro"}}));
+    CHECK(client.track_json("u-3", "legacy", R"({"a":1})"));
+    segops_event_t ev{};
+    ev.user_id = "u-4";
+    ev.event_type = "stamped";
+    ev.occurred_at = "2026-01-02T03:04:05.678Z";
+    ev.anonymous_id = "anon-4";
+    CHECK(client.track_event(ev, {{"n", 1}}));
+    CHECK(client.flush(std::chrono::seconds(10)));
+
+    CHECK(server.count() == 5);
+    CHECK_STR(server.raw(0),
+              server.expect(0, "\"u-1\"", "order_placed",
+                            "{\"total\":42.5,\"sku\":\"Mug \\\"XL\\\"\\n\\\\\",\"qty\":4,"
+                            "\"gift\":true,\"coupon\":null,\"null_text\":null,\"ratio\":0.5,"
+                            "\"big\":18446744073709551615,\"min\":-9223372036854775808,"
+                            "\"u8\":200,\"address\":{\"city\":\"Z\xc3\xbcrich\",\"geo\":{\"lat\":"
+                            "47.37,\"lon\":8.54}},\"tags\":[\"new\",2,[],{\"x\":false}],"
+                            "\"raw\":{\"a\": [1]},\"kept\":{\"k\":1},\"empty\":{}}"));
+    CHECK_STR(server.raw(1), server.expect(1, "\"u-2\"", "page_viewed", "{}"));
+    CHECK_STR(server.raw(2),
+              server.expect(2, "\"u-2\"", "context_identified", "{\"plan\":\"pro\"}"));
+    CHECK_STR(server.raw(3), server.expect(3, "\"u-3\"", "legacy", "{\"a\":1}"));
+    CHECK_STR(server.raw(4), "{\"user_id\":\"u-4\",\"event_type\":\"stamped\",\"occurred_at\":"
+                             "\"2026-01-02T03:04:05.678Z\",\"anonymous_id\":\"anon-4\","
+                             "\"payload\":{\"n\":1}}");
+    segops_stats_t st = stats_of(client);
+    CHECK(st.enqueued == 5 && st.delivered == 5 && st.dropped == 0);
+}
+
+void test_float_value() {
+    // 0.1f is not 0.1: the float's exact value as a double, shortest round trip.
+    segops::Props p{{"f", 0.1f}};
+    CHECK_STR(p.json(), "{\"f\":0.10000000149011612}");
+}
+
+void test_props_and_refusals() {
+    Server server;
+    segops::Client client(options_for(server));
+    segops::Props order;
+    CHECK_STR(order.json(), "{}");
+    CHECK(order.set("sku", "A-1"));
+    CHECK(order.set("qty", 1));
+    CHECK(client.track("u", "order_placed", order));
+    CHECK(order.set("qty", 2)); // replaced in place; the first event is already copied
+    CHECK(client.track("u", "order_placed", order));
+    CHECK(client.identify("u", segops::Props{{"plan", "free"}}));
+    CHECK_CODE(order.set("bad", std::nan("")), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(order.set("bad\xff", 1), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(order.append(1), SEGOPS_E_INVALID_ARG); // not an array
+    CHECK_STR(order.json(), "{\"sku\":\"A-1\",\"qty\":2}");
+
+    segops::Props list = segops::Props::array({1, "two"});
+    CHECK(list.append(3.5));
+    CHECK_CODE(list.set("k", 1), SEGOPS_E_INVALID_ARG);
+    CHECK_STR(list.json(), "[1,\"two\",3.5]");
+    CHECK(order.set("list", list));
+
+    // Refusals: builder errors return before the client; id errors are counted.
+    segops::Props broken{{"ok", 1}, {"nan", std::numeric_limits<double>::infinity()}};
+    CHECK_CODE(broken.status(), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e", broken), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e", {{"nan", std::nan("")}}), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e", {{"bad", "\xc3"}}), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e", {{"raw", segops::Json("{oops}")}}), SEGOPS_E_INVALID_JSON);
+    segops_stats_t st = stats_of(client);
+    CHECK(st.rejected_invalid_arg == 0 && st.rejected_invalid_json == 0);
+    CHECK_CODE(client.track("", "e"), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track(std::string_view("u\0x", 3), "e", {{"a", 1}}), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track(static_cast<const char *>(nullptr), "e"), SEGOPS_E_INVALID_ARG);
+    CHECK_CODE(client.track("u", "e", list), SEGOPS_E_INVALID_JSON);
+    CHECK_CODE(client.track_json("u", "e", "[1]"), SEGOPS_E_INVALID_JSON);
+    std::string long_id(300, 'x'); // a string_view copied to the heap
+    CHECK(client.track(std::string_view(long_id), "e"));
+    st = stats_of(client);
+    CHECK(st.rejected_invalid_arg == 3);
+    CHECK(st.rejected_invalid_json == 2);
+
+    CHECK(client.flush(segops::no_deadline));
+    CHECK(server.count() == 4);
+    CHECK_STR(server.raw(0),
+              server.expect(0, "\"u\"", "order_placed", "{\"sku\":\"A-1\",\"qty\":1}"));
+    CHECK_STR(server.raw(1),
+              server.expect(1, "\"u\"", "order_placed", "{\"sku\":\"A-1\",\"qty\":2}"));
+    CHECK_STR(server.raw(2),
+              server.expect(2, "\"u\"", "context_identified", "{\"plan\":\"free\"}"));
+    CHECK_STR(server.raw(3), server.expect(3, "\"" + long_id + "\"", "e", "{}"));
+}
+
+// Callables outlive the Options they were given to; the destructor shuts down with
+// the deadline it was given and reports what it dropped.
+void test_callables_and_destructor_deadline() {
+    Server server;
+    auto reports = std::make_shared<std::atomic<int>>(0);
+    auto dropped = std::make_shared<std::atomic<std::size_t>>(0);
+    std::string tag = "captured";
+    segops::Client client;
+    CHECK(!client);
+    CHECK_CODE(client.status(), SEGOPS_E_STATE);
+    {
+        segops::Options opts = options_for(server);
+        opts.on_error([reports, dropped, tag](const segops_error_info_t &e) {
+                if (tag == "captured" && e.reason == SEGOPS_DROP_SHUTDOWN) {
+                    dropped->fetch_add(e.event_count);
+                    reports->fetch_add(1);
+                }
+            })
+            .shutdown_timeout(std::chrono::milliseconds(300));
+        client = segops::Client(opts);
+    } // the Options (and their copy of the lambda) are gone
+    CHECK(client);
+    CHECK(client.shutdown_timeout() == std::chrono::milliseconds(300));
+    devsrv_script_text(server.srv, "noanswer");
+    for (int i = 0; i < 10; i++) CHECK(client.track("u", "e", {{"i", i}}));
+    CHECK_CODE(client.flush(std::chrono::milliseconds(100)), SEGOPS_E_TIMEOUT);
+
+    segops::Client moved = std::move(client);
+    CHECK(!client);
+    CHECK(moved);
+    auto start = std::chrono::steady_clock::now();
+    moved = segops::Client(); // move-assigning destroys the old client: shutdown(300 ms)
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(!moved);
+    CHECK(took >= std::chrono::milliseconds(250));
+    CHECK(took < std::chrono::seconds(5)); // bounded by the deadline, not the server
+    CHECK(reports->load() >= 1);
+    CHECK(dropped->load() == 10);
+    CHECK(reports.use_count() == 1); // the client's copy of the lambda is freed
+}
+
+// pk_ key: get_user (a lambda with captures) is asked at mint time; the logger hears it.
+void test_get_user_and_logger() {
+    Server server;
+    std::mutex lock;
+    std::vector<std::string> lines;
+    std::string identity = "user-from-lambda";
+    std::atomic<int> asked{0};
+    segops::Options opts = options_for(server, kPk);
+    opts.get_user([&identity, &asked](segops::User &user) -> segops::Status {
+            asked++;
+            segops::Status s = user.set_id(identity);
+            return s ? user.set_anonymous_id(std::string_view("anon-from-lambda")) : s;
+        })
+        .logger(
+            [&](segops_log_level_t, std::string_view line) {
+                std::lock_guard<std::mutex> hold(lock);
+                lines.emplace_back(line);
+            },
+            SEGOPS_LOG_DEBUG);
+    segops::Client client(opts);
+    CHECK(client);
+    CHECK(client.track("ignored-for-pk", "signed_in", {{"via", "pk"}}));
+    CHECK(client.flush(std::chrono::seconds(10)));
+    CHECK(asked.load() == 1);
+    CHECK(server.count() == 1);
+    // The mint carried the lambda's identity; the server attributes the event to it.
+    char mint[512] = "";
+    devsrv_last_mint_body(server.srv, mint, sizeof mint);
+    CHECK_STR(mint, R"({"user_id":"user-from-lambda","anonymous_id":"anon-from-lambda"})");
+    devsrv_event_t ev{};
+    CHECK(devsrv_event_at(server.srv, 0, &ev) == 0);
+    CHECK_STR(ev.user_id ? ev.user_id : "", "user-from-lambda");
+    devsrv_event_free(&ev);
+    std::lock_guard<std::mutex> hold(lock);
+    bool minted = false;
+    for (const std::string &line : lines) minted |= line.find("minted") != std::string::npos;
+    CHECK(minted);
+}
+
+void test_sync_mode() {
+    Server server;
+    segops::Options opts = options_for(server);
+    opts.batch(false);
+    segops::Client client(opts);
+    CHECK(client.track("u", "now", {{"x", 1}}));
+    CHECK(server.count() == 1); // sent on this thread
+    devsrv_script_text(server.srv, "400");
+    CHECK_CODE(client.track("u", "now", {{"x", 2}}), SEGOPS_E_HTTP);
+}
+
+// Threads share one client; each builds its payloads from initializer lists (the
+// per-thread scratch builders) and tracks from inside on_error too.
+void test_threads() {
+    Server server;
+    constexpr int kThreads = 4, kPerThread = 400;
+    segops::Client client(options_for(server));
+    std::vector<std::thread> threads;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&client, &failed, t] {
+            std::string user = "user-" + std::to_string(t);
+            for (int i = 0; i < kPerThread; i++) {
+                if (!client.track(
+                        user, "tick",
+                        {{"t", t}, {"i", i}, {"nested", {{"deep", segops::Array{i, t}}}}}))
+                    failed++;
+            }
+        });
+    }
+    for (std::thread &th : threads) th.join();
+    CHECK(failed.load() == 0);
+    CHECK(client.flush(std::chrono::seconds(30)));
+    CHECK(server.count() == kThreads * kPerThread);
+    std::vector<int> next(kThreads, 0);
+    for (std::size_t k = 0; k < server.count(); k++) {
+        std::string raw = server.raw(k);
+        int t = -1, i = -1;
+        std::size_t at = raw.find("\"payload\":");
+        CHECK(at != std::string::npos &&
+              std::sscanf(raw.c_str() + at, "\"payload\":{\"t\":%d,\"i\":%d", &t, &i) == 2);
+        if (t < 0 || t >= kThreads) continue;
+        CHECK(i == next[static_cast<std::size_t>(t)]++);
+        std::string want = "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) +
+                           ",\"nested\":{\"deep\":[" + std::to_string(i) + "," + std::to_string(t) +
+                           "]}}}";
+        CHECK_STR(raw.substr(at + std::strlen("\"payload\":")), want);
+    }
+}
+
+} // namespace
+
+int main() {
+    test_status();
+    test_options_errors();
+    test_track_initializer_lists();
+    test_float_value();
+    test_props_and_refusals();
+    test_callables_and_destructor_deadline();
+    test_get_user_and_logger();
+    test_sync_mode();
+    test_threads();
+    if (failures) {
+        std::fprintf(stderr, "test_cpp_wrapper: %d check(s) failed\n", failures);
+        return 1;
+    }
+    std::printf("test_cpp_wrapper: all checks passed\n");
+    return 0;
+}
