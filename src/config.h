@@ -37,6 +37,10 @@ struct segops_options {
     char *proxy;
     char *user_agent_suffix;
     bool allow_insecure_http;
+    char *spool_dir; /* NULL: no spool */
+    uint64_t spool_max_bytes;
+    uint64_t spool_max_age_ms;
+    uint32_t spool_fsync_ms; /* 0: never */
 };
 
 /* The defaults every new builder starts from (the README table mirrors it). */
