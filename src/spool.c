@@ -1,0 +1,520 @@
+/* The spool facade: one own run written, earlier runs adopted and read, acks,
+ * limits, losses and fork. */
+#include "spool.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "spool_dir.h"
+#include "spool_read.h"
+#include "spool_record.h"
+#include "spool_run.h"
+
+/* Records per writev: two iovecs each, within every system's IOV_MAX (>= 1024). */
+#define CHUNK_RECORDS 512
+#define DEFAULT_MAX_ADOPTED 16
+
+struct segops__spool {
+    pthread_mutex_t lock;
+    bool fork_locked; /* prepare took the lock */
+    bool forked;      /* in a child: inert */
+    int dir_fd;
+    char *dir;
+    segops__spool_limits_t limits;
+    segops__spool_run_t own;
+    segops__spool_run_t *adopted; /* oldest first */
+    size_t nadopted, adopted_cap;
+    uint32_t next_run_id;
+    bool dir_unsynced;     /* the spool directory gained our run */
+    bool own_dir_unsynced; /* our run directory gained or lost segments */
+    segops__spool_readbuf_t rb;
+    uint8_t (*headers)[SEGOPS__SPOOL_RECORD_HEADER];
+    struct iovec *iov;
+    segops__spool_losses_t losses;
+    int err_no;
+    char err_what[96];
+};
+
+static void note_error(segops__spool_t *s, const segops__spool_run_t *run, const char *what) {
+    s->err_no = errno;
+    snprintf(s->err_what, sizeof s->err_what, "%s in %s", what, run ? run->name : s->dir);
+}
+
+void segops__spool_describe_error(segops__spool_t *s, char *buf, size_t len) {
+    if (!buf || !len) return;
+    if (!s) {
+        snprintf(buf, len, "no spool");
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->err_no)
+        snprintf(buf, len, "spool %s: %s", s->err_what, strerror(s->err_no));
+    else
+        snprintf(buf, len, "spool: no error");
+    pthread_mutex_unlock(&s->lock);
+}
+
+static uint64_t disk_bytes(const segops__spool_t *s) {
+    uint64_t total = s->own.bytes;
+    for (size_t i = 0; i < s->nadopted; i++) total += s->adopted[i].bytes;
+    return total;
+}
+
+static segops__spool_run_t *find_run(segops__spool_t *s, uint32_t id) {
+    if (id == s->own.id) return &s->own;
+    for (size_t i = 0; i < s->nadopted; i++)
+        if (s->adopted[i].id == id) return &s->adopted[i];
+    return NULL;
+}
+
+/* Writes moved cursors, deletes settled segments and drops earlier runs that
+ * are done. Every call that settles or reads ends here. */
+static segops_err_t tidy(segops__spool_t *s) {
+    segops_err_t err = SEGOPS_OK;
+    if (segops__spool_acks_persist(&s->own.acks) != SEGOPS_OK) {
+        note_error(s, &s->own, "writing the ack file");
+        err = SEGOPS_E_IO;
+    }
+    if (segops__spool_run_delete_settled(&s->own)) s->own_dir_unsynced = true;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->nadopted; i++) {
+        segops__spool_run_t *run = &s->adopted[i];
+        if (segops__spool_acks_persist(&run->acks) != SEGOPS_OK) {
+            note_error(s, run, "writing the ack file");
+            err = SEGOPS_E_IO;
+        }
+        segops__spool_run_delete_settled(run);
+        if (segops__spool_run_is_settled(run)) {
+            segops__spool_run_remove(s->dir_fd, run);
+            segops__spool_run_close(run);
+            continue;
+        }
+        s->adopted[kept++] = *run;
+    }
+    s->nadopted = kept;
+    return err;
+}
+
+static size_t adopt_locked(segops__spool_t *s) {
+    char **names;
+    size_t count, adopted = 0;
+    if (segops__spool_run_list(s->dir_fd, &names, &count) != SEGOPS_OK) return 0;
+    for (size_t i = 0; i < count; i++) {
+        bool held = strcmp(names[i], s->own.name) == 0;
+        for (size_t j = 0; j < s->nadopted && !held; j++)
+            held = strcmp(names[i], s->adopted[j].name) == 0;
+        if (held || s->nadopted >= s->limits.max_adopted) continue;
+        if (s->nadopted == s->adopted_cap) {
+            size_t cap = s->adopted_cap ? s->adopted_cap * 2 : 4;
+            segops__spool_run_t *grown = segops__realloc(s->adopted, cap * sizeof *grown);
+            if (!grown) break;
+            s->adopted = grown;
+            s->adopted_cap = cap;
+        }
+        segops__spool_run_t *run = &s->adopted[s->nadopted];
+        if (segops__spool_run_adopt(s->dir_fd, names[i], s->next_run_id, run) != SEGOPS_OK)
+            continue;
+        s->next_run_id++;
+        s->nadopted++;
+        adopted++;
+        if (!run->nsegs) run->drained = true; /* nothing to read: removed by tidy */
+    }
+    for (size_t i = 0; i < count; i++) segops__free(names[i]);
+    segops__free(names);
+    tidy(s);
+    return adopted;
+}
+
+segops_err_t segops__spool_open(const char *dir, const segops__spool_limits_t *limits,
+                                segops__spool_t **out, char *why, size_t why_len) {
+    if (!out) return SEGOPS_E_INVALID_ARG;
+    *out = NULL;
+    if (!dir || !*dir || !limits) return SEGOPS_E_INVALID_ARG;
+    segops__spool_t *s = segops__calloc(1, sizeof *s);
+    if (!s) return SEGOPS_E_NOMEM;
+    s->dir_fd = -1;
+    s->own.dir_fd = -1;
+    s->limits = *limits;
+    if (!s->limits.segment_bytes) {
+        uint64_t eighth = s->limits.max_bytes ? s->limits.max_bytes / 16 : UINT64_MAX;
+        s->limits.segment_bytes = SEGOPS__MIN((uint64_t)4 << 20, SEGOPS__MAX(eighth, 64 << 10));
+    }
+    if (!s->limits.max_adopted) s->limits.max_adopted = DEFAULT_MAX_ADOPTED;
+    s->dir = segops__strdup(dir);
+    s->headers = segops__malloc(CHUNK_RECORDS * sizeof *s->headers);
+    s->iov = segops__malloc(2 * CHUNK_RECORDS * sizeof *s->iov);
+    segops_err_t err = SEGOPS_E_NOMEM;
+    if (!s->dir || !s->headers || !s->iov || pthread_mutex_init(&s->lock, NULL) != 0) goto fail;
+    if ((s->dir_fd = segops__spool_dir_open(dir, why, why_len)) < 0) {
+        err = SEGOPS_E_CONFIG;
+        goto fail_locked;
+    }
+    err = segops__spool_run_create(s->dir_fd, SEGOPS__SPOOL_OWN_RUN, &s->own);
+    if (err == SEGOPS_E_IO) {
+        segops__spool_dir_reason(errno, dir, why, why_len);
+        err = SEGOPS_E_CONFIG;
+    }
+    if (err != SEGOPS_OK) goto fail_locked;
+    s->next_run_id = SEGOPS__SPOOL_OWN_RUN + 1;
+    s->dir_unsynced = true;
+    adopt_locked(s);
+    *out = s;
+    return SEGOPS_OK;
+fail_locked:
+    pthread_mutex_destroy(&s->lock);
+fail:
+    if (s->dir_fd >= 0) close(s->dir_fd);
+    segops__free(s->headers);
+    segops__free(s->iov);
+    segops__free(s->dir);
+    segops__free(s);
+    return err;
+}
+
+static segops_err_t rotate(segops__spool_t *s) {
+    segops__spool_run_t *run = &s->own;
+    if (s->limits.durable && run->wr_fd >= 0 && run->wr_unsynced) {
+        if (fdatasync(run->wr_fd) != 0) {
+            note_error(s, run, "syncing a segment");
+            return SEGOPS_E_IO;
+        }
+        run->wr_unsynced = false;
+    }
+    segops_err_t err = segops__spool_run_new_segment(run);
+    if (err == SEGOPS_E_IO) note_error(s, run, "creating a segment");
+    if (err == SEGOPS_OK) s->own_dir_unsynced = true;
+    return err;
+}
+
+/* Appends the longest prefix of items that fits one writev, the segment and
+ * max_bytes; *taken says how many were written. */
+static segops_err_t write_chunk(segops__spool_t *s, const segops__spool_item_t *items, size_t n,
+                                size_t *taken) {
+    segops__spool_run_t *run = &s->own;
+    const uint64_t first_rec = SEGOPS__SPOOL_RECORD_HEADER + (uint64_t)items[0].len;
+    *taken = 0;
+    if (run->wr_fd < 0 || run->wr_sealed ||
+        (run->segs[run->nsegs - 1].size &&
+         run->segs[run->nsegs - 1].size + first_rec > s->limits.segment_bytes)) {
+        segops_err_t err = rotate(s);
+        if (err != SEGOPS_OK) return err;
+    }
+    segops__spool_seg_t *seg = &run->segs[run->nsegs - 1];
+    uint64_t room = seg->size < s->limits.segment_bytes ? s->limits.segment_bytes - seg->size : 0;
+    uint64_t on_disk = disk_bytes(s), bytes = 0;
+    size_t k = 0;
+    bool full = false;
+    while (k < n && k < CHUNK_RECORDS) {
+        uint64_t rec = SEGOPS__SPOOL_RECORD_HEADER + (uint64_t)items[k].len;
+        if (k && bytes + rec > room) break;
+        if (s->limits.max_bytes && on_disk + bytes + rec > s->limits.max_bytes) {
+            full = true;
+            break;
+        }
+        segops__spool_record_header(s->headers[k], run->next_seq + k, items[k].time_ms,
+                                    items[k].json, items[k].len);
+        s->iov[2 * k] = (struct iovec){s->headers[k], SEGOPS__SPOOL_RECORD_HEADER};
+        s->iov[2 * k + 1] = (struct iovec){(void *)items[k].json, items[k].len};
+        bytes += rec;
+        k++;
+    }
+    if (!k) return SEGOPS_E_QUEUE_FULL;
+    ssize_t wrote;
+    do wrote = writev(run->wr_fd, s->iov, (int)(2 * k));
+    while (wrote < 0 && errno == EINTR);
+    if (wrote != (ssize_t)bytes) {
+        int saved = wrote < 0 ? errno : ENOSPC; /* a short write to a file: the disk filled */
+        if (wrote > 0 && ftruncate(run->wr_fd, (off_t)seg->size) != 0) {
+            /* Part of the chunk stays in the file: never reuse its seqs, never
+             * read it, never append after it. */
+            run->wr_sealed = true;
+            (void)segops__spool_acks_settle(&run->acks, run->next_seq, run->next_seq + k - 1);
+            run->next_seq += k;
+        }
+        errno = saved;
+        note_error(s, run, "writing a segment");
+        return SEGOPS_E_IO;
+    }
+    seg->size += bytes;
+    run->bytes += bytes;
+    run->next_seq += k;
+    seg->last_seq = run->next_seq - 1;
+    run->wr_unsynced = true;
+    *taken = k;
+    return full ? SEGOPS_E_QUEUE_FULL : SEGOPS_OK;
+}
+
+segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t *items, size_t n,
+                                  bool hand_out, uint64_t *first_seq, size_t *appended) {
+    if (appended) *appended = 0;
+    if (!s || (!items && n)) return SEGOPS_E_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!items[i].json || !segops__spool_record_payload_ok(items[i].json, items[i].len))
+            return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = SEGOPS_OK;
+    if (s->forked || (hand_out && !segops__spool_read_caught_up(&s->own))) err = SEGOPS_E_STATE;
+    if (first_seq) *first_seq = s->own.next_seq;
+    size_t done = 0;
+    while (err == SEGOPS_OK && done < n) {
+        size_t taken;
+        err = write_chunk(s, items + done, n - done, &taken);
+        done += taken;
+        if (hand_out) segops__spool_read_skip_to_end(&s->own);
+    }
+    if (appended) *appended = done;
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+static void count_loss(segops__spool_t *s, const segops__spool_run_t *run,
+                       const segops__spool_next_t *next) {
+    s->losses.corrupt += next->lost_records;
+    s->losses.corrupt_bytes += next->lost_bytes;
+    if (!run->own) s->losses.adopted += next->lost_records;
+}
+
+/* Drops the record next returned (expired or overflow) and counts it. */
+static void drop_record(segops__spool_t *s, segops__spool_run_t *run,
+                        const segops__spool_next_t *next, uint64_t *counter) {
+    segops__spool_read_consume(run, next);
+    (void)segops__spool_acks_settle(&run->acks, next->rec.seq, next->rec.seq);
+    (*counter)++;
+    if (!run->own) s->losses.adopted++;
+}
+
+static bool expired(const segops__spool_t *s, int64_t now_ms, int64_t time_ms) {
+    return s->limits.max_age_ms && now_ms > time_ms &&
+           (uint64_t)(now_ms - time_ms) > s->limits.max_age_ms;
+}
+
+/* The runs in reading order: earlier runs first, then our own. */
+static segops__spool_run_t *run_at(segops__spool_t *s, size_t i) {
+    return i < s->nadopted ? &s->adopted[i] : &s->own;
+}
+
+/* Reads run until fn refuses, max is reached or the run ends. */
+static segops_err_t read_run(segops__spool_t *s, segops__spool_run_t *run, int64_t now_ms,
+                             size_t max, segops__spool_read_fn fn, void *ctx, size_t *taken,
+                             bool *refused) {
+    while (*taken < max) {
+        segops__spool_next_t next = segops__spool_read_next(run, &s->rb);
+        count_loss(s, run, &next);
+        if (next.kind == SEGOPS__NEXT_END) return SEGOPS_OK;
+        if (next.kind == SEGOPS__NEXT_ERROR) {
+            note_error(s, run, "reading a segment");
+            return next.err;
+        }
+        if (expired(s, now_ms, next.rec.time_ms)) {
+            drop_record(s, run, &next, &s->losses.expired);
+            continue;
+        }
+        segops__spool_rec_t rec = {(const char *)next.rec.payload,
+                                   next.rec.len,
+                                   next.rec.time_ms,
+                                   {run->id, next.rec.seq},
+                                   !run->own};
+        if (!fn(ctx, &rec)) {
+            *refused = true;
+            return SEGOPS_OK;
+        }
+        segops__spool_read_consume(run, &next);
+        (*taken)++;
+    }
+    return SEGOPS_OK;
+}
+
+segops_err_t segops__spool_read(segops__spool_t *s, int64_t now_ms, size_t max,
+                                segops__spool_read_fn fn, void *ctx, size_t *count) {
+    if (count) *count = 0;
+    if (!s || !fn) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    size_t taken = 0;
+    bool refused = false;
+    for (size_t i = 0; err == SEGOPS_OK && !refused && taken < max && i <= s->nadopted; i++)
+        err = read_run(s, run_at(s, i), now_ms, max, fn, ctx, &taken, &refused);
+    if (!s->forked) {
+        segops_err_t tidy_err = tidy(s);
+        if (err == SEGOPS_OK) err = tidy_err;
+    }
+    if (count) *count = taken;
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+segops_err_t segops__spool_ack_range(segops__spool_t *s, uint32_t run_id, uint64_t lo,
+                                     uint64_t hi) {
+    if (!s || lo > hi) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = SEGOPS_E_STATE;
+    if (!s->forked) {
+        segops__spool_run_t *run = find_run(s, run_id);
+        err = run ? segops__spool_acks_settle(&run->acks, lo, hi) : SEGOPS_OK;
+        if (run && err == SEGOPS_OK) err = tidy(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+segops_err_t segops__spool_ack(segops__spool_t *s, segops__spool_pos_t pos) {
+    return segops__spool_ack_range(s, pos.run, pos.seq, pos.seq);
+}
+
+static segops_err_t sync_fd(segops__spool_t *s, int fd, bool data_only, const char *what) {
+    if ((data_only ? fdatasync(fd) : fsync(fd)) == 0) return SEGOPS_OK;
+    note_error(s, NULL, what);
+    return SEGOPS_E_IO;
+}
+
+segops_err_t segops__spool_sync(segops__spool_t *s) {
+    if (!s) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    segops__spool_run_t *own = &s->own;
+    if (err == SEGOPS_OK && own->wr_unsynced && own->wr_fd >= 0 &&
+        (err = sync_fd(s, own->wr_fd, true, "syncing a segment")) == SEGOPS_OK)
+        own->wr_unsynced = false;
+    if (err == SEGOPS_OK && s->own_dir_unsynced &&
+        (err = sync_fd(s, own->dir_fd, false, "syncing the run directory")) == SEGOPS_OK)
+        s->own_dir_unsynced = false;
+    if (err == SEGOPS_OK && s->dir_unsynced &&
+        (err = sync_fd(s, s->dir_fd, false, "syncing the spool directory")) == SEGOPS_OK)
+        s->dir_unsynced = false;
+    for (size_t i = 0; err == SEGOPS_OK && i <= s->nadopted; i++)
+        if (segops__spool_acks_sync(&run_at(s, i)->acks) != SEGOPS_OK) {
+            note_error(s, run_at(s, i), "syncing the ack file");
+            err = SEGOPS_E_IO;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+segops_err_t segops__spool_expire(segops__spool_t *s, int64_t now_ms) {
+    if (!s) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    for (size_t i = 0; err == SEGOPS_OK && s->limits.max_age_ms && i <= s->nadopted; i++) {
+        segops__spool_run_t *run = run_at(s, i);
+        for (;;) {
+            segops__spool_next_t next = segops__spool_read_next(run, &s->rb);
+            count_loss(s, run, &next);
+            if (next.kind == SEGOPS__NEXT_ERROR) err = next.err;
+            if (next.kind != SEGOPS__NEXT_RECORD || !expired(s, now_ms, next.rec.time_ms)) break;
+            drop_record(s, run, &next, &s->losses.expired);
+        }
+    }
+    if (!s->forked) {
+        segops_err_t tidy_err = tidy(s);
+        if (err == SEGOPS_OK) err = tidy_err;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+segops_err_t segops__spool_drop_oldest(segops__spool_t *s) {
+    if (!s) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    bool dropped = false;
+    for (size_t i = 0; err == SEGOPS_OK && !dropped && i <= s->nadopted; i++) {
+        segops__spool_run_t *run = run_at(s, i);
+        uint64_t segment = 0;
+        for (;;) {
+            segops__spool_next_t next = segops__spool_read_next(run, &s->rb);
+            count_loss(s, run, &next);
+            if (next.kind == SEGOPS__NEXT_ERROR) err = next.err;
+            if (next.kind != SEGOPS__NEXT_RECORD) break;
+            uint64_t here = run->segs[run->rd_seg].first_seq;
+            if (dropped && here != segment) break;
+            segment = here;
+            drop_record(s, run, &next, &s->losses.overflow);
+            dropped = true;
+        }
+    }
+    if (!s->forked) {
+        segops_err_t tidy_err = tidy(s);
+        if (err == SEGOPS_OK) err = tidy_err;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+size_t segops__spool_adopt(segops__spool_t *s) {
+    if (!s) return 0;
+    pthread_mutex_lock(&s->lock);
+    size_t adopted = s->forked ? 0 : adopt_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    return adopted;
+}
+
+void segops__spool_usage(segops__spool_t *s, segops__spool_usage_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    out->disk_bytes = disk_bytes(s);
+    out->adopted_runs = s->nadopted;
+    out->own_caught_up = !s->forked && segops__spool_read_caught_up(&s->own);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void segops__spool_take_losses(segops__spool_t *s, segops__spool_losses_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    pthread_mutex_lock(&s->lock);
+    *out = s->losses;
+    memset(&s->losses, 0, sizeof s->losses);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Closes every run (and, unless forked, the files' locks with them). */
+static void close_runs(segops__spool_t *s) {
+    for (size_t i = 0; i < s->nadopted; i++) segops__spool_run_close(&s->adopted[i]);
+    s->nadopted = 0;
+    segops__spool_run_close(&s->own);
+    if (s->dir_fd >= 0) close(s->dir_fd);
+    s->dir_fd = -1;
+}
+
+void segops__spool_close(segops__spool_t *s) {
+    if (!s) return;
+    if (!s->forked) {
+        tidy(s);
+        if (segops__spool_run_is_settled(&s->own)) segops__spool_run_remove(s->dir_fd, &s->own);
+    }
+    close_runs(s);
+    segops__free(s->adopted);
+    segops__spool_readbuf_free(&s->rb);
+    segops__free(s->headers);
+    segops__free(s->iov);
+    segops__free(s->dir);
+    pthread_mutex_destroy(&s->lock);
+    segops__free(s);
+}
+
+void segops__spool_fork_prepare(segops__spool_t *s) {
+    pthread_mutex_lock(&s->lock);
+    s->fork_locked = true;
+}
+
+void segops__spool_fork_parent(segops__spool_t *s) {
+    s->fork_locked = false;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void segops__spool_fork_child(segops__spool_t *s) {
+    /* Closing our copies leaves the parent's descriptors, and so its locks,
+     * as they are; nothing here unlinks or writes. */
+    close_runs(s);
+    s->forked = true;
+    if (s->fork_locked) {
+        s->fork_locked = false;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        pthread_mutex_init(&s->lock, NULL);
+    }
+}
