@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -702,6 +703,45 @@ static void test_adoption_is_bounded(void **state) {
     assert_int_equal(count_entries(dir, "run-"), 0);
 }
 
+/* ---- threads ----------------------------------------------------------- */
+
+typedef struct writer {
+    segops__spool_t *spool;
+    segops_err_t err; /* the first failure, read after join */
+} writer_t;
+
+static void *write_batches(void *arg) {
+    writer_t *w = arg;
+    for (size_t i = 0; i < 2000 && w->err == SEGOPS_OK; i += 10)
+        w->err = append_events(w->spool, "t", i, 10, 1000, false, NULL);
+    return NULL;
+}
+
+static void test_concurrent_append_read_ack(void **state) {
+    (void)state;
+    const char *dir = fresh_dir("threads");
+    segops__spool_limits_t l = limits(8192);
+    segops__spool_t *s = open_spool(dir, &l);
+    writer_t w = {s, SEGOPS_OK};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, write_batches, &w), 0);
+    seen_t *seen = calloc(1, sizeof *seen);
+    size_t acked = 0;
+    while (seen->count < 2000) {
+        size_t count;
+        assert_int_equal(segops__spool_read(s, 1000, 64, take, seen, &count), SEGOPS_OK);
+        for (; acked < seen->count; acked++)
+            assert_int_equal(segops__spool_ack(s, seen->pos[acked]), SEGOPS_OK);
+        if (!count) sched_yield();
+    }
+    pthread_join(thread, NULL);
+    assert_int_equal(w.err, SEGOPS_OK);
+    expect_events(seen, 0, "t", 0, 2000);
+    free(seen);
+    segops__spool_close(s);
+    assert_int_equal(count_entries(dir, "run-"), 0);
+}
+
 /* ---- fork -------------------------------------------------------------- */
 
 static void test_fork_child_never_touches_parent_files(void **state) {
@@ -989,6 +1029,7 @@ int main(void) {
         cmocka_unit_test(test_damage_in_the_middle_is_counted_by_seq),
         cmocka_unit_test(test_foreign_entries_are_left_alone),
         cmocka_unit_test(test_adoption_is_bounded),
+        cmocka_unit_test(test_concurrent_append_read_ack),
         cmocka_unit_test(test_fork_child_never_touches_parent_files),
         cmocka_unit_test(test_unusable_directories),
         cmocka_unit_test(test_no_permission),
