@@ -6,16 +6,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "spool_dir.h"
 #include "spool_read.h"
 #include "spool_record.h"
 #include "spool_run.h"
+#include "spool_write.h"
 
-/* Records per writev: two iovecs each, within every system's IOV_MAX (>= 1024). */
-#define CHUNK_RECORDS 512
 #define DEFAULT_MAX_ADOPTED 16
 
 struct segops__spool {
@@ -32,8 +30,7 @@ struct segops__spool {
     bool dir_unsynced;     /* the spool directory gained our run */
     bool own_dir_unsynced; /* our run directory gained or lost segments */
     segops__spool_readbuf_t rb;
-    uint8_t (*headers)[SEGOPS__SPOOL_RECORD_HEADER];
-    struct iovec *iov;
+    segops__spool_writer_t writer;
     segops__spool_losses_t losses;
     int err_no;
     char err_what[96];
@@ -140,15 +137,17 @@ segops_err_t segops__spool_open(const char *dir, const segops__spool_limits_t *l
     s->own.dir_fd = -1;
     s->limits = *limits;
     if (!s->limits.segment_bytes) {
-        uint64_t eighth = s->limits.max_bytes ? s->limits.max_bytes / 16 : UINT64_MAX;
-        s->limits.segment_bytes = SEGOPS__MIN((uint64_t)4 << 20, SEGOPS__MAX(eighth, 64 << 10));
+        uint64_t sixteenth = s->limits.max_bytes ? s->limits.max_bytes / 16 : UINT64_MAX;
+        s->limits.segment_bytes = SEGOPS__MIN((uint64_t)4 << 20, SEGOPS__MAX(sixteenth, 64 << 10));
     }
     if (!s->limits.max_adopted) s->limits.max_adopted = DEFAULT_MAX_ADOPTED;
     s->dir = segops__strdup(dir);
-    s->headers = segops__malloc(CHUNK_RECORDS * sizeof *s->headers);
-    s->iov = segops__malloc(2 * CHUNK_RECORDS * sizeof *s->iov);
     segops_err_t err = SEGOPS_E_NOMEM;
-    if (!s->dir || !s->headers || !s->iov || pthread_mutex_init(&s->lock, NULL) != 0) goto fail;
+    if (!s->dir ||
+        segops__spool_writer_init(&s->writer, s->limits.segment_bytes, s->limits.durable) !=
+            SEGOPS_OK ||
+        pthread_mutex_init(&s->lock, NULL) != 0)
+        goto fail;
     if ((s->dir_fd = segops__spool_dir_open(dir, why, why_len)) < 0) {
         err = SEGOPS_E_CONFIG;
         goto fail_locked;
@@ -168,84 +167,10 @@ fail_locked:
     pthread_mutex_destroy(&s->lock);
 fail:
     if (s->dir_fd >= 0) close(s->dir_fd);
-    segops__free(s->headers);
-    segops__free(s->iov);
+    segops__spool_writer_free(&s->writer);
     segops__free(s->dir);
     segops__free(s);
     return err;
-}
-
-static segops_err_t rotate(segops__spool_t *s) {
-    segops__spool_run_t *run = &s->own;
-    if (s->limits.durable && run->wr_fd >= 0 && run->wr_unsynced) {
-        if (fdatasync(run->wr_fd) != 0) {
-            note_error(s, run, "syncing a segment");
-            return SEGOPS_E_IO;
-        }
-        run->wr_unsynced = false;
-    }
-    segops_err_t err = segops__spool_run_new_segment(run);
-    if (err == SEGOPS_E_IO) note_error(s, run, "creating a segment");
-    if (err == SEGOPS_OK) s->own_dir_unsynced = true;
-    return err;
-}
-
-/* Appends the longest prefix of items that fits one writev, the segment and
- * max_bytes; *taken says how many were written. */
-static segops_err_t write_chunk(segops__spool_t *s, const segops__spool_item_t *items, size_t n,
-                                size_t *taken) {
-    segops__spool_run_t *run = &s->own;
-    const uint64_t first_rec = SEGOPS__SPOOL_RECORD_HEADER + (uint64_t)items[0].len;
-    *taken = 0;
-    if (run->wr_fd < 0 || run->wr_sealed ||
-        (run->segs[run->nsegs - 1].size &&
-         run->segs[run->nsegs - 1].size + first_rec > s->limits.segment_bytes)) {
-        segops_err_t err = rotate(s);
-        if (err != SEGOPS_OK) return err;
-    }
-    segops__spool_seg_t *seg = &run->segs[run->nsegs - 1];
-    uint64_t room = seg->size < s->limits.segment_bytes ? s->limits.segment_bytes - seg->size : 0;
-    uint64_t on_disk = disk_bytes(s), bytes = 0;
-    size_t k = 0;
-    bool full = false;
-    while (k < n && k < CHUNK_RECORDS) {
-        uint64_t rec = SEGOPS__SPOOL_RECORD_HEADER + (uint64_t)items[k].len;
-        if (k && bytes + rec > room) break;
-        if (s->limits.max_bytes && on_disk + bytes + rec > s->limits.max_bytes) {
-            full = true;
-            break;
-        }
-        segops__spool_record_header(s->headers[k], run->next_seq + k, items[k].time_ms,
-                                    items[k].json, items[k].len);
-        s->iov[2 * k] = (struct iovec){s->headers[k], SEGOPS__SPOOL_RECORD_HEADER};
-        s->iov[2 * k + 1] = (struct iovec){(void *)items[k].json, items[k].len};
-        bytes += rec;
-        k++;
-    }
-    if (!k) return SEGOPS_E_QUEUE_FULL;
-    ssize_t wrote;
-    do wrote = writev(run->wr_fd, s->iov, (int)(2 * k));
-    while (wrote < 0 && errno == EINTR);
-    if (wrote != (ssize_t)bytes) {
-        int saved = wrote < 0 ? errno : ENOSPC; /* a short write to a file: the disk filled */
-        if (wrote > 0 && ftruncate(run->wr_fd, (off_t)seg->size) != 0) {
-            /* Part of the chunk stays in the file: never reuse its seqs, never
-             * read it, never append after it. */
-            run->wr_sealed = true;
-            (void)segops__spool_acks_settle(&run->acks, run->next_seq, run->next_seq + k - 1);
-            run->next_seq += k;
-        }
-        errno = saved;
-        note_error(s, run, "writing a segment");
-        return SEGOPS_E_IO;
-    }
-    seg->size += bytes;
-    run->bytes += bytes;
-    run->next_seq += k;
-    seg->last_seq = run->next_seq - 1;
-    run->wr_unsynced = true;
-    *taken = k;
-    return full ? SEGOPS_E_QUEUE_FULL : SEGOPS_OK;
 }
 
 segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t *items, size_t n,
@@ -261,8 +186,15 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
     if (first_seq) *first_seq = s->own.next_seq;
     size_t done = 0;
     while (err == SEGOPS_OK && done < n) {
+        uint64_t used = disk_bytes(s), room = UINT64_MAX;
+        if (s->limits.max_bytes) room = s->limits.max_bytes > used ? s->limits.max_bytes - used : 0;
         size_t taken;
-        err = write_chunk(s, items + done, n - done, &taken);
+        bool rotated;
+        const char *failed = NULL;
+        err = segops__spool_write_chunk(&s->writer, &s->own, items + done, n - done, room, &taken,
+                                        &rotated, &failed);
+        if (err == SEGOPS_E_IO) note_error(s, &s->own, failed);
+        if (rotated) s->own_dir_unsynced = true;
         done += taken;
         if (hand_out) segops__spool_read_skip_to_end(&s->own);
     }
@@ -489,8 +421,7 @@ void segops__spool_close(segops__spool_t *s) {
     close_runs(s);
     segops__free(s->adopted);
     segops__spool_readbuf_free(&s->rb);
-    segops__free(s->headers);
-    segops__free(s->iov);
+    segops__spool_writer_free(&s->writer);
     segops__free(s->dir);
     pthread_mutex_destroy(&s->lock);
     segops__free(s);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "spool.h"
 #include "spool_record.h"
 
@@ -900,7 +901,7 @@ static void test_read_only_file_system(void **state) {
     char spool[600], why[256];
     snprintf(spool, sizeof spool, "%s/spool", mnt);
     assert_int_equal(mkdir(spool, 0700), 0);
-    assert_int_equal(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, "size=1m"), 0);
+    assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=1m"), 0);
     assert_int_equal(try_open(spool, why, sizeof why), SEGOPS_E_CONFIG);
     assert_non_null(strstr(why, "read-only file system"));
     /* The spool directory itself missing on a read-only file system. */
@@ -955,6 +956,47 @@ static void test_disk_full(void **state) {
     umount(mnt);
 }
 
+/* ---- allocation failures ----------------------------------------------- */
+
+/* Open, append, read and settle with the Nth allocation failing, for every N:
+ * each failure surfaces as SEGOPS_E_NOMEM (or is absorbed) and leaks nothing. */
+static void test_allocation_failures(void **state) {
+    (void)state;
+    segops__spool_limits_t l = limits(1024);
+    bool finished = false;
+    for (long n = 0; n < 500 && !finished; n++) {
+        const char *dir = fresh_dir("nomem");
+        write_dead_run(dir, "run-0000000000000001-1-00000000", 1, 5, NULL);
+        long live = segops__alloc_test_live();
+        uint64_t attempts = segops__alloc_test_count();
+        segops__alloc_test_set_fail_after(n);
+        segops__spool_t *s = NULL;
+        char why[256];
+        segops_err_t err = segops__spool_open(dir, &l, &s, why, sizeof why);
+        if (err == SEGOPS_OK) {
+            err = append_events(s, "n", 0, 30, 1000, false, NULL);
+            assert_true(err == SEGOPS_OK || err == SEGOPS_E_NOMEM);
+            seen_t *seen = calloc(1, sizeof *seen);
+            err = segops__spool_read(s, 1000, SIZE_MAX, take, seen, NULL);
+            assert_true(err == SEGOPS_OK || err == SEGOPS_E_NOMEM);
+            for (size_t i = seen->count; i-- > 0;) { /* in reverse: ranges allocate */
+                err = segops__spool_ack(s, seen->pos[i]);
+                assert_true(err == SEGOPS_OK || err == SEGOPS_E_NOMEM);
+            }
+            free(seen);
+            segops__spool_close(s);
+        } else {
+            assert_int_equal(err, SEGOPS_E_NOMEM);
+            assert_null(s);
+        }
+        finished = segops__alloc_test_count() - attempts <= (uint64_t)n;
+        segops__alloc_test_set_fail_after(-1);
+        assert_int_equal(segops__alloc_test_live(), live);
+        if (finished) print_message("allocation failure points tried: %ld\n", n);
+    }
+    assert_true(finished);
+}
+
 /* ---- the cost of durability (printed, not asserted) -------------------- */
 
 static int by_value(const void *a, const void *b) {
@@ -1004,6 +1046,19 @@ static int setup_root(void **state) {
     return 0;
 }
 
+/* Every test frees what the spool allocated. */
+static long live_before;
+static int note_live(void **state) {
+    (void)state;
+    live_before = segops__alloc_test_live();
+    return 0;
+}
+static int check_live(void **state) {
+    (void)state;
+    assert_int_equal(segops__alloc_test_live(), live_before);
+    return 0;
+}
+
 static int teardown_root(void **state) {
     (void)state;
     remove_tree(root);
@@ -1014,28 +1069,37 @@ int main(void) {
     /* A private mount namespace (root only) makes tmpfs mounts possible
      * without anything leaking to the rest of the machine. */
     can_mount = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
-                mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
+                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_read_ack_close_removes_run),
-        cmocka_unit_test(test_hand_out_and_refusal),
-        cmocka_unit_test(test_unacked_records_survive_close_and_are_adopted),
-        cmocka_unit_test(test_two_spools_in_one_process_never_share),
-        cmocka_unit_test(test_live_child_is_not_adopted_then_killed_child_is),
-        cmocka_unit_test(test_kill_mid_stream_loses_nothing_appended),
-        cmocka_unit_test(test_segments_rotate_and_settled_ones_are_deleted),
-        cmocka_unit_test(test_max_bytes_and_drop_oldest),
-        cmocka_unit_test(test_max_age_drops_old_records),
-        cmocka_unit_test(test_truncated_tail_at_every_offset),
-        cmocka_unit_test(test_damage_in_the_middle_is_counted_by_seq),
-        cmocka_unit_test(test_foreign_entries_are_left_alone),
-        cmocka_unit_test(test_adoption_is_bounded),
-        cmocka_unit_test(test_concurrent_append_read_ack),
-        cmocka_unit_test(test_fork_child_never_touches_parent_files),
-        cmocka_unit_test(test_unusable_directories),
-        cmocka_unit_test(test_no_permission),
-        cmocka_unit_test(test_read_only_file_system),
-        cmocka_unit_test(test_disk_full),
-        cmocka_unit_test(test_sync_cost),
+        cmocka_unit_test_setup_teardown(test_append_read_ack_close_removes_run, note_live,
+                                        check_live),
+        cmocka_unit_test_setup_teardown(test_hand_out_and_refusal, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_unacked_records_survive_close_and_are_adopted,
+                                        note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_two_spools_in_one_process_never_share, note_live,
+                                        check_live),
+        cmocka_unit_test_setup_teardown(test_live_child_is_not_adopted_then_killed_child_is,
+                                        note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_kill_mid_stream_loses_nothing_appended, note_live,
+                                        check_live),
+        cmocka_unit_test_setup_teardown(test_segments_rotate_and_settled_ones_are_deleted,
+                                        note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_max_bytes_and_drop_oldest, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_max_age_drops_old_records, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_truncated_tail_at_every_offset, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_damage_in_the_middle_is_counted_by_seq, note_live,
+                                        check_live),
+        cmocka_unit_test_setup_teardown(test_foreign_entries_are_left_alone, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_adoption_is_bounded, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_concurrent_append_read_ack, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_fork_child_never_touches_parent_files, note_live,
+                                        check_live),
+        cmocka_unit_test_setup_teardown(test_unusable_directories, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_no_permission, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_read_only_file_system, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_disk_full, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_allocation_failures, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_sync_cost, note_live, check_live),
     };
     return cmocka_run_group_tests(tests, setup_root, teardown_root);
 }
