@@ -297,6 +297,26 @@ segops_err_t segops__spool_ack(segops__spool_t *s, segops__spool_pos_t pos) {
     return segops__spool_ack_range(s, pos.run, pos.seq, pos.seq);
 }
 
+segops_err_t segops__spool_ack_batch(segops__spool_t *s, const segops__spool_pos_t *pos, size_t n) {
+    if (!s || (!pos && n)) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    for (size_t i = 0; err == SEGOPS_OK && i < n; i++) {
+        /* Consecutive seqs of one run settle as one range. */
+        size_t j = i;
+        while (j + 1 < n && pos[j + 1].run == pos[i].run && pos[j + 1].seq == pos[j].seq + 1) j++;
+        segops__spool_run_t *run = find_run(s, pos[i].run);
+        if (run) err = segops__spool_acks_settle(&run->acks, pos[i].seq, pos[j].seq);
+        i = j;
+    }
+    if (!s->forked) {
+        segops_err_t tidy_err = tidy(s);
+        if (err == SEGOPS_OK) err = tidy_err;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
 static segops_err_t sync_fd(segops__spool_t *s, int fd, bool data_only, const char *what) {
     if ((data_only ? fdatasync(fd) : fsync(fd)) == 0) return SEGOPS_OK;
     note_error(s, NULL, what);

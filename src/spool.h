@@ -129,6 +129,9 @@ segops_err_t segops__spool_read(segops__spool_t *spool, int64_t now_ms, size_t m
 segops_err_t segops__spool_ack(segops__spool_t *spool, segops__spool_pos_t pos);
 segops_err_t segops__spool_ack_range(segops__spool_t *spool, uint32_t run, uint64_t lo,
                                      uint64_t hi);
+/* Settles n records at once (a settled request): one cursor write per run. */
+segops_err_t segops__spool_ack_batch(segops__spool_t *spool, const segops__spool_pos_t *pos,
+                                     size_t n);
 
 /* Makes what was appended and acked so far durable: fdatasync of the segment
  * written and of the ack files changed, fsync of directories that gained or
