@@ -396,6 +396,16 @@ segops_err_t segops__spool_drop_oldest(segops__spool_t *s) {
     return err;
 }
 
+segops_err_t segops__spool_rewind(segops__spool_t *s) {
+    if (!s) return SEGOPS_E_INVALID_ARG;
+    pthread_mutex_lock(&s->lock);
+    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    for (size_t i = 0; err == SEGOPS_OK && i <= s->nadopted; i++)
+        segops__spool_read_rewind(run_at(s, i));
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
 size_t segops__spool_adopt(segops__spool_t *s) {
     if (!s) return 0;
     pthread_mutex_lock(&s->lock);

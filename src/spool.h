@@ -149,6 +149,13 @@ segops_err_t segops__spool_expire(segops__spool_t *spool, int64_t now_ms);
  * losses.overflow grows. */
 segops_err_t segops__spool_drop_oldest(segops__spool_t *spool);
 
+/* Forgets what was handed out and not settled: read hands those records out
+ * again, oldest first, and hand_out appends wait until it has. For a caller
+ * that releases records without settling them (to free memory in a long
+ * outage); one that still holds some would get them twice. Damage already
+ * counted is not counted again. SEGOPS_OK or SEGOPS_E_STATE (forked child). */
+segops_err_t segops__spool_rewind(segops__spool_t *spool);
+
 /* Adopts the runs whose owner is gone since the last look, up to max_adopted
  * held at once. Returns how many it adopted. */
 size_t segops__spool_adopt(segops__spool_t *spool);

@@ -72,14 +72,24 @@ static segops_err_t window(segops__spool_run_t *run, segops__spool_readbuf_t *rb
     return SEGOPS_OK;
 }
 
+/* The open damage has been counted (or found to cost nothing): a reader that
+ * rewinds and meets it again does not count it twice. */
+static void close_damage(segops__spool_run_t *run) {
+    run->dmg_open = false;
+    run->attributed = true;
+    run->attributed_first = run->dmg_first;
+    run->attributed_off = run->dmg_off;
+}
+
 /* An intact record with seq follows: count what the damage before it lost and
  * settle the seqs nobody will read (lost, or never written). */
 static void attribute(segops__spool_run_t *run, uint64_t seq, segops__spool_next_t *out) {
     uint64_t cursor = run->acks.cursor;
     uint64_t base = SEGOPS__MAX(run->rd_expected, cursor + 1);
     if (run->dmg_open) {
-        run->dmg_open = false;
-        if (seq > cursor) {
+        bool known = run->dmg_known;
+        close_damage(run);
+        if (seq > cursor && !known) {
             out->lost_records += seq > base ? seq - base : 0;
             out->lost_bytes += run->dmg_bytes;
         }
@@ -111,11 +121,11 @@ static void end_of_run(segops__spool_run_t *run, segops__spool_next_t *out) {
         uint64_t cursor = run->acks.cursor;
         uint64_t estimate = SEGOPS__MAX(run->dmg_broken, 1);
         uint64_t settled = cursor >= run->rd_expected ? cursor - run->rd_expected + 1 : 0;
-        if (estimate > settled) {
+        if (estimate > settled && !run->dmg_known) {
             out->lost_records += estimate - settled;
             out->lost_bytes += run->dmg_bytes;
         }
-        run->dmg_open = false;
+        close_damage(run);
         repair_tail(run);
     }
     run->drained = true;
@@ -127,6 +137,10 @@ static void note_damage(segops__spool_run_t *run, const segops__spool_scan_t *s)
         run->dmg_bytes = run->dmg_broken = 0;
         run->dmg_first = run->segs[run->rd_seg].first_seq;
         run->dmg_off = run->rd_off;
+        run->dmg_known =
+            run->attributed &&
+            (run->dmg_first < run->attributed_first ||
+             (run->dmg_first == run->attributed_first && run->dmg_off <= run->attributed_off));
     }
     run->dmg_bytes += s->step;
     if (s->broken_record) run->dmg_broken++;
@@ -204,6 +218,14 @@ void segops__spool_read_skip_to_end(segops__spool_run_t *run) {
     run->rd_seg = run->nsegs - 1;
     run->rd_off = run->segs[run->rd_seg].size;
     run->rd_expected = run->next_seq;
+}
+
+void segops__spool_read_rewind(segops__spool_run_t *run) {
+    run->rd_seg = 0;
+    run->rd_off = 0;
+    run->rd_expected = run->nsegs ? run->segs[0].first_seq : run->next_seq;
+    run->dmg_open = false; /* met again, from its start */
+    run->drained = false;
 }
 
 void segops__spool_readbuf_free(segops__spool_readbuf_t *rb) {

@@ -54,6 +54,10 @@ bool segops__spool_read_caught_up(const segops__spool_run_t *run);
 /* Own run: marks everything written as handed out (the caller keeps it). */
 void segops__spool_read_skip_to_end(segops__spool_run_t *run);
 
+/* Reads the run again from its start: unsettled records are handed out again;
+ * damage already counted is not counted again. */
+void segops__spool_read_rewind(segops__spool_run_t *run);
+
 void segops__spool_readbuf_free(segops__spool_readbuf_t *rb);
 
 #endif
