@@ -3,7 +3,6 @@
 #include "spool.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -229,6 +228,23 @@ static segops__spool_run_t *run_at(segops__spool_t *s, size_t i) {
     return i < s->nadopted ? &s->adopted[i] : &s->own;
 }
 
+/* Every call that reads or settles: take the lock (refused in a forked
+ * child) ... */
+static segops_err_t begin(segops__spool_t *s) {
+    pthread_mutex_lock(&s->lock);
+    return s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+}
+
+/* ... and end by writing cursors and deleting what is settled. */
+static segops_err_t finish(segops__spool_t *s, segops_err_t err) {
+    if (!s->forked) {
+        segops_err_t tidy_err = tidy(s);
+        if (err == SEGOPS_OK) err = tidy_err;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
 /* Reads run until fn refuses, max is reached or the run ends. */
 static segops_err_t read_run(segops__spool_t *s, segops__spool_run_t *run, int64_t now_ms,
                              size_t max, segops__spool_read_fn fn, void *ctx, size_t *taken,
@@ -264,33 +280,22 @@ segops_err_t segops__spool_read(segops__spool_t *s, int64_t now_ms, size_t max,
                                 segops__spool_read_fn fn, void *ctx, size_t *count) {
     if (count) *count = 0;
     if (!s || !fn) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    segops_err_t err = begin(s);
     size_t taken = 0;
     bool refused = false;
     for (size_t i = 0; err == SEGOPS_OK && !refused && taken < max && i <= s->nadopted; i++)
         err = read_run(s, run_at(s, i), now_ms, max, fn, ctx, &taken, &refused);
-    if (!s->forked) {
-        segops_err_t tidy_err = tidy(s);
-        if (err == SEGOPS_OK) err = tidy_err;
-    }
     if (count) *count = taken;
-    pthread_mutex_unlock(&s->lock);
-    return err;
+    return finish(s, err);
 }
 
 segops_err_t segops__spool_ack_range(segops__spool_t *s, uint32_t run_id, uint64_t lo,
                                      uint64_t hi) {
     if (!s || lo > hi) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = SEGOPS_E_STATE;
-    if (!s->forked) {
-        segops__spool_run_t *run = find_run(s, run_id);
-        err = run ? segops__spool_acks_settle(&run->acks, lo, hi) : SEGOPS_OK;
-        if (run && err == SEGOPS_OK) err = tidy(s);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return err;
+    segops_err_t err = begin(s);
+    segops__spool_run_t *run = err == SEGOPS_OK ? find_run(s, run_id) : NULL;
+    if (run) err = segops__spool_acks_settle(&run->acks, lo, hi);
+    return finish(s, err);
 }
 
 segops_err_t segops__spool_ack(segops__spool_t *s, segops__spool_pos_t pos) {
@@ -299,8 +304,7 @@ segops_err_t segops__spool_ack(segops__spool_t *s, segops__spool_pos_t pos) {
 
 segops_err_t segops__spool_ack_batch(segops__spool_t *s, const segops__spool_pos_t *pos, size_t n) {
     if (!s || (!pos && n)) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
+    segops_err_t err = begin(s);
     for (size_t i = 0; err == SEGOPS_OK && i < n; i++) {
         /* Consecutive seqs of one run settle as one range. */
         size_t j = i;
@@ -309,12 +313,7 @@ segops_err_t segops__spool_ack_batch(segops__spool_t *s, const segops__spool_pos
         if (run) err = segops__spool_acks_settle(&run->acks, pos[i].seq, pos[j].seq);
         i = j;
     }
-    if (!s->forked) {
-        segops_err_t tidy_err = tidy(s);
-        if (err == SEGOPS_OK) err = tidy_err;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return err;
+    return finish(s, err);
 }
 
 static segops_err_t sync_fd(segops__spool_t *s, int fd, bool data_only, const char *what) {
@@ -346,54 +345,51 @@ segops_err_t segops__spool_sync(segops__spool_t *s) {
     return err;
 }
 
-segops_err_t segops__spool_expire(segops__spool_t *s, int64_t now_ms) {
-    if (!s) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
-    for (size_t i = 0; err == SEGOPS_OK && s->limits.max_age_ms && i <= s->nadopted; i++) {
+/* Which records a drop pass takes, from each run's read position on. */
+typedef struct drop_pass {
+    int64_t now_ms;    /* expire: older than max_age_ms at this time */
+    bool oldest;       /* drop_oldest: the rest of the first segment with any */
+    uint64_t segment;  /* ... which is this one, once found */
+    uint64_t *counter; /* losses.expired or losses.overflow */
+} drop_pass_t;
+
+static bool drops(const segops__spool_t *s, segops__spool_run_t *run,
+                  const segops__spool_next_t *next, drop_pass_t *pass) {
+    if (!pass->oldest) return expired(s, pass->now_ms, next->rec.time_ms);
+    uint64_t here = run->segs[run->rd_seg].first_seq;
+    if (pass->segment && here != pass->segment) return false;
+    pass->segment = here;
+    return true;
+}
+
+static segops_err_t drop_records(segops__spool_t *s, drop_pass_t *pass) {
+    segops_err_t err = begin(s);
+    uint64_t before = *pass->counter;
+    for (size_t i = 0; err == SEGOPS_OK && i <= s->nadopted; i++) {
         segops__spool_run_t *run = run_at(s, i);
+        if (pass->oldest && *pass->counter != before) break; /* one segment per call */
+        pass->segment = 0;
         for (;;) {
             segops__spool_next_t next = segops__spool_read_next(run, &s->rb);
             count_loss(s, run, &next);
             if (next.kind == SEGOPS__NEXT_ERROR) err = next.err;
-            if (next.kind != SEGOPS__NEXT_RECORD || !expired(s, now_ms, next.rec.time_ms)) break;
-            drop_record(s, run, &next, &s->losses.expired);
+            if (next.kind != SEGOPS__NEXT_RECORD || !drops(s, run, &next, pass)) break;
+            drop_record(s, run, &next, pass->counter);
         }
     }
-    if (!s->forked) {
-        segops_err_t tidy_err = tidy(s);
-        if (err == SEGOPS_OK) err = tidy_err;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return err;
+    return finish(s, err);
+}
+
+segops_err_t segops__spool_expire(segops__spool_t *s, int64_t now_ms) {
+    if (!s) return SEGOPS_E_INVALID_ARG;
+    drop_pass_t pass = {.now_ms = now_ms, .counter = &s->losses.expired};
+    return drop_records(s, &pass);
 }
 
 segops_err_t segops__spool_drop_oldest(segops__spool_t *s) {
     if (!s) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
-    bool dropped = false;
-    for (size_t i = 0; err == SEGOPS_OK && !dropped && i <= s->nadopted; i++) {
-        segops__spool_run_t *run = run_at(s, i);
-        uint64_t segment = 0;
-        for (;;) {
-            segops__spool_next_t next = segops__spool_read_next(run, &s->rb);
-            count_loss(s, run, &next);
-            if (next.kind == SEGOPS__NEXT_ERROR) err = next.err;
-            if (next.kind != SEGOPS__NEXT_RECORD) break;
-            uint64_t here = run->segs[run->rd_seg].first_seq;
-            if (dropped && here != segment) break;
-            segment = here;
-            drop_record(s, run, &next, &s->losses.overflow);
-            dropped = true;
-        }
-    }
-    if (!s->forked) {
-        segops_err_t tidy_err = tidy(s);
-        if (err == SEGOPS_OK) err = tidy_err;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return err;
+    drop_pass_t pass = {.oldest = true, .counter = &s->losses.overflow};
+    return drop_records(s, &pass);
 }
 
 segops_err_t segops__spool_rewind(segops__spool_t *s) {
