@@ -127,13 +127,14 @@ static segops_err_t load_segments(segops__spool_run_t *run) {
         if (fd >= 0) close(fd);
         return SEGOPS_E_IO;
     }
+    rewinddir(dir); /* the duplicate shares its offset with dir_fd */
     segops_err_t err = SEGOPS_OK;
     struct dirent *entry;
     while (err == SEGOPS_OK && (entry = readdir(dir)) != NULL) {
         uint64_t first = parse_seg_name(entry->d_name);
         struct stat st;
         if (!first || fstatat(run->dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode))
+            !S_ISREG(st.st_mode) || st.st_uid != geteuid())
             continue; /* not ours: left alone */
         err = push_segment(run, first, (uint64_t)st.st_size);
     }
@@ -153,6 +154,13 @@ segops_err_t segops__spool_run_adopt(int spool_fd, const char *name, uint32_t id
                        errno == ELOOP
                    ? SEGOPS_E_STATE
                    : SEGOPS_E_IO;
+    /* Only our own user's runs: whoever else can write to spool_dir must not
+     * get events sent with our key. */
+    struct stat st;
+    if (fstat(run->dir_fd, &st) != 0 || st.st_uid != geteuid()) {
+        segops__spool_run_close(run);
+        return SEGOPS_E_STATE;
+    }
     segops_err_t err = load_segments(run);
     if (err == SEGOPS_OK && segops__spool_acks_open(run->dir_fd, &run->acks) != SEGOPS_OK)
         err = SEGOPS_E_IO;

@@ -9,6 +9,10 @@
  *       0000000000001a2b.seg   ...
  *       ack                    the settled cursor (spool_ack.h)
  *
+ * Only runs and segment files owned by the effective user are adopted, so
+ * another user who can write to spool_dir cannot have events sent with our
+ * key.
+ *
  * Why flock on the directory: a flock belongs to the open file description, so
  * two clients in one process exclude each other (fcntl/POSIX locks belong to
  * the process: a second client of the same process would "lock" the first

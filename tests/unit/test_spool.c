@@ -730,6 +730,32 @@ static void test_foreign_entries_are_left_alone(void **state) {
     remove_tree(target);
 }
 
+static void test_other_users_runs_are_not_adopted(void **state) {
+    (void)state;
+    if (geteuid() != 0) skip(); /* only root can give files away */
+    const char *dir = fresh_dir("owner");
+    write_dead_run(dir, "run-0000000000000001-1-00000000", 1, 3, NULL);
+    write_dead_run(dir, "run-0000000000000002-1-00000000", 1, 3, NULL);
+    char path[600];
+    snprintf(path, sizeof path, "%s/run-0000000000000001-1-00000000", dir);
+    assert_int_equal(chown(path, 65534, 65534), 0); /* a run of another user */
+    snprintf(path, sizeof path, "%s/run-0000000000000002-1-00000000/%016x.seg", dir, 1);
+    assert_int_equal(chown(path, 65534, 65534), 0); /* a planted segment */
+    segops__spool_limits_t l = limits(0);
+    segops__spool_t *s = open_spool(dir, &l);
+    segops__spool_usage_t u;
+    segops__spool_usage(s, &u);
+    assert_int_equal(u.adopted_runs, 0); /* one refused, the other holds nothing of ours */
+    seen_t *seen = read_all(s, 1000);
+    assert_int_equal(seen->count, 0);
+    free(seen);
+    segops__spool_close(s);
+    snprintf(path, sizeof path, "%s/run-0000000000000001-1-00000000/%016x.seg", dir, 1);
+    assert_int_equal(access(path, F_OK), 0); /* left alone */
+    snprintf(path, sizeof path, "%s/run-0000000000000002-1-00000000/%016x.seg", dir, 1);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
 static void test_adoption_is_bounded(void **state) {
     (void)state;
     const char *dir = fresh_dir("bounded");
@@ -1143,6 +1169,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_damage_in_the_middle_is_counted_by_seq, note_live,
                                         check_live),
         cmocka_unit_test_setup_teardown(test_foreign_entries_are_left_alone, note_live, check_live),
+        cmocka_unit_test_setup_teardown(test_other_users_runs_are_not_adopted, note_live,
+                                        check_live),
         cmocka_unit_test_setup_teardown(test_adoption_is_bounded, note_live, check_live),
         cmocka_unit_test_setup_teardown(test_concurrent_append_read_ack, note_live, check_live),
         cmocka_unit_test_setup_teardown(test_fork_child_never_touches_parent_files, note_live,
