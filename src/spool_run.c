@@ -139,7 +139,8 @@ static segops_err_t load_segments(segops__spool_run_t *run) {
         err = push_segment(run, first, (uint64_t)st.st_size);
     }
     closedir(dir);
-    if (err == SEGOPS_OK) qsort(run->segs, run->nsegs, sizeof *run->segs, by_first_seq);
+    if (err == SEGOPS_OK && run->nsegs > 1)
+        qsort(run->segs, run->nsegs, sizeof *run->segs, by_first_seq);
     return err;
 }
 
@@ -220,7 +221,7 @@ segops_err_t segops__spool_run_list(int spool_fd, char ***names, size_t *count) 
         *count = 0;
         return err;
     }
-    qsort(*names, *count, sizeof **names, by_name);
+    if (*count > 1) qsort(*names, *count, sizeof **names, by_name);
     return SEGOPS_OK;
 }
 
