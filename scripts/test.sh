@@ -142,7 +142,8 @@ stage_fuzz() {
     CC=clang build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_FUZZ=ON \
         -DSEGOPS_BUILD_TESTS=OFF -DSEGOPS_BUILD_TOOLS=OFF -DSEGOPS_BUILD_EXAMPLES=OFF \
         -DSEGOPS_BUILD_BENCH=OFF -DSEGOPS_INSTALL=OFF
-    local targets=(fuzz_payload fuzz_timefmt fuzz_retry_after fuzz_responses fuzz_options)
+    local targets=(fuzz_payload fuzz_timefmt fuzz_retry_after fuzz_responses fuzz_options
+                   fuzz_spool_reader)
     for t in "${targets[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
         (if fuzz_one "$t" "$secs"; then echo 0; else echo 1; fi) \

@@ -5,6 +5,8 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "json_text.h"
+#include "spool_record.h"
 
 /* The one table of defaults. README.md "Options" lists the same values; a unit
  * test keeps the two in step. */
@@ -29,6 +31,9 @@ static const segops_options_t defaults = {
     .sync_timeout_ms = 30000,
     .allow_insecure_http = false,
     .max_requests_per_minute = 0,
+    .spool_max_bytes = (uint64_t)1 << 30,
+    .spool_max_age_ms = (uint64_t)7 * 24 * 3600 * 1000,
+    .spool_fsync_ms = 0,
 };
 
 const segops_options_t *segops__config_defaults(void) { return &defaults; }
@@ -49,6 +54,7 @@ void segops_options_free(segops_options_t *opts) {
     segops__free(opts->ca_path);
     segops__secret_free(opts->proxy); /* a proxy URL may carry credentials */
     segops__free(opts->user_agent_suffix);
+    segops__free(opts->spool_dir);
     segops__free(opts);
 }
 
@@ -158,6 +164,9 @@ RANGE_SETTER(request_timeout_ms, uint32_t, request_timeout_ms, 1, 600000)
 RANGE_SETTER(sync_timeout_ms, uint32_t, sync_timeout_ms, 1, 86400000)
 RANGE_SETTER(max_requests_per_minute, uint32_t, max_requests_per_minute, 0,
              SEGOPS__MAX_REQUESTS_PER_MINUTE)
+RANGE_SETTER(spool_max_bytes, uint64_t, spool_max_bytes, (uint64_t)1 << 20, (uint64_t)1 << 40)
+RANGE_SETTER(spool_max_age_ms, uint64_t, spool_max_age_ms, 1000, (uint64_t)365 * 24 * 3600 * 1000)
+RANGE_SETTER(spool_fsync_ms, uint32_t, spool_fsync_ms, 0, 60000)
 
 segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
                                                  uint32_t cap_ms) {
@@ -214,6 +223,10 @@ segops_err_t segops_options_set_ca_path(segops_options_t *opts, const char *path
     return opts ? set_path(&opts->ca_path, path) : SEGOPS_E_INVALID_ARG;
 }
 
+segops_err_t segops_options_set_spool_dir(segops_options_t *opts, const char *path) {
+    return opts ? set_path(&opts->spool_dir, path) : SEGOPS_E_INVALID_ARG;
+}
+
 segops_err_t segops_options_set_proxy(segops_options_t *opts, const char *proxy_url) {
     if (!opts || (proxy_url && !printable_ascii(proxy_url, 2048))) return SEGOPS_E_INVALID_ARG;
     return set_string(&opts->proxy, proxy_url, true);
@@ -243,11 +256,11 @@ segops_err_t segops__config_copy(const segops_options_t *src, segops_options_t *
     if (!copy) return SEGOPS_E_NOMEM;
     *copy = *src;
     copy->api_url = copy->api_key = copy->ca_file = copy->ca_path = copy->proxy = NULL;
-    copy->user_agent_suffix = NULL;
-    char **dst[] = {&copy->api_url, &copy->api_key, &copy->ca_file,
-                    &copy->ca_path, &copy->proxy,   &copy->user_agent_suffix};
-    const char *from[] = {src->api_url, src->api_key, src->ca_file,
-                          src->ca_path, src->proxy,   src->user_agent_suffix};
+    copy->user_agent_suffix = copy->spool_dir = NULL;
+    char **dst[] = {&copy->api_url, &copy->api_key,           &copy->ca_file,  &copy->ca_path,
+                    &copy->proxy,   &copy->user_agent_suffix, &copy->spool_dir};
+    const char *from[] = {src->api_url, src->api_key,           src->ca_file,  src->ca_path,
+                          src->proxy,   src->user_agent_suffix, src->spool_dir};
     for (size_t i = 0; i < SEGOPS__ARRAY_LEN(dst); i++) {
         if (from[i] && !(*dst[i] = segops__strdup(from[i]))) {
             segops_options_free(copy);
@@ -280,6 +293,9 @@ segops_err_t segops__config_check(const segops_options_t *opts, char *why, size_
         reason = "batch_size is larger than max_queue_events";
     else if (opts->max_event_bytes > opts->max_queue_bytes)
         reason = "max_event_bytes is larger than max_queue_bytes";
+    else if (opts->spool_dir &&
+             opts->spool_max_bytes < opts->max_event_bytes + SEGOPS__SPOOL_RECORD_HEADER)
+        reason = "spool_max_bytes cannot hold one event of max_event_bytes";
     if (!reason) return SEGOPS_OK;
     if (why && why_len) snprintf(why, why_len, "%s", reason);
     return SEGOPS_E_CONFIG;

@@ -24,6 +24,7 @@ const char *segops_strerror(segops_err_t err) {
     case SEGOPS_E_CRYPTO: return "cryptography error";
     case SEGOPS_E_INTERNAL: return "internal error";
     case SEGOPS_E_SKIPPED: return "events skipped by the server as invalid";
+    case SEGOPS_E_IO: return "spool file I/O failed";
     }
     return "unknown error";
 }
@@ -37,6 +38,8 @@ const char *segops__drop_reason_name(segops_drop_reason_t reason) {
     case SEGOPS_DROP_RETRIES_EXHAUSTED: return "retries exhausted";
     case SEGOPS_DROP_SHUTDOWN: return "shutdown deadline";
     case SEGOPS_DROP_SKIPPED: return "skipped by server";
+    case SEGOPS_DROP_SPOOL_CORRUPT: return "spool corrupt";
+    case SEGOPS_DROP_EXPIRED: return "expired";
     }
     return "unknown";
 }

@@ -62,7 +62,8 @@ typedef enum segops_err {
     SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (bad response, get_user error) */
     SEGOPS_E_CRYPTO = 16,       /* the crypto library failed */
     SEGOPS_E_INTERNAL = 17,     /* a bug in libsegops; please report it */
-    SEGOPS_E_SKIPPED = 18       /* the server accepted the request but skipped events as invalid */
+    SEGOPS_E_SKIPPED = 18,      /* the server accepted the request but skipped events as invalid */
+    SEGOPS_E_IO = 19            /* a spool file could not be written or read, or held damage */
 } segops_err_t;
 
 /* Static English text for a code; never NULL (unknown codes get a generic text).
@@ -84,7 +85,10 @@ typedef enum segops_drop_reason {
     SEGOPS_DROP_REJECTED = 3,          /* a non-retryable answer: 400, 401/403, other 4xx, auth */
     SEGOPS_DROP_RETRIES_EXHAUSTED = 4, /* network/5xx/429 past max_retries or the retry budget */
     SEGOPS_DROP_SHUTDOWN = 5,          /* not delivered by the segops_shutdown deadline */
-    SEGOPS_DROP_SKIPPED = 6            /* the server answered 2xx but skipped them as invalid */
+    SEGOPS_DROP_SKIPPED = 6,           /* the server answered 2xx but skipped them as invalid */
+    SEGOPS_DROP_SPOOL_CORRUPT = 7,     /* their spool records were damaged (a crash mid-write,
+                                          a bad disk, another program writing there) */
+    SEGOPS_DROP_EXPIRED = 8            /* older than spool_max_age_ms before they could be sent */
 } segops_drop_reason_t;
 
 /* One report of dropped events. Valid only during the callback. */
@@ -253,6 +257,32 @@ SEGOPS_API segops_err_t segops_options_set_user_agent_suffix(segops_options_t *o
  * the server allowed after a 429 (see the README's threading model). */
 SEGOPS_API segops_err_t segops_options_set_max_requests_per_minute(segops_options_t *opts,
                                                                    uint32_t n);
+/* A directory for the on-disk spool (default NULL: none, events live in memory
+ * only). With a spool every accepted event is also written to files there and
+ * removed once delivered or dropped for its own reason, so events survive a
+ * crash, kill -9 or restart: segops_client_new sends what earlier processes
+ * left. The directory is created if only its last component is missing; each
+ * client writes its own locked sub-directory (run-*), so several clients and
+ * processes may share one spool_dir (on a local file system: locks are flock).
+ * A directory that cannot be used (missing parent, not a directory, no
+ * permission, read-only file system) makes segops_client_new fail with
+ * SEGOPS_E_CONFIG. The path is copied; NULL turns the spool off; "" is
+ * SEGOPS_E_INVALID_ARG. */
+SEGOPS_API segops_err_t segops_options_set_spool_dir(segops_options_t *opts, const char *path);
+/* Bound on the spool's files, every run in spool_dir held by this client
+ * together (default 1 GiB, 1 MiB..1 TiB). At the bound the overflow policy
+ * applies as it does to the memory queue. */
+SEGOPS_API segops_err_t segops_options_set_spool_max_bytes(segops_options_t *opts, uint64_t bytes);
+/* Spooled events older than this (since they were tracked) are dropped as
+ * SEGOPS_DROP_EXPIRED instead of sent (default 604800000 = 7 days,
+ * 1000..31536000000 ms). */
+SEGOPS_API segops_err_t segops_options_set_spool_max_age_ms(segops_options_t *opts, uint64_t ms);
+/* fsync policy: 0 (default) never syncs, so spooled events survive the process
+ * (crash, kill -9) but not a power loss or kernel crash; N > 0 syncs the spool
+ * files at most N ms after a write (1..60000), which bounds what a power loss
+ * can take to the last N ms, at the cost of one fdatasync per interval (about a
+ * millisecond on an SSD, tens on a spinning disk). */
+SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts, uint32_t ms);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -302,6 +332,14 @@ typedef struct segops_stats {
     uint64_t pace_per_minute; /* requests per rolling minute the client allows itself now:
                                  the lower of max_requests_per_minute and the rate learned
                                  from the server's 429s; 0 = no limit */
+    /* The spool (spool_dir). With a spool:
+     * enqueued + recovered == delivered + dropped + pending. */
+    uint64_t recovered;             /* events picked up from spool files earlier processes left */
+    uint64_t spooled;               /* events written to the spool */
+    uint64_t spool_bytes;           /* bytes of spool files on disk now */
+    uint64_t spool_write_failures;  /* events a spool write failed for (disk full, I/O error) */
+    uint64_t dropped_spool_corrupt; /* dropped: damaged spool records */
+    uint64_t dropped_expired;       /* dropped: older than spool_max_age_ms */
 } segops_stats_t;
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and

@@ -23,7 +23,7 @@ void recorder_on_error(const segops_error_info_t *error, void *userdata) {
     }
     r->reports++;
     r->events += error->event_count;
-    if ((unsigned)error->reason < 8) r->by_reason[error->reason] += error->event_count;
+    if ((unsigned)error->reason < 16) r->by_reason[error->reason] += error->event_count;
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -85,12 +85,14 @@ void assert_conservation(segops_client_t *client) {
     assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);
     assert_int_equal(st.dropped, st.dropped_queue_overflow + st.dropped_too_large +
                                      st.dropped_rejected + st.dropped_retries_exhausted +
-                                     st.dropped_shutdown + st.dropped_skipped);
-    if (st.enqueued != st.delivered + st.dropped + st.pending)
-        fail_msg(
-            "conservation broken: enqueued %llu != delivered %llu + dropped %llu + pending %llu",
-            (unsigned long long)st.enqueued, (unsigned long long)st.delivered,
-            (unsigned long long)st.dropped, (unsigned long long)st.pending);
+                                     st.dropped_shutdown + st.dropped_skipped +
+                                     st.dropped_spool_corrupt + st.dropped_expired);
+    if (st.enqueued + st.recovered != st.delivered + st.dropped + st.pending)
+        fail_msg("conservation broken: enqueued %llu + recovered %llu != delivered %llu + dropped "
+                 "%llu + pending %llu",
+                 (unsigned long long)st.enqueued, (unsigned long long)st.recovered,
+                 (unsigned long long)st.delivered, (unsigned long long)st.dropped,
+                 (unsigned long long)st.pending);
 }
 
 int64_t now_ms(void) {

@@ -29,8 +29,8 @@
 typedef struct recorder {
     pthread_mutex_t lock;
     size_t reports;
-    uint64_t events;       /* sum of event_count */
-    uint64_t by_reason[8]; /* events per segops_drop_reason_t */
+    uint64_t events;        /* sum of event_count */
+    uint64_t by_reason[16]; /* events per segops_drop_reason_t */
     segops_error_info_t info[RECORDER_MAX];
     char messages[RECORDER_MAX][256];
 } recorder_t;
@@ -56,7 +56,7 @@ segops_stats_t stats_of(segops_client_t *client);
 devsrv_stats_t server_stats(devsrv_t *srv);
 size_t reports_of(recorder_t *rec);
 
-/* Asserts enqueued == delivered + dropped + pending and dropped == sum of reasons. */
+/* Asserts enqueued + recovered == delivered + dropped + pending and dropped == sum of reasons. */
 void assert_conservation(segops_client_t *client);
 
 /* Milliseconds of CLOCK_MONOTONIC. */

@@ -110,6 +110,11 @@ static void test_defaults_match_code(void **state) {
     char backoff[64];
     snprintf(backoff, sizeof backoff, "%u, %u", d->retry_base_ms, d->retry_cap_ms);
     assert_string_equal(find("retry_backoff_ms")->def, backoff);
+    expect_default("spool_max_bytes", d->spool_max_bytes);
+    expect_default("spool_max_age_ms", d->spool_max_age_ms);
+    expect_default("spool_fsync_ms", d->spool_fsync_ms);
+    assert_null(d->spool_dir);
+    assert_string_equal(find("spool_dir")->def, "none");
     assert_null(d->ca_file);
     assert_null(d->proxy);
     assert_null(d->on_error);
@@ -132,6 +137,9 @@ static void test_ranges_match_setters(void **state) {
     EXPECT_RANGE(request_timeout_ms, uint32_t);
     EXPECT_RANGE(sync_timeout_ms, uint32_t);
     EXPECT_RANGE(max_requests_per_minute, uint32_t);
+    EXPECT_RANGE(spool_max_bytes, uint64_t);
+    EXPECT_RANGE(spool_max_age_ms, uint64_t);
+    EXPECT_RANGE(spool_fsync_ms, uint32_t);
     /* Every documented option has a row, and every row is a documented option. */
     const char *all[] = {"api_url",
                          "api_key",
@@ -159,7 +167,11 @@ static void test_ranges_match_setters(void **state) {
                          "proxy",
                          "allow_insecure_http",
                          "user_agent_suffix",
-                         "max_requests_per_minute"};
+                         "max_requests_per_minute",
+                         "spool_dir",
+                         "spool_max_bytes",
+                         "spool_max_age_ms",
+                         "spool_fsync_ms"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) find(all[i]);
     assert_int_equal(row_count, sizeof all / sizeof *all);
 }
