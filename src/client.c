@@ -541,8 +541,11 @@ void segops__client_fork_child(segops_client_t *c) {
     c->blocked_tracks = 0; /* the parent's waiting threads do not exist here */
     c->worker_napping = false;
     c->worker_walking = false; /* what it left to release stays with the parent */
-    /* Never use or close the parent's curl handles here: closing could end the
-     * parent's TLS session. The child makes its own on first use. */
+    /* Never use or clean up the parent's curl handles here: that could end the
+     * parent's TLS session. Only the child's copies of their descriptors are
+     * closed. The child makes its own transports on first use. */
+    segops__transport_abandon_in_child(c->worker_transport);
+    segops__transport_abandon_in_child(c->sync_transport);
     c->worker_transport = NULL;
     c->sync_transport = NULL;
     c->worker_started = false;
