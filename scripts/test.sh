@@ -58,6 +58,8 @@ stage_checks() {
     bash tools/check-symbols.sh build/test/libsegops.a
     # No banned libc calls in src/.
     bash tools/check-banned.sh src
+    # No include circle between src/ modules (files over 400 lines: a warning).
+    bash tools/check-includes.sh src
 }
 
 # The sanitizer stages build with clang-19 when it is there (scripts/deps.sh
@@ -181,7 +183,7 @@ run_stage() { # run_stage "TITLE" FUNCTION
     end_stage "$rc"
 }
 
-run_stage "symbol and banned-function checks" stage_checks
+run_stage "symbol, banned-function and include checks" stage_checks
 run_stage "ASan+UBSan (RelWithDebInfo)" stage_asan
 run_stage "TSan (clang, RelWithDebInfo)" stage_tsan
 run_stage "valgrind memcheck (stage 1 Debug build)" stage_valgrind
