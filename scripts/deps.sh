@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git curl openssl
           libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev)
-# clang-19 for the sanitizer stages (its runtimes survive fork(), see test.sh), with
+# clang-19 for the ASan stage (its runtime survives fork(), see test.sh), with
 # llvm-19 for llvm-symbolizer-19, without which its reports carry no file:line.
 [ "${1:-}" = "--test" ] && packages+=(valgrind clang libclang-rt-dev
                                      clang-19 libclang-rt-19-dev llvm-19)
