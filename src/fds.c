@@ -9,33 +9,55 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define SLOT_EMPTY -1
+#define SLOT_BUSY -2
+
 void segops__owned_fds_init(segops__owned_fds_t *set) {
-    for (size_t i = 0; i < SEGOPS__OWNED_FDS; i++) atomic_init(&set->fd[i], -1);
+    for (size_t i = 0; i < SEGOPS__OWNED_FDS; i++) {
+        atomic_init(&set->slot[i].fd, SLOT_EMPTY);
+        atomic_init(&set->slot[i].dev, 0);
+        atomic_init(&set->slot[i].inode, 0);
+    }
 }
 
 bool segops__owned_fds_add(segops__owned_fds_t *set, int fd) {
-    if (fd < 0) return false;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) return false;
     /* A child that execs keeps none of them either. */
     int flags = fcntl(fd, F_GETFD);
     if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
     for (size_t i = 0; i < SEGOPS__OWNED_FDS; i++) {
-        int empty = -1;
-        if (atomic_compare_exchange_strong(&set->fd[i], &empty, fd)) return true;
+        segops__owned_fd_t *slot = &set->slot[i];
+        int empty = SLOT_EMPTY;
+        if (!atomic_compare_exchange_strong(&slot->fd, &empty, SLOT_BUSY)) continue;
+        atomic_store(&slot->dev, (uint64_t)st.st_dev);
+        atomic_store(&slot->inode, (uint64_t)st.st_ino);
+        atomic_store(&slot->fd, fd);
+        return true;
     }
     return false;
 }
 
 void segops__owned_fds_remove(segops__owned_fds_t *set, int fd) {
     for (size_t i = 0; i < SEGOPS__OWNED_FDS; i++) {
+        segops__owned_fd_t *slot = &set->slot[i];
         int expected = fd;
-        if (atomic_compare_exchange_strong(&set->fd[i], &expected, -1)) return;
+        if (!atomic_compare_exchange_strong(&slot->fd, &expected, SLOT_BUSY)) continue;
+        atomic_store(&slot->dev, 0);
+        atomic_store(&slot->inode, 0);
+        atomic_store(&slot->fd, SLOT_EMPTY);
+        return;
     }
 }
 
 void segops__owned_fds_close_all(segops__owned_fds_t *set) {
     for (size_t i = 0; i < SEGOPS__OWNED_FDS; i++) {
-        int fd = atomic_exchange(&set->fd[i], -1);
-        if (fd >= 0) close(fd);
+        segops__owned_fd_t *slot = &set->slot[i];
+        int fd = atomic_exchange(&slot->fd, SLOT_EMPTY);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == atomic_load(&slot->dev) &&
+            (uint64_t)st.st_ino == atomic_load(&slot->inode))
+            close(fd);
     }
 }
 

@@ -14,9 +14,17 @@
 /* Lock-free, because a fork may land while another thread opens or closes a
  * descriptor: a slot is filled after its descriptor opens and emptied before it
  * closes, so a child closes only descriptors that were open at the fork (at
- * worst it keeps one that was in transit). */
+ * worst it keeps one that was in transit). Each slot also keeps its file's
+ * identity, and a child closes a descriptor only while it still names that
+ * file: one closed behind the set's back, its number reused, is left alone. */
+typedef struct segops__owned_fd {
+    atomic_int fd;        /* -1 = empty, -2 = being filled or emptied */
+    _Atomic uint64_t dev; /* st_dev and st_ino of the file, set while fd == -2 */
+    _Atomic uint64_t inode;
+} segops__owned_fd_t;
+
 typedef struct segops__owned_fds {
-    atomic_int fd[SEGOPS__OWNED_FDS]; /* -1 = empty */
+    segops__owned_fd_t slot[SEGOPS__OWNED_FDS];
 } segops__owned_fds_t;
 
 void segops__owned_fds_init(segops__owned_fds_t *set);
