@@ -198,7 +198,18 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (err != SEGOPS_OK) return err;
     uint64_t target = segops__admission_collect(c->admission);
     segops__gate_request_drain(c->gate, target);
-    return segops__ledger_wait_settled(c->ledger, target, deadline);
+    for (;;) {
+        /* With a spool, what waits on disk (left by earlier runs too) is older
+         * than this call: read before the wait, a backlog seen empty was handed
+         * to the worker already, and the ledger holds it. */
+        bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
+        err = segops__ledger_wait_settled(c->ledger, target, deadline);
+        if (err != SEGOPS_OK || !backlog) return err;
+        if (deadline && segops__clock_monotonic_ms() >= deadline) return SEGOPS_E_TIMEOUT;
+        segops__gate_kick(c->gate, true);
+        segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
+                           0);
+    }
 }
 
 segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {

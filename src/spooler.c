@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "clock.h"
@@ -36,6 +37,7 @@ struct segops__spooler {
     /* The worker's read-back (one thread). */
     segops__event_pool_t read_pool;
 
+    _Atomic int reading;  /* a read-back is between the spool and the ledger */
     pthread_mutex_t lock; /* counters and the thread's state */
     pthread_cond_t wake;
     uint64_t spooled, write_failures;
@@ -180,15 +182,18 @@ static bool take_record(void *arg, const segops__spool_rec_t *rec) {
 size_t segops__spooler_read(segops__spooler_t *sp, segops__event_t **events, size_t max_events,
                             size_t max_bytes, size_t *bytes) {
     read_ctx_t r = {sp, events, max_events, max_bytes, 0, 0, 0, 0};
+    atomic_store(&sp->reading, 1); /* a backlog until the ledger holds them */
     segops__spool_read(sp->spool, segops__clock_realtime_ms(), max_events, take_record, &r, NULL);
     /* Records of earlier runs become this client's to account for now. */
     if (r.adopted) segops__ledger_recover(sp->ledger, r.adopted, r.adopted_bytes);
+    atomic_store(&sp->reading, 0);
     *bytes = r.bytes >= r.n ? r.bytes - r.n : 0;
     return r.n;
 }
 
 bool segops__spooler_backlog(segops__spooler_t *sp) {
     if (sp->inert) return false;
+    if (atomic_load(&sp->reading)) return true;
     segops__spool_usage_t usage;
     segops__spool_usage(sp->spool, &usage);
     return !usage.own_caught_up || usage.adopted_runs > 0;

@@ -77,8 +77,8 @@ static void *worker_main(void *arg) {
         segops__queue_state_t st;
         segops__admission_state(w->adm, &st);
         /* With the memory queue empty, the spool's backlog (spilled, or left by
-         * earlier runs) goes next, in full requests; at the stop it stays. */
-        bool from_disk = !st.count && !stopping && w->sp && segops__spooler_backlog(w->sp);
+         * earlier runs) goes next, in full requests, until the stop deadline. */
+        bool from_disk = !st.count && w->sp && segops__spooler_backlog(w->sp);
         if (!st.count && !from_disk && stopping) break; /* drained */
         int64_t now = segops__clock_monotonic_ms();
         if (now >= next_tick) {
@@ -106,6 +106,7 @@ static void *worker_main(void *arg) {
         if (from_disk) {
             n = segops__spooler_read(w->sp, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
             if (!n) { /* all of it is settling or unreadable now: look again soon */
+                if (stopping) break;
                 segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS, false);
                 continue;
             }
