@@ -143,11 +143,16 @@ static void check_block_from_worker_callback(hook_kind_t kind) {
     pthread_mutex_unlock(&g_hook.lock);
 
     assert_true(done);
-    if (result != SEGOPS_E_QUEUE_FULL || took > AT_ONCE_MS)
+    if (result != SEGOPS_E_QUEUE_FULL || took > AT_ONCE_MS) {
+        /* Stopped first: its worker must not report to `rec` after this frame. */
+        segops_shutdown(client, 0);
+        segops_client_free(client);
+        devsrv_stop(srv);
         fail_msg("segops_track from a callback on the worker with a full queue (BLOCK) returned "
                  "%s after %lld ms; it must refuse at once with SEGOPS_E_QUEUE_FULL "
                  "(block_timeout_ms is %d)",
                  segops_strerror(result), (long long)took, BLOCK_TIMEOUT_MS);
+    }
 
     /* Delivery went on: both batches settle. */
     assert_int_equal(segops_flush(client, 20000), SEGOPS_OK);

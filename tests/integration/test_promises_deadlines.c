@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bounded_thread.h"
@@ -45,15 +46,21 @@ static void wait_server_requests(devsrv_t *srv, uint64_t n) {
     assert_true(server_stats(srv).batch_requests >= n);
 }
 
-/* flush(5000) with the server back must deliver within its deadline. */
+/* flush(5000) with the server back must deliver within its deadline. On
+ * failure the client and server are stopped first: the worker would otherwise
+ * report, much later, to a recorder gone with the test. */
 static void expect_flush_delivers(segops_client_t *client, devsrv_t *srv, const char *after) {
     int64_t start = now_ms();
     segops_err_t err = segops_flush(client, 5000);
     int64_t took = now_ms() - start;
-    if (err != SEGOPS_OK)
+    if (err != SEGOPS_OK) {
+        segops_shutdown(client, 0);
+        segops_client_free(client);
+        devsrv_stop(srv);
         fail_msg("segops_flush(5000) %s returned %s after %lld ms: it did not cut the %d ms "
                  "backoff although the server was back",
                  after, segops_strerror(err), (long long)took, LONG_BACKOFF_MS);
+    }
     assert_int_equal(devsrv_event_count(srv), 1);
     assert_int_equal(stats_of(client).delivered, 1);
 }
@@ -142,6 +149,25 @@ static void *run_shutdown(void *arg) {
     return NULL;
 }
 
+/* Two concurrent shutdowns and the recorder their client reports to. On the
+ * heap: a failed test leaves it to the calls it abandons. */
+typedef struct two_shutdowns {
+    recorder_t rec;
+    shutdown_call_t a, b;
+} two_shutdowns_t;
+
+static two_shutdowns_t *two_shutdowns_new(void) {
+    two_shutdowns_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    recorder_init(&t->rec);
+    return t;
+}
+
+static void two_shutdowns_free(two_shutdowns_t *t) {
+    recorder_destroy(&t->rec);
+    free(t);
+}
+
 #define PROMPT_MS 2000 /* "at once" for shutdown(0), with room for a busy machine */
 
 /* One event in flight to a server that answers after `answer_delay_ms` or (0)
@@ -153,9 +179,8 @@ static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
     cfg.answer_delay_ms = answer_delay_ms;
     devsrv_t *srv = start_server(&cfg);
     if (!answer_delay_ms) assert_int_equal(devsrv_script_text(srv, "noanswer"), 0);
-    recorder_t rec;
-    recorder_init(&rec);
-    segops_options_t *opts = make_options(srv, TEST_SK, &rec);
+    two_shutdowns_t *t = two_shutdowns_new();
+    segops_options_t *opts = make_options(srv, TEST_SK, &t->rec);
     assert_int_equal(segops_options_set_batch_size(opts, 1), SEGOPS_OK);
     assert_int_equal(segops_options_set_retry_backoff_ms(opts, 10, 40), SEGOPS_OK);
     segops_client_t *client;
@@ -164,12 +189,12 @@ static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     wait_server_requests(srv, 1); /* in flight */
 
-    shutdown_call_t a = {client, -1, SEGOPS_E_INTERNAL, -1};
-    shutdown_call_t b = {client, 0, SEGOPS_E_INTERNAL, -1};
+    t->a = (shutdown_call_t){client, -1, SEGOPS_E_INTERNAL, -1};
+    t->b = (shutdown_call_t){client, 0, SEGOPS_E_INTERNAL, -1};
     bounded_thread_t ta, tb;
-    bounded_start(&ta, run_shutdown, &a);
+    bounded_start(&ta, run_shutdown, &t->a);
     sleep_ms(50);
-    bounded_start(&tb, run_shutdown, &b);
+    bounded_start(&tb, run_shutdown, &t->b);
     bool b_prompt = bounded_join(&tb, now_ms() + PROMPT_MS + 3000);
     bool a_still_waiting = !bounded_join(&ta, now_ms());
 
@@ -186,25 +211,25 @@ static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
         fail_msg("shutdown(-1) done: %d, shutdown(0) done: %d after the server answered", a_done,
                  b_done);
     }
-    if (!b_prompt || b.took_ms > PROMPT_MS || b.result != SEGOPS_E_TIMEOUT)
+    if (!b_prompt || t->b.took_ms > PROMPT_MS || t->b.result != SEGOPS_E_TIMEOUT)
         fail_msg("shutdown(0) called 50 ms after another thread's shutdown(-1), with a request in "
                  "flight to a %s server, returned %s after %lld ms; it must return within %d ms "
                  "with SEGOPS_E_TIMEOUT",
-                 answer_delay_ms ? "slow" : "silent", segops_strerror(b.result),
-                 (long long)b.took_ms, PROMPT_MS);
+                 answer_delay_ms ? "slow" : "silent", segops_strerror(t->b.result),
+                 (long long)t->b.took_ms, PROMPT_MS);
     assert_true(a_still_waiting); /* the test meant what it says: B was the early one */
     /* A's verdict matches the event's outcome. */
     segops_stats_t st = stats_of(client);
     assert_int_equal(st.pending, 0);
-    if (a.result == SEGOPS_OK)
+    if (t->a.result == SEGOPS_OK)
         assert_int_equal(st.dropped_shutdown, 0);
     else
-        assert_int_equal(a.result, SEGOPS_E_TIMEOUT);
-    assert_int_equal(events_of(&rec), st.dropped);
+        assert_int_equal(t->a.result, SEGOPS_E_TIMEOUT);
+    assert_int_equal(events_of(&t->rec), st.dropped);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
-    recorder_destroy(&rec);
+    two_shutdowns_free(t);
 }
 
 /* Before: B waited for A's shutdown to end: about 5 s here. */
@@ -226,9 +251,8 @@ static void test_second_shutdown_not_ok_after_winner_dropped(void **state) {
     devsrv_config_t cfg = {0};
     cfg.answer_delay_ms = 4000; /* answers after A's deadline */
     devsrv_t *srv = start_server(&cfg);
-    recorder_t rec;
-    recorder_init(&rec);
-    segops_options_t *opts = make_options(srv, TEST_SK, &rec);
+    two_shutdowns_t *t = two_shutdowns_new();
+    segops_options_t *opts = make_options(srv, TEST_SK, &t->rec);
     assert_int_equal(segops_options_set_batch_size(opts, 1), SEGOPS_OK);
     segops_client_t *client;
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
@@ -236,12 +260,12 @@ static void test_second_shutdown_not_ok_after_winner_dropped(void **state) {
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     wait_server_requests(srv, 1);
 
-    shutdown_call_t a = {client, 300, SEGOPS_E_INTERNAL, -1};
-    shutdown_call_t b = {client, 10000, SEGOPS_E_INTERNAL, -1};
+    t->a = (shutdown_call_t){client, 300, SEGOPS_E_INTERNAL, -1};
+    t->b = (shutdown_call_t){client, 10000, SEGOPS_E_INTERNAL, -1};
     bounded_thread_t ta, tb;
-    bounded_start(&ta, run_shutdown, &a);
+    bounded_start(&ta, run_shutdown, &t->a);
     sleep_ms(50);
-    bounded_start(&tb, run_shutdown, &b);
+    bounded_start(&tb, run_shutdown, &t->b);
     bool done = bounded_join(&ta, now_ms() + 15000) && bounded_join(&tb, now_ms() + 15000);
     if (!done) {
         bounded_abandon(&ta);
@@ -249,17 +273,17 @@ static void test_second_shutdown_not_ok_after_winner_dropped(void **state) {
         fail_msg("a shutdown did not return");
     }
     segops_stats_t st = stats_of(client);
-    assert_int_equal(a.result, SEGOPS_E_TIMEOUT);
+    assert_int_equal(t->a.result, SEGOPS_E_TIMEOUT);
     assert_int_equal(st.dropped_shutdown, 1);
-    assert_int_equal(events_of(&rec), 1);
-    if (b.result != SEGOPS_E_TIMEOUT)
+    assert_int_equal(events_of(&t->rec), 1);
+    if (t->b.result != SEGOPS_E_TIMEOUT)
         fail_msg("the second shutdown returned %s although the event was dropped at the first "
                  "one's deadline (dropped_shutdown = %llu)",
-                 segops_strerror(b.result), (unsigned long long)st.dropped_shutdown);
+                 segops_strerror(t->b.result), (unsigned long long)st.dropped_shutdown);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
-    recorder_destroy(&rec);
+    two_shutdowns_free(t);
 }
 
 /* ---- defect 4: leftovers are reported, then counted ---- */
@@ -325,9 +349,11 @@ static void test_leftovers_reported_before_flush_returns(void **state) {
     for (int i = 1; i < TRACKED; i++)
         assert_int_equal(segops_track(client, "u", "e", "{\"i\":1}"), SEGOPS_OK);
 
-    flush_call_t f = {client, SEGOPS_E_INTERNAL, 0};
+    flush_call_t *f = calloc(1, sizeof *f); /* left to the flush if it never returns */
+    assert_non_null(f);
+    f->client = client;
     bounded_thread_t tf;
-    bounded_start(&tf, run_flush, &f);
+    bounded_start(&tf, run_flush, f);
     sleep_ms(200); /* the flush is waiting */
     segops_err_t err = segops_shutdown(client, 500);
     bool flushed = bounded_join(&tf, now_ms() + 30000);
@@ -339,10 +365,11 @@ static void test_leftovers_reported_before_flush_returns(void **state) {
     segops_stats_t st = stats_of(client);
     assert_int_equal(st.dropped_shutdown, TRACKED);
     assert_int_equal(slow_reported(), TRACKED);
-    if (f.result != SEGOPS_OK || f.reported_at_return != TRACKED)
+    if (f->result != SEGOPS_OK || f->reported_at_return != TRACKED)
         fail_msg("a flush waiting on %d events returned %s when %llu of their drops had been "
                  "reported: \"delivered or dropped (and reported)\"",
-                 TRACKED, segops_strerror(f.result), (unsigned long long)f.reported_at_return);
+                 TRACKED, segops_strerror(f->result), (unsigned long long)f->reported_at_return);
+    free(f);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);

@@ -56,24 +56,30 @@ static segops_client_t *default_sync_client(const char *url, recorder_t *rec) {
     return client;
 }
 
+/* What the calls of one check share. On the heap: a failed check leaves it,
+ * with the client, to the calls it abandons. */
+typedef struct sync_run {
+    recorder_t rec;
+    sync_call_t calls[THREADS];
+    bounded_thread_t threads[THREADS];
+} sync_run_t;
+
 /* Runs `threads` track calls at once and checks each returned within the bound
  * with a failure, counted as dropped and not reported through on_error. With
  * `srv` (a server holding every request) it also checks that all the calls'
  * first requests arrived together. On failure the calls still running are left
- * behind with the client; `cleanup` runs first either way. */
+ * behind; `cleanup` runs first either way. */
 static void check_bounded(const char *url, int threads, devsrv_t *srv, void (*cleanup)(void *),
                           void *cleanup_arg) {
-    /* On the heap: a failed test leaves it to the calls it abandons. */
-    recorder_t *rec = malloc(sizeof *rec);
-    assert_non_null(rec);
-    recorder_init(rec);
-    segops_client_t *client = default_sync_client(url, rec);
-    sync_call_t calls[THREADS];
-    bounded_thread_t th[THREADS];
+    sync_run_t *run = calloc(1, sizeof *run);
+    assert_non_null(run);
+    recorder_init(&run->rec);
+    segops_client_t *client = default_sync_client(url, &run->rec);
+    sync_call_t *calls = run->calls;
     int64_t start = now_ms();
     for (int i = 0; i < threads; i++) {
         calls[i] = (sync_call_t){client, i, SEGOPS_E_INTERNAL, -1};
-        bounded_start(&th[i], run_track, &calls[i]);
+        bounded_start(&run->threads[i], run_track, &calls[i]);
     }
 
     char why[512] = "";
@@ -90,16 +96,16 @@ static void check_bounded(const char *url, int threads, devsrv_t *srv, void (*cl
     }
     int finished = 0;
     for (int i = 0; i < threads && !why[0]; i++)
-        if (bounded_join(&th[i], start + SYNC_BOUND_MS + SLACK_MS)) finished++;
+        if (bounded_join(&run->threads[i], start + SYNC_BOUND_MS + SLACK_MS)) finished++;
     if (!why[0] && finished < threads)
         snprintf(why, sizeof why,
                  "%d of %d batch=false track calls (default options, unreachable server) "
                  "were still blocked %d ms after they began; the bound is %d ms",
                  threads - finished, threads, SYNC_BOUND_MS + SLACK_MS, SYNC_BOUND_MS);
     if (why[0]) {
-        for (int i = 0; i < threads; i++) bounded_abandon(&th[i]);
+        for (int i = 0; i < threads; i++) bounded_abandon(&run->threads[i]);
         if (cleanup) cleanup(cleanup_arg);
-        fail_msg("%s", why); /* the client stays: abandoned calls still use it */
+        fail_msg("%s", why);
     }
 
     for (int i = 0; i < threads; i++) {
@@ -114,12 +120,12 @@ static void check_bounded(const char *url, int threads, devsrv_t *srv, void (*cl
     assert_int_equal(st.delivered, 0);
     assert_int_equal(st.dropped, threads);
     assert_int_equal(st.pending, 0);
-    assert_int_equal(reports_of(rec), 0); /* a sync send reports by its return value */
+    assert_int_equal(reports_of(&run->rec), 0); /* a sync send reports by its return value */
     assert_conservation(client);
     assert_int_equal(segops_shutdown(client, 5000), SEGOPS_OK);
     segops_client_free(client);
-    recorder_destroy(rec);
-    free(rec);
+    recorder_destroy(&run->rec);
+    free(run);
     if (cleanup) cleanup(cleanup_arg);
 }
 
