@@ -227,13 +227,18 @@ static void test_failed_track_has_no_effect(void **state) {
         if (err == SEGOPS_E_NOMEM) {
             failures_seen++;
             if (after.dropped_queue_overflow != before.dropped_queue_overflow ||
-                reports_of(&rec) != reports_before)
+                reports_of(&rec) != reports_before) {
+                /* Stopped first: its worker must not report to `rec` after this frame. */
+                segops_shutdown(client, 0);
+                segops_client_free(client);
+                devsrv_stop(srv);
                 fail_msg("a track that returned SEGOPS_E_NOMEM (allocation %ld failing) evicted "
                          "%llu queued events and reported %zu drops",
                          n,
                          (unsigned long long)(after.dropped_queue_overflow -
                                               before.dropped_queue_overflow),
                          reports_of(&rec) - reports_before);
+            }
             assert_int_equal(after.enqueued, before.enqueued);
             assert_int_equal(after.pending, before.pending);
             assert_int_equal(after.pending_bytes, before.pending_bytes);

@@ -173,7 +173,8 @@ static void two_shutdowns_free(two_shutdowns_t *t) {
 /* One event in flight to a server that answers after `answer_delay_ms` or (0)
  * never; thread A calls shutdown(-1), thread B shutdown(0) 50 ms later. B must
  * return promptly, saying the worker has not stopped (SEGOPS_E_TIMEOUT).
- * `unstick` ends A's wait for a server that never answers. */
+ * A's wait for a server that never answers ends when the test makes the
+ * server drop the request. */
 static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
     devsrv_config_t cfg = {0};
     cfg.answer_delay_ms = answer_delay_ms;
@@ -211,25 +212,29 @@ static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
         fail_msg("shutdown(-1) done: %d, shutdown(0) done: %d after the server answered", a_done,
                  b_done);
     }
-    if (!b_prompt || t->b.took_ms > PROMPT_MS || t->b.result != SEGOPS_E_TIMEOUT)
-        fail_msg("shutdown(0) called 50 ms after another thread's shutdown(-1), with a request in "
-                 "flight to a %s server, returned %s after %lld ms; it must return within %d ms "
-                 "with SEGOPS_E_TIMEOUT",
-                 answer_delay_ms ? "slow" : "silent", segops_strerror(t->b.result),
-                 (long long)t->b.took_ms, PROMPT_MS);
-    assert_true(a_still_waiting); /* the test meant what it says: B was the early one */
-    /* A's verdict matches the event's outcome. */
+    /* Both returned: read what they said, then free before judging it. */
+    shutdown_call_t a = t->a, b = t->b;
     segops_stats_t st = stats_of(client);
-    assert_int_equal(st.pending, 0);
-    if (t->a.result == SEGOPS_OK)
-        assert_int_equal(st.dropped_shutdown, 0);
-    else
-        assert_int_equal(t->a.result, SEGOPS_E_TIMEOUT);
-    assert_int_equal(events_of(&t->rec), st.dropped);
+    uint64_t reported = events_of(&t->rec);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
     two_shutdowns_free(t);
+
+    if (!b_prompt || b.took_ms > PROMPT_MS || b.result != SEGOPS_E_TIMEOUT)
+        fail_msg("shutdown(0) called 50 ms after another thread's shutdown(-1), with a request in "
+                 "flight to a %s server, returned %s after %lld ms; it must return within %d ms "
+                 "with SEGOPS_E_TIMEOUT",
+                 answer_delay_ms ? "slow" : "silent", segops_strerror(b.result),
+                 (long long)b.took_ms, PROMPT_MS);
+    assert_true(a_still_waiting); /* the test meant what it says: B was the early one */
+    /* A's verdict matches the event's outcome, which was reported if a drop. */
+    assert_int_equal(st.pending, 0);
+    if (a.result == SEGOPS_OK)
+        assert_int_equal(st.dropped_shutdown, 0);
+    else
+        assert_int_equal(a.result, SEGOPS_E_TIMEOUT);
+    assert_int_equal(reported, st.dropped);
 }
 
 /* Before: B waited for A's shutdown to end: about 5 s here. */
@@ -272,18 +277,21 @@ static void test_second_shutdown_not_ok_after_winner_dropped(void **state) {
         bounded_abandon(&tb);
         fail_msg("a shutdown did not return");
     }
+    shutdown_call_t a = t->a, b = t->b;
     segops_stats_t st = stats_of(client);
-    assert_int_equal(t->a.result, SEGOPS_E_TIMEOUT);
-    assert_int_equal(st.dropped_shutdown, 1);
-    assert_int_equal(events_of(&t->rec), 1);
-    if (t->b.result != SEGOPS_E_TIMEOUT)
-        fail_msg("the second shutdown returned %s although the event was dropped at the first "
-                 "one's deadline (dropped_shutdown = %llu)",
-                 segops_strerror(t->b.result), (unsigned long long)st.dropped_shutdown);
+    uint64_t reported = events_of(&t->rec);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
     two_shutdowns_free(t);
+
+    assert_int_equal(a.result, SEGOPS_E_TIMEOUT);
+    assert_int_equal(st.dropped_shutdown, 1);
+    assert_int_equal(reported, 1);
+    if (b.result != SEGOPS_E_TIMEOUT)
+        fail_msg("the second shutdown returned %s although the event was dropped at the first "
+                 "one's deadline (dropped_shutdown = %llu)",
+                 segops_strerror(b.result), (unsigned long long)st.dropped_shutdown);
 }
 
 /* ---- defect 4: leftovers are reported, then counted ---- */
@@ -344,10 +352,10 @@ static void test_leftovers_reported_before_flush_returns(void **state) {
     segops_client_t *client;
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
-    assert_int_equal(segops_track(client, "u", "e", "{\"i\":0}"), SEGOPS_OK);
+    assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     wait_server_requests(srv, 1); /* the first event is in flight */
     for (int i = 1; i < TRACKED; i++)
-        assert_int_equal(segops_track(client, "u", "e", "{\"i\":1}"), SEGOPS_OK);
+        assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
 
     flush_call_t *f = calloc(1, sizeof *f); /* left to the flush if it never returns */
     assert_non_null(f);
@@ -361,18 +369,22 @@ static void test_leftovers_reported_before_flush_returns(void **state) {
         bounded_abandon(&tf);
         fail_msg("the flush never returned");
     }
-    assert_int_equal(err, SEGOPS_E_TIMEOUT);
-    segops_stats_t st = stats_of(client);
-    assert_int_equal(st.dropped_shutdown, TRACKED);
-    assert_int_equal(slow_reported(), TRACKED);
-    if (f->result != SEGOPS_OK || f->reported_at_return != TRACKED)
-        fail_msg("a flush waiting on %d events returned %s when %llu of their drops had been "
-                 "reported: \"delivered or dropped (and reported)\"",
-                 TRACKED, segops_strerror(f->result), (unsigned long long)f->reported_at_return);
+    flush_call_t flushed_call = *f;
     free(f);
+    segops_stats_t st = stats_of(client);
+    uint64_t reported = slow_reported();
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);
+
+    assert_int_equal(err, SEGOPS_E_TIMEOUT);
+    assert_int_equal(st.dropped_shutdown, TRACKED);
+    assert_int_equal(reported, TRACKED);
+    if (flushed_call.result != SEGOPS_OK || flushed_call.reported_at_return != TRACKED)
+        fail_msg("a flush waiting on %d events returned %s when %llu of their drops had been "
+                 "reported: \"delivered or dropped (and reported)\"",
+                 TRACKED, segops_strerror(flushed_call.result),
+                 (unsigned long long)flushed_call.reported_at_return);
 }
 
 int main(void) {
