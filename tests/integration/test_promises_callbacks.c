@@ -134,8 +134,12 @@ static void check_nesting_outcome(segops_client_t *client, long nested) {
                  "segops_track inside on_error must be deferred until on_error returns, not run "
                  "inside it",
                  max_depth, calls);
-    if (calls != nested || ok != nested)
-        fail_msg("%ld of %ld tracks from on_error ran, %ld returned SEGOPS_OK (last error %s)",
+    /* A deferred report runs on the worker after the callback that raised it
+     * returned (segops.h, segops_error_fn); the chain goes on while tracks
+     * still evict, so it may end before `nested`. Every track it made worked. */
+    if (calls < 1 || calls > nested || ok != calls)
+        fail_msg("%ld of at most %ld tracks from on_error ran, %ld returned SEGOPS_OK (last "
+                 "error %s)",
                  calls, nested, ok, segops_strerror(other));
     if (overflow_events != st.dropped_queue_overflow)
         fail_msg("%llu events evicted, %llu reported as overflow",
