@@ -393,7 +393,8 @@ SEGOPS_API segops_err_t segops_identify(segops_client_t *client, const char *use
                                         const char *traits_json);
 
 /* Sends everything queued now and waits until every event tracked before the
- * call is delivered or dropped (and reported). timeout_ms < 0 waits without a
+ * call is delivered or dropped (and reported); with a spool_dir, also what waits
+ * on disk (spilled, or left by earlier clients). timeout_ms < 0 waits without a
  * deadline. Returns SEGOPS_OK, SEGOPS_E_TIMEOUT (the deadline passed first; the
  * events stay queued), SEGOPS_E_INVALID_ARG (NULL client), SEGOPS_E_STATE
  * (after shutdown, or called from inside a segops callback), or, in a forked
@@ -408,6 +409,10 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * SEGOPS_OK (all delivered or dropped for their own reasons), SEGOPS_E_TIMEOUT
  * (events were dropped at the deadline), SEGOPS_E_INVALID_ARG (NULL client) or
  * SEGOPS_E_STATE (inside a callback).
+ * With a spool_dir nothing is dropped at the deadline: what is not delivered by
+ * then (in memory, in flight or on disk) stays in the spool for the next client
+ * on that directory, is not reported, stays counted in stats.pending, and the
+ * call returns SEGOPS_E_TIMEOUT; SEGOPS_OK means nothing was left.
  * Idempotent and thread-safe: the first call drives the shutdown and blocks
  * until the worker has stopped (the deadline plus a few ms). Every other call,
  * concurrent or later, waits for that with its own timeout_ms and returns the
