@@ -3,6 +3,8 @@
  * are lower bounds or generous hang detectors, never speed thresholds. */
 #include "fixture.h"
 
+#include <string.h>
+
 /* ---- deadlines against a server that never answers ---- */
 
 static void test_shutdown_deadline_with_silent_server(void **state) {
@@ -26,10 +28,18 @@ static void test_shutdown_deadline_with_silent_server(void **state) {
     assert_conservation(f.client);
     assert_int_equal(f.rec.events, 600);
     assert_int_equal(f.rec.by_reason[SEGOPS_DROP_SHUTDOWN], 600);
+    size_t aborted = 0; /* reports of the request cut off in flight */
     for (size_t k = 0; k < reports_of(&f.rec); k++) {
         assert_int_equal(f.rec.info[k].code, SEGOPS_E_TIMEOUT);
         assert_int_equal(f.rec.info[k].reason, SEGOPS_DROP_SHUTDOWN);
+        if (strstr(f.rec.messages[k], "may have reached the server")) {
+            assert_int_equal(f.rec.info[k].event_count, 500);
+            aborted++;
+        }
     }
+    /* The 500 in flight reached a server that never answered: their report
+     * must not say they were simply not sent. */
+    assert_int_equal(aborted, 1);
     /* Idempotent: a later call returns the first one's result, never SEGOPS_OK
      * for the events it dropped. */
     assert_int_equal(segops_shutdown(f.client, 500), SEGOPS_E_TIMEOUT);
