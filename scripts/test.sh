@@ -86,9 +86,12 @@ sanitizer_ctest() { # sanitizer_ctest BUILD_DIR [CTEST ARGS...]
 }
 
 stage_asan() {
-    local dir=build/asan cc=cc skip=("${no_fork_test[@]}")
-    if [ -n "$sanitizer_cc" ]; then dir=build/asan-clang19 cc=$sanitizer_cc skip=(); fi
-    CC=$cc build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=address
+    local dir=build/asan cc=cc cxx=c++ skip=("${no_fork_test[@]}")
+    # The C++ wrapper's tests and example link the library: one compiler for both.
+    if [ -n "$sanitizer_cc" ]; then
+        dir=build/asan-clang19 cc=$sanitizer_cc cxx=${sanitizer_cc/clang/clang++} skip=()
+    fi
+    CC=$cc CXX=$cxx build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=address
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         sanitizer_ctest "$dir" "${skip[@]}"
@@ -96,7 +99,7 @@ stage_asan() {
 
 stage_tsan() {
     # No suppressions are needed: libcurl, OpenSSL and libmicrohttpd report nothing.
-    CC=clang build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=thread
+    CC=clang CXX=clang++ build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=thread
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 sanitizer_ctest build/tsan "${no_fork_test[@]}"
 }
 

@@ -47,8 +47,10 @@ void segops__spool_describe_error(segops__spool_t *s, char *buf, size_t len) {
         return;
     }
     pthread_mutex_lock(&s->lock);
+    char text[128];
     if (s->err_no)
-        snprintf(buf, len, "spool %s: %s", s->err_what, strerror(s->err_no));
+        snprintf(buf, len, "spool %s: %s", s->err_what,
+                 segops__errno_text(s->err_no, text, sizeof text));
     else
         snprintf(buf, len, "spool: no error");
     pthread_mutex_unlock(&s->lock);

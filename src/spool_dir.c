@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 void segops__spool_dir_reason(int err, const char *path, char *why, size_t why_len) {
-    const char *reason;
+    const char *reason = NULL;
     switch (err) {
     case ENOENT: reason = "its parent directory does not exist"; break;
     case ENOTDIR: reason = "it (or a directory on its path) is not a directory"; break;
@@ -22,9 +22,16 @@ void segops__spool_dir_reason(int err, const char *path, char *why, size_t why_l
     case EOPNOTSUPP: reason = "its file system does not support file locks (flock)"; break;
     case ELOOP: reason = "too many symbolic links on its path"; break;
     case ENAMETOOLONG: reason = "the path is too long"; break;
-    default: reason = strerror(err); break;
+    default: break;
     }
+    char text[128];
+    if (!reason) reason = segops__errno_text(err, text, sizeof text);
     if (why && why_len) snprintf(why, why_len, "spool_dir %s: %s", path, reason);
+}
+
+const char *segops__errno_text(int err, char *buf, size_t len) {
+    /* GNU strerror_r (_GNU_SOURCE, common.h): thread-safe, unlike strerror. */
+    return strerror_r(err, buf, len);
 }
 
 int segops__spool_dir_open(const char *path, char *why, size_t why_len) {

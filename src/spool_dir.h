@@ -10,6 +10,9 @@
  * spool directory. Returns its descriptor, or -1 with a reason in why. */
 int segops__spool_dir_open(const char *path, char *why, size_t why_len);
 
+/* The text of an errno value, thread-safely (buf holds it if needed). */
+const char *segops__errno_text(int err, char *buf, size_t len);
+
 /* Writes "spool_dir <path>: <what errno means for a spool>" into why. */
 void segops__spool_dir_reason(int err, const char *path, char *why, size_t why_len);
 
