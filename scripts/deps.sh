@@ -5,7 +5,11 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git curl openssl
           libcurl4-openssl-dev libssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev)
-[ "${1:-}" = "--test" ] && packages+=(valgrind clang libclang-rt-dev gcc-multilib)
+# clang-19 for the ASan stage (its runtime survives fork(), see test.sh), with
+# llvm-19 for llvm-symbolizer-19, without which its reports carry no file:line;
+# gcc-multilib for the 32-bit build of the pure modules (tests/ilp32).
+[ "${1:-}" = "--test" ] && packages+=(valgrind clang libclang-rt-dev gcc-multilib
+                                     clang-19 libclang-rt-19-dev llvm-19)
 
 missing=()
 for p in "${packages[@]}"; do

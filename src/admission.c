@@ -20,6 +20,7 @@ struct segops__admission {
     const segops_options_t *cfg;
     segops__ledger_t *ledger;
     segops__gate_t *gate;
+    const segops__admission_store_t *store; /* a spool, or NULL */
     pthread_mutex_t lock;
     pthread_cond_t room;       /* the worker took events, or admission closed */
     segops__queue_t queue;     /* what the worker takes from; the lanes join it */
@@ -60,11 +61,34 @@ static void unreserve(segops__admission_t *adm, size_t n, size_t bytes) {
     atomic_fetch_sub_explicit(&adm->queued, queued_pack(n, bytes), memory_order_relaxed);
 }
 
-/* Moves the lanes' events onto the queue; the ledger accepts them. Lock held. */
-static void collect(segops__admission_t *adm) {
-    size_t bytes = 0;
-    size_t n = segops__lanes_collect(adm->lanes, &adm->queue, &bytes);
+/* Events join the queue (the lanes' when collected, or one from the slow path)
+ * and the ledger accepts them. With a spool they are written to it first, and
+ * those it keeps only on disk leave memory at once. Lock held. */
+static void admit(segops__admission_t *adm, segops__queue_t *fresh) {
+    if (!fresh->count) return;
+    size_t on_disk = adm->store ? adm->store->persist(adm->store->arg, fresh->head, fresh->count) : 0;
+    if (on_disk) { /* the oldest on_disk live on disk only: the worker reads them back */
+        size_t bytes = 0;
+        for (size_t i = 0; i < on_disk; i++) {
+            segops__event_t *event = segops__queue_pop(fresh);
+            bytes += event->len;
+            segops__event_release(&event, 1);
+        }
+        unreserve(adm, on_disk, bytes);
+        segops__ledger_accept_to_disk(adm->ledger, on_disk, bytes);
+        segops__gate_kick(adm->gate, false);
+    }
+    size_t n = fresh->count, bytes = fresh->bytes;
+    segops__queue_splice(&adm->queue, fresh);
     segops__ledger_accept(adm->ledger, n, bytes);
+}
+
+static void collect(segops__admission_t *adm) {
+    segops__queue_t fresh;
+    segops__queue_init(&fresh);
+    size_t bytes = 0;
+    segops__lanes_collect(adm->lanes, &fresh, &bytes);
+    admit(adm, &fresh);
 }
 
 /* ---- fork ---- */
@@ -132,6 +156,10 @@ segops__fork_hook_t *segops__admission_fork_hook(segops__admission_t *adm) {
     return &adm->fork_hook;
 }
 
+void segops__admission_set_store(segops__admission_t *adm, const segops__admission_store_t *store) {
+    adm->store = store;
+}
+
 /* ---- track ---- */
 
 /* Wakes the worker when a request becomes wanted: batch_size events queued, or
@@ -175,9 +203,12 @@ static size_t evict_oldest(segops__admission_t *adm) {
 /* Applies the overflow policy until an event of len bytes fits: returns the
  * events queued with it in *queued, and adds what it evicted to *evicted and
  * *evicted_bytes. Lock held. */
-static segops_err_t make_room(segops__admission_t *adm, size_t len, size_t *queued, size_t *evicted,
+static segops_err_t make_room(segops__admission_t *adm, const segops__event_t *event,
+                              size_t *queued, bool *spilled, size_t *evicted,
                               size_t *evicted_bytes) {
     const segops_options_t *cfg = adm->cfg;
+    const size_t len = event->len;
+    bool spill_tried = false;
     /* Only the worker frees room: it must never wait for it, nor a callback. */
     bool may_block = cfg->overflow == SEGOPS_OVERFLOW_BLOCK && !segops__on_worker_thread() &&
                      !segops__in_callback();
@@ -189,6 +220,15 @@ static segops_err_t make_room(segops__admission_t *adm, size_t len, size_t *queu
             break;
         }
         if ((*queued = reserve(adm, len))) break;
+        if (adm->store && !spill_tried) {
+            /* With a spool a full memory queue is no reason to refuse: the event
+             * goes to disk only, after the lanes' events (this thread's order). */
+            spill_tried = true;
+            collect(adm);
+            if ((*queued = reserve(adm, len))) break;
+            if ((*spilled = adm->store->spill(adm->store->arg, event) == SEGOPS_OK)) break;
+            continue; /* the spool is full or failing: the overflow policy decides */
+        }
         if (cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST) {
             collect(adm);                             /* the oldest may still be in a lane */
             if ((*queued = reserve(adm, len))) break; /* the worker took some */
@@ -234,17 +274,24 @@ segops_err_t segops__admission_track(segops__admission_t *adm, const segops__eve
     /* Memory first: a call that fails must not have evicted anything. */
     segops__event_t *event = adm->closed ? NULL : segops__event_pool_alloc(&adm->pool, plan->len);
     segops_err_t err = adm->closed ? SEGOPS_E_STATE : event ? SEGOPS_OK : SEGOPS_E_NOMEM;
-    if (err == SEGOPS_OK) err = make_room(adm, plan->len, &queued, &evicted, &evicted_bytes);
-    if (err != SEGOPS_OK) {
+    bool spilled = false;
+    if (event) segops__event_encode(plan, event);
+    if (err == SEGOPS_OK) err = make_room(adm, event, &queued, &spilled, &evicted, &evicted_bytes);
+    if (err != SEGOPS_OK || spilled) {
         pthread_mutex_unlock(&adm->lock);
+        if (spilled) { /* on disk only: the worker reads it back */
+            segops__ledger_accept_to_disk(adm->ledger, 1, event->len);
+            segops__gate_kick(adm->gate, false);
+        }
         if (event) segops__event_release(&event, 1);
         settle_evicted(adm, evicted, evicted_bytes);
         return err;
     }
-    segops__event_encode(plan, event);
     collect(adm); /* this thread's earlier events go first */
-    segops__queue_push(&adm->queue, event);
-    segops__ledger_accept(adm->ledger, 1, event->len);
+    segops__queue_t fresh;
+    segops__queue_init(&fresh);
+    segops__queue_push(&fresh, event);
+    admit(adm, &fresh);
     pthread_mutex_unlock(&adm->lock);
     wake_if_due(adm, queued);
     settle_evicted(adm, evicted, evicted_bytes);
@@ -355,10 +402,13 @@ size_t segops__admission_drop_all(segops__admission_t *adm, const segops__drop_t
     collect(adm);
     size_t n = adm->queue.count, bytes = adm->queue.bytes;
     unreserve(adm, n, bytes);
-    segops__ledger_detach(adm->ledger, n);
+    if (how)
+        segops__ledger_detach(adm->ledger, n);
+    else /* on disk: the next client sends them */
+        segops__ledger_park(adm->ledger, SEGOPS__HELD_BY_QUEUE, n);
     segops__queue_clear(&adm->queue);
     pthread_mutex_unlock(&adm->lock);
-    if (n) {
+    if (n && how) {
         segops__drop_t drop = *how;
         drop.count = n;
         segops__ledger_settle(adm->ledger, SEGOPS__HELD_BY_DETACHED, 0, &drop, bytes);

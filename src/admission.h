@@ -26,6 +26,20 @@ typedef struct segops__queue_state {
     bool blocked;  /* a track call waits for room (SEGOPS_OVERFLOW_BLOCK) */
 } segops__queue_state_t;
 
+/* What a spool adds to admission (spooler.h registers it; none: memory only).
+ * Both hooks run under the admission lock, in queue order. */
+typedef struct segops__admission_store {
+    /* Writes the n events from `first` (linked in order) to the spool. Returns
+     * how many of the oldest now live only on disk (the spool is behind: the
+     * worker reads them back in order), whose memory admission releases; the
+     * others stay queued in memory too. */
+    size_t (*persist)(void *arg, segops__event_t *first, size_t n);
+    /* The memory queue is full: writes one event to the spool only. SEGOPS_OK,
+     * or an error after which the overflow policy decides. */
+    segops_err_t (*spill)(void *arg, const segops__event_t *event);
+    void *arg;
+} segops__admission_store_t;
+
 segops_err_t segops__admission_new(const segops_options_t *cfg, segops__ledger_t *ledger,
                                    segops__gate_t *gate, segops__admission_t **out);
 /* Releases every queued event. No other call may run. NULL-safe. */
@@ -45,6 +59,9 @@ bool segops__admission_try_lane(segops__admission_t *adm, const segops__event_pl
  * worker frees room. */
 segops_err_t segops__admission_track(segops__admission_t *adm, const segops__event_plan_t *plan);
 
+/* Registers the spool's hooks (store must outlive admission). Before any track. */
+void segops__admission_set_store(segops__admission_t *adm, const segops__admission_store_t *store);
+
 /* Opens the lanes to the fast path (the worker runs). */
 void segops__admission_open(segops__admission_t *adm);
 /* Refuses every later track (SEGOPS_E_STATE), collects the lanes and wakes
@@ -62,7 +79,8 @@ void segops__admission_state(segops__admission_t *adm, segops__queue_state_t *ou
 size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch, size_t max_events,
                               size_t max_bytes, size_t *bytes);
 /* Drops every queued event as `how` describes (count filled in): reported, then
- * counted. Returns how many. */
+ * counted; with how NULL (a spool) parks them instead: they stay pending, on
+ * disk for the next client. Returns how many. */
 size_t segops__admission_drop_all(segops__admission_t *adm, const segops__drop_t *how);
 
 #endif

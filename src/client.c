@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "pacer.h"
+#include "spooler.h"
 #include "sync_send.h"
 #include "track.h"
 #include "worker.h"
@@ -35,17 +36,20 @@ struct segops_client {
     segops__auth_t *auth;
     segops__pacer_t *pacer;
     segops__admission_t *admission; /* batch mode */
+    segops__spooler_t *spooler;     /* batch mode with a spool_dir */
     segops__worker_t *worker;       /* batch mode */
     segops__sync_t *sync;           /* batch = false */
 };
 
 /* The fork hooks, in lock order: a lock taken while another is held comes
- * after it (worker -> admission -> ledger, gate; sync and auth take no other). */
+ * after it (worker -> admission -> spooler -> ledger, gate; sync, auth and
+ * pacer take no other). */
 static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t **out) {
     size_t n = 0;
     if (c->worker) out[n++] = segops__worker_fork_hook(c->worker);
     if (c->sync) out[n++] = segops__sync_fork_hook(c->sync);
     if (c->admission) out[n++] = segops__admission_fork_hook(c->admission);
+    if (c->spooler) out[n++] = segops__spooler_fork_hook(c->spooler);
     out[n++] = segops__ledger_fork_hook(c->ledger);
     out[n++] = segops__gate_fork_hook(c->gate);
     out[n++] = segops__auth_fork_hook(c->auth);
@@ -56,13 +60,14 @@ static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t *
 
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
-    segops__fork_hook_t *hooks[9];
+    segops__fork_hook_t *hooks[10];
     if (c->ledger && c->gate && c->auth && c->pacer) {
         fork_hooks(c, hooks);
         for (size_t i = 0; hooks[i]; i++) segops__fork_unregister(hooks[i]);
     }
     segops__worker_free(c->worker);
     segops__admission_free(c->admission);
+    segops__spooler_free(c->spooler);
     segops__sync_free(c->sync);
     segops__auth_free(c->auth);
     segops__pacer_free(c->pacer);
@@ -73,7 +78,8 @@ static void client_destroy(segops_client_t *c) {
     segops__free(c);
 }
 
-static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts) {
+static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, char *why,
+                             size_t why_len) {
     segops_err_t err;
     if ((err = segops__config_copy(opts, &c->cfg)) != SEGOPS_OK) return err;
     const segops_options_t *cfg = c->cfg;
@@ -88,12 +94,27 @@ static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts) {
     uint64_t seed = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)c;
     segops__pacer_config_from_options(cfg, seed, &pacing);
     if ((err = segops__pacer_new(&pacing, &c->pacer)) != SEGOPS_OK) return err;
-    c->ctx = (segops__deliver_ctx_t){cfg, c->batch_url, c->ledger, c->gate, c->auth, c->pacer};
+    c->ctx = (segops__deliver_ctx_t){.cfg = cfg,
+                                     .batch_url = c->batch_url,
+                                     .ledger = c->ledger,
+                                     .gate = c->gate,
+                                     .auth = c->auth,
+                                     .pacer = c->pacer};
     if (!cfg->batch) return segops__sync_new(&c->ctx, &c->sync);
     if ((err = segops__admission_new(cfg, c->ledger, c->gate, &c->admission)) != SEGOPS_OK)
         return err;
-    if ((err = segops__worker_new(&c->ctx, c->admission, &c->worker)) != SEGOPS_OK) return err;
-    return segops__worker_ensure(c->worker);
+    if (cfg->spool_dir) {
+        err = segops__spooler_new(cfg, c->ledger, c->gate, &c->spooler, why, why_len);
+        if (err != SEGOPS_OK) return err;
+        segops__admission_set_store(c->admission, segops__spooler_store(c->spooler));
+        c->ctx.durable = true;
+        c->ctx.spool_settled = segops__spooler_settled;
+        c->ctx.spool_arg = c->spooler;
+    }
+    if ((err = segops__worker_new(&c->ctx, c->admission, c->spooler, &c->worker)) != SEGOPS_OK)
+        return err;
+    if ((err = segops__worker_ensure(c->worker)) != SEGOPS_OK) return err;
+    return c->spooler ? segops__spooler_start(c->spooler, c->admission) : SEGOPS_OK;
 }
 
 segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out) {
@@ -108,7 +129,9 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     }
     segops_client_t *c = segops__calloc(1, sizeof *c);
     if (!c) return SEGOPS_E_NOMEM;
-    if ((err = assemble(c, opts)) != SEGOPS_OK) {
+    why[0] = '\0';
+    if ((err = assemble(c, opts, why, sizeof why)) != SEGOPS_OK) {
+        if (why[0]) segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
         if (c->worker) { /* started: stop it before freeing what it uses */
             segops__gate_stop(c->gate, 0);
             segops__admission_close(c->admission);
@@ -117,7 +140,7 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
         client_destroy(c);
         return err;
     }
-    segops__fork_hook_t *hooks[9];
+    segops__fork_hook_t *hooks[10];
     fork_hooks(c, hooks);
     for (size_t i = 0; hooks[i]; i++) segops__fork_register(hooks[i]);
     *out = c;
@@ -175,7 +198,18 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (err != SEGOPS_OK) return err;
     uint64_t target = segops__admission_collect(c->admission);
     segops__gate_request_drain(c->gate, target);
-    return segops__ledger_wait_settled(c->ledger, target, deadline);
+    for (;;) {
+        /* With a spool, what waits on disk (left by earlier runs too) is older
+         * than this call: read before the wait, a backlog seen empty was handed
+         * to the worker already, and the ledger holds it. */
+        bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
+        err = segops__ledger_wait_settled(c->ledger, target, deadline);
+        if (err != SEGOPS_OK || !backlog) return err;
+        if (deadline && segops__clock_monotonic_ms() >= deadline) return SEGOPS_E_TIMEOUT;
+        segops__gate_kick(c->gate, true);
+        segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
+                           0);
+    }
 }
 
 segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
@@ -189,14 +223,18 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
         segops__worker_join(c->worker, deadline);
+        if (c->spooler) segops__spooler_stop(c->spooler); /* after a last round */
     } else {
         segops__sync_stop(c->sync, deadline);
     }
     /* Synchronous sends (bounded by the deadline) and evictions being reported
      * settle before shutdown returns. */
     segops__ledger_wait_quiet(c->ledger);
-    segops_err_t result =
-        segops__ledger_dropped_shutdown(c->ledger) > dropped_before ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
+    /* With a spool nothing is dropped at the deadline: what is left stays on
+     * disk for the next client, which is still a timeout for this one. */
+    bool dropped = segops__ledger_dropped_shutdown(c->ledger) > dropped_before;
+    bool left = c->spooler && segops__ledger_left_in_spool(c->ledger) > 0;
+    segops_err_t result = dropped || left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
     segops__gate_finish(c->gate, result);
     return result;
 }
@@ -214,5 +252,6 @@ segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
     out->token_mints = segops__auth_mints(c->auth);
     out->rate_limited = segops__pacer_rate_limited(c->pacer);
     out->pace_per_minute = segops__pacer_current_per_minute(c->pacer, segops__clock_monotonic_ms());
+    if (c->spooler) segops__spooler_stats(c->spooler, out);
     return SEGOPS_OK;
 }

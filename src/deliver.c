@@ -50,10 +50,20 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) bytes += events[i]->len;
+    /* Their end is final: the spool forgets them before the next request. */
+    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, events, n);
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
     segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
+}
+
+/* With a spool, at the stop: the events stay on disk for the next client,
+ * pending, neither delivered nor dropped. */
+static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n) {
+    segops__event_release(events, n);
+    segops__ledger_park(s->ctx->ledger, s->held_by, n);
+    s->outcome = SEGOPS_E_TIMEOUT;
 }
 
 static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
@@ -229,6 +239,10 @@ static deadline_kind_t past_deadline(const segops__sender_t *s) {
  * the server may have received it, which the report must not hide. */
 static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
                              deadline_kind_t kind, int status, bool aborted) {
+    if (kind == PAST_STOP && s->ctx->durable) {
+        keep_on_disk(s, events, n);
+        return;
+    }
     const char *stop = aborted ? "not delivered by the shutdown deadline; the request in flight "
                                  "was aborted and may have reached the server"
                                : "not delivered by the shutdown deadline";
@@ -321,18 +335,26 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             wait = rate_limited_wait(s, &a, now, &server_asked);
             break;
         case SEGOPS__ACT_RETRY:
-            if (++retries > cfg->max_retries) {
+            if (++retries > cfg->max_retries && !ctx->durable) {
                 drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                          a.detail);
                 return;
             }
-            wait = retry_wait(s, &a, retries, &server_asked);
+            wait = retry_wait(s, &a, SEGOPS__MIN(retries, cfg->max_retries + 1), &server_asked);
             break;
         case SEGOPS__ACT_DROP:
             drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
             return;
         }
-        if (now + wait > budget_end) {
+        if (ctx->durable && (retries > cfg->max_retries || now + wait > budget_end)) {
+            /* With a spool an outage drops nothing: the batch waits on disk and
+             * is tried again with capped backoff; at the stop it stays there. */
+            if (segops__gate_stopping(ctx->gate)) {
+                keep_on_disk(s, events, n);
+                return;
+            }
+            budget_end = now + SEGOPS__MAX(wait, cfg->retry_cap_ms) + cfg->retry_budget_ms;
+        } else if (now + wait > budget_end) {
             drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                      a.detail);
             return;

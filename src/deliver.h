@@ -28,6 +28,13 @@ typedef struct segops__deliver_ctx {
     segops__gate_t *gate;
     segops__auth_t *auth;
     segops__pacer_t *pacer; /* when each request may begin (the plan's limit) */
+    /* With a spool: events whose end is final (delivered, or dropped for their
+     * own reason) are forgotten on disk through spool_settled; transient
+     * failures never drop (capped backoff), and at the stop the events stay on
+     * disk for the next client. Memory only: durable false, the hook NULL. */
+    bool durable;
+    void (*spool_settled)(void *arg, segops__event_t *const *events, size_t n);
+    void *spool_arg;
 } segops__deliver_ctx_t;
 
 /* One sending thread's state. */

@@ -12,6 +12,7 @@ typedef struct segops__event {
     struct segops__event *next; /* queue link */
     uint32_t len;               /* bytes of json, without the NUL */
     uint32_t block_offset;      /* from the start of its pool block (event_pool.c) */
+    uint64_t spool_pos;         /* where the spool keeps it (spooler.h); 0: not spooled */
     char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
 

@@ -27,6 +27,8 @@ struct segops__ledger {
     uint64_t inflight_first; /* ... from this position */
     size_t detached;         /* left the queue outside a batch, not settled yet */
     size_t sync_inflight;
+    size_t on_disk; /* pending only in the spool: a flush waits for them too */
+    size_t parked;  /* left in the spool at the stop: nothing waits for them */
     size_t deferred_total;
     deferred_t deferred[REASONS];
     segops__fork_hook_t fork_hook;
@@ -41,6 +43,7 @@ static void fork_child(void *arg) {
     memset(&l->stats, 0, sizeof l->stats);
     l->accepted = l->left = l->inflight_first = 0;
     l->inflight = l->detached = l->sync_inflight = l->deferred_total = 0;
+    l->on_disk = l->parked = 0;
     memset(l->deferred, 0, sizeof l->deferred);
     segops__clock_cond_init(&l->progress);
     pthread_mutex_unlock(&l->lock);
@@ -83,6 +86,54 @@ void segops__ledger_accept_sync(segops__ledger_t *l, size_t bytes) {
     l->stats.pending_bytes += bytes;
     l->sync_inflight++;
     pthread_mutex_unlock(&l->lock);
+}
+
+void segops__ledger_accept_to_disk(segops__ledger_t *l, size_t n, size_t bytes) {
+    pthread_mutex_lock(&l->lock);
+    l->stats.enqueued += n;
+    l->stats.pending += n;
+    l->stats.pending_bytes += bytes;
+    l->on_disk += n;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes) {
+    pthread_mutex_lock(&l->lock);
+    l->stats.recovered += n;
+    l->stats.pending += n;
+    l->stats.pending_bytes += bytes;
+    l->on_disk += n;
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Takes n events out of what `held_by` counts. Lock held. */
+static void release_hold(segops__ledger_t *l, segops__held_by_t held_by, size_t n) {
+    switch (held_by) {
+    case SEGOPS__HELD_BY_BATCH:
+        l->inflight -= n;
+        l->inflight_first += n;
+        break;
+    case SEGOPS__HELD_BY_DETACHED: l->detached -= n; break;
+    case SEGOPS__HELD_BY_SYNC: l->sync_inflight -= n; break;
+    case SEGOPS__HELD_BY_DISK: l->on_disk -= n; break;
+    case SEGOPS__HELD_BY_QUEUE: l->left += n; break;
+    }
+}
+
+void segops__ledger_park(segops__ledger_t *l, segops__held_by_t held_by, size_t n) {
+    if (!n) return;
+    pthread_mutex_lock(&l->lock);
+    release_hold(l, held_by, n);
+    l->parked += n;
+    pthread_cond_broadcast(&l->progress);
+    pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t segops__ledger_left_in_spool(segops__ledger_t *l) {
+    pthread_mutex_lock(&l->lock);
+    uint64_t n = (uint64_t)l->parked + l->on_disk;
+    pthread_mutex_unlock(&l->lock);
+    return n;
 }
 
 segops_err_t segops__ledger_reject(segops__ledger_t *l, segops_err_t err) {
@@ -131,6 +182,8 @@ static void count_drop(segops_stats_t *st, segops_drop_reason_t reason, uint64_t
     case SEGOPS_DROP_RETRIES_EXHAUSTED: st->dropped_retries_exhausted += n; break;
     case SEGOPS_DROP_SHUTDOWN: st->dropped_shutdown += n; break;
     case SEGOPS_DROP_SKIPPED: st->dropped_skipped += n; break;
+    case SEGOPS_DROP_SPOOL_CORRUPT: st->dropped_spool_corrupt += n; break;
+    case SEGOPS_DROP_EXPIRED: st->dropped_expired += n; break;
     case SEGOPS_DROP_REJECTED:
     case SEGOPS_DROP_NONE:
     default: st->dropped_rejected += n; break;
@@ -145,14 +198,7 @@ static void count_settled(segops__ledger_t *l, segops__held_by_t held_by, size_t
     if (dropped) count_drop(&l->stats, drop->reason, dropped);
     l->stats.pending -= n;
     l->stats.pending_bytes -= SEGOPS__MIN((uint64_t)bytes, l->stats.pending_bytes);
-    switch (held_by) {
-    case SEGOPS__HELD_BY_BATCH:
-        l->inflight -= n;
-        l->inflight_first += n;
-        break;
-    case SEGOPS__HELD_BY_DETACHED: l->detached -= n; break;
-    case SEGOPS__HELD_BY_SYNC: l->sync_inflight -= n; break;
-    }
+    release_hold(l, held_by, n);
     pthread_cond_broadcast(&l->progress);
 }
 
@@ -176,10 +222,9 @@ bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_
             l->stats.delivered += delivered;
             l->stats.pending -= delivered;
             l->stats.pending_bytes -= SEGOPS__MIN((uint64_t)bytes, l->stats.pending_bytes);
-            if (held_by == SEGOPS__HELD_BY_BATCH) {
-                l->inflight -= delivered + drop->count;
-                l->inflight_first += delivered + drop->count;
-                l->detached += drop->count; /* still pending, now outside the batch */
+            if (held_by != SEGOPS__HELD_BY_DETACHED) { /* still pending, now detached */
+                release_hold(l, held_by, delivered + drop->count);
+                l->detached += drop->count;
             }
             pthread_cond_broadcast(&l->progress);
             pthread_mutex_unlock(&l->lock);
@@ -216,7 +261,8 @@ void segops__ledger_report_deferred(segops__ledger_t *l) {
 
 /* True while an event before `target` is unsettled. Lock held. */
 static bool unsettled_before(const segops__ledger_t *l, uint64_t target) {
-    return l->left < target || (l->inflight && l->inflight_first < target) || l->detached;
+    return l->left < target || (l->inflight && l->inflight_first < target) || l->detached ||
+           l->on_disk;
 }
 
 segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target, int64_t deadline) {
@@ -258,7 +304,8 @@ void segops__ledger_snapshot(segops__ledger_t *l, segops_stats_t *out) {
     *out = l->stats;
     pthread_mutex_unlock(&l->lock);
     out->dropped = out->dropped_queue_overflow + out->dropped_too_large + out->dropped_rejected +
-                   out->dropped_retries_exhausted + out->dropped_shutdown + out->dropped_skipped;
+                   out->dropped_retries_exhausted + out->dropped_shutdown + out->dropped_skipped +
+                   out->dropped_spool_corrupt + out->dropped_expired;
 }
 
 uint64_t segops__ledger_dropped_shutdown(segops__ledger_t *l) {

@@ -29,7 +29,9 @@ typedef struct segops__ledger segops__ledger_t;
 typedef enum segops__held_by {
     SEGOPS__HELD_BY_BATCH,    /* the worker's in-flight batch: drops are reported */
     SEGOPS__HELD_BY_DETACHED, /* evicted or left at the deadline: drops are reported */
-    SEGOPS__HELD_BY_SYNC      /* a synchronous send: the caller gets the outcome, no report */
+    SEGOPS__HELD_BY_SYNC,     /* a synchronous send: the caller gets the outcome, no report */
+    SEGOPS__HELD_BY_DISK,     /* only in the spool (spilled, or picked up from earlier runs) */
+    SEGOPS__HELD_BY_QUEUE     /* still queued (park only: they leave the queue in order) */
 } segops__held_by_t;
 
 /* One group of dropped events. */
@@ -51,6 +53,11 @@ segops__fork_hook_t *segops__ledger_fork_hook(segops__ledger_t *l);
 void segops__ledger_accept(segops__ledger_t *l, size_t n, size_t bytes);
 /* One event of `bytes` begins a synchronous send. */
 void segops__ledger_accept_sync(segops__ledger_t *l, size_t bytes);
+/* n events of `bytes` accepted straight into the spool (the memory queue was
+ * full or behind the spool): pending, without queue positions. */
+void segops__ledger_accept_to_disk(segops__ledger_t *l, size_t n, size_t bytes);
+/* n events found in spool files that earlier clients left: recovered, pending. */
+void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes);
 /* A refused call, counted by its code (rejected_* counters). Returns err. */
 segops_err_t segops__ledger_reject(segops__ledger_t *l, segops_err_t err);
 
@@ -67,6 +74,12 @@ uint64_t segops__ledger_accepted(segops__ledger_t *l);
  * when the report was deferred: the caller then wakes the worker. */
 bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_t delivered,
                            const segops__drop_t *drop, size_t bytes);
+/* With a spool, at the stop: n events held as `held_by` stay pending, on disk
+ * for the next client; nothing waits for them any more. */
+void segops__ledger_park(segops__ledger_t *l, segops__held_by_t held_by, size_t n);
+/* Events left for the next client (parked, or only on disk). */
+uint64_t segops__ledger_left_in_spool(segops__ledger_t *l);
+
 /* Delivers the deferred reports, then counts them. Call with no lock held, not
  * from inside a callback (the worker's loop, shutdown). */
 void segops__ledger_report_deferred(segops__ledger_t *l);

@@ -25,6 +25,8 @@
 
 #include "common.h"
 
+#include "spool_record.h"
+
 typedef struct segops__spool segops__spool_t;
 
 /* The run id of the spool's own run (records it appended). */
@@ -38,14 +40,6 @@ typedef struct segops__spool_limits {
     bool durable;           /* the caller calls segops__spool_sync (spool_fsync_ms > 0): a segment
                                is also synced when it is closed for the next one */
 } segops__spool_limits_t;
-
-/* One event to append: the encoded JSON the worker sends (1 byte .. 1 MiB,
- * never the byte 0xFF, which no UTF-8 text holds) and when it was accepted. */
-typedef struct segops__spool_item {
-    const char *json;
-    uint32_t len;
-    int64_t time_ms; /* wall clock, for the max age */
-} segops__spool_item_t;
 
 /* Where a record lives: pass it back to segops__spool_ack. */
 typedef struct segops__spool_pos {

@@ -80,4 +80,12 @@ typedef bool (*segops__spool_record_fn)(void *ctx, const segops__spool_record_t 
 size_t segops__spool_record_walk(const uint8_t *buf, size_t len, segops__spool_record_fn fn,
                                  void *ctx, segops__spool_walk_stats_t *stats);
 
+/* One event to append: the encoded JSON the worker sends (1 byte .. 1 MiB,
+ * never the byte 0xFF, which no UTF-8 text holds) and when it was accepted. */
+typedef struct segops__spool_item {
+    const char *json;
+    uint32_t len;
+    int64_t time_ms; /* wall clock, for the max age */
+} segops__spool_item_t;
+
 #endif

@@ -9,7 +9,6 @@
 
 #include <sys/uio.h>
 
-#include "spool.h"
 #include "spool_record.h"
 #include "spool_run.h"
 

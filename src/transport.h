@@ -23,9 +23,11 @@ typedef struct segops__http_response {
  * SEGOPS_OK, SEGOPS_E_NOMEM or SEGOPS_E_INTERNAL. */
 segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transport_t **out);
 void segops__transport_free(segops__transport_t *t);
-/* In a forked child: lets go of a transport inherited from the parent without
- * touching the parent's connections (no curl cleanup, which could end the
- * parent's TLS sessions). */
+/* In a forked child, for a transport the parent made: closes the child's copies
+ * of its descriptors (connections, libcurl's wake-up channel) and frees what is
+ * safe, without running libcurl. Closing a copy sends nothing while the parent
+ * holds the original, so the parent's connections stay intact. t may be NULL;
+ * it is invalid afterwards. Call it from the fork child handler. */
 void segops__transport_abandon_in_child(segops__transport_t *t);
 
 /* POSTs body as application/json with "Authorization: <authorization>" and fills

@@ -1,7 +1,9 @@
 /* The libcurl transport. A multi handle drives a single reused easy handle so
  * that keep-alive connections persist across requests, and so that shutdown can
  * wake a blocked transfer at once (curl_multi_wakeup) instead of waiting for
- * libcurl's once-a-second progress callback. */
+ * libcurl's once-a-second progress callback. Every descriptor it holds (its
+ * connections and the multi's wake-up channel) is recorded, so that a forked
+ * child can let go of them without running libcurl. */
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -9,9 +11,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "crypto.h"
+#include "fds.h"
 
 #define MAX_RESPONSE_BODY (64 * 1024)
 /* Reserved for the answer before a request: batch and session answers fit. */
@@ -26,6 +31,7 @@ struct segops__transport {
     segops__http_response_t *resp; /* the response being filled */
     char errbuf[CURL_ERROR_SIZE];
     char user_agent[256];
+    segops__owned_fds_t fds; /* connection sockets and the multi's wake-up descriptors */
 };
 
 static pthread_once_t global_init_once = PTHREAD_ONCE_INIT;
@@ -85,6 +91,67 @@ static segops_err_t map_curl_error(CURLcode rc) {
     }
 }
 
+/* Connections are opened and closed here so that the transport knows them. */
+static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *address) {
+    segops__transport_t *t = userp;
+    (void)purpose;
+    int type = address->socktype;
+#ifdef SOCK_CLOEXEC
+    type |= SOCK_CLOEXEC;
+#endif
+    int fd = socket(address->family, type, address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    segops__owned_fds_add(&t->fds, fd);
+    return fd;
+}
+
+/* libcurl may call this after the easy handle is gone (a cached connection
+ * closes in curl_multi_cleanup): the transport outlives its multi handle. */
+static int close_socket(void *userp, curl_socket_t fd) {
+    segops__transport_t *t = userp;
+    segops__owned_fds_remove(&t->fds, fd);
+    return close(fd);
+}
+
+/* curl_multi_init makes a wake-up channel for curl_multi_wakeup (a socketpair in
+ * libcurl 7.88, a pipe or an eventfd in others) that libcurl neither reports nor
+ * passes through the socket callbacks. It is found among the descriptors that
+ * appeared during curl_multi_init and recorded only once curl proves it its own:
+ * curl_multi_wakeup makes exactly one of them readable, curl_multi_poll drains
+ * it, and the rest of the channel has the matching kind. Nothing else is read
+ * from or written to. A descriptor another thread opened meanwhile fails the
+ * proof: the channel then stays unrecorded, and a forked child keeps its copy. */
+static void record_wakeup_channel(segops__transport_t *t, const segops__fd_snapshot_t *before) {
+    int fd[3];
+    int n = segops__fd_snapshot_new_since(before, fd, 3);
+    if (n < 1 || n > 2) return;
+    for (int i = 0; i < n; i++)
+        if (segops__fd_readable(fd[i])) return;
+    if (curl_multi_wakeup(t->multi) != CURLM_OK) return;
+    int reader = -1;
+    for (int i = 0; i < n; i++) {
+        if (!segops__fd_readable(fd[i])) continue;
+        if (reader >= 0) return;
+        reader = i;
+    }
+    if (reader < 0) return;
+    if (curl_multi_poll(t->multi, NULL, 0, 0, NULL) != CURLM_OK || segops__fd_readable(fd[reader]))
+        return;
+    if (!segops__fd_one_channel(fd[reader], n == 2 ? fd[1 - reader] : -1)) return;
+    for (int i = 0; i < n; i++) segops__owned_fds_add(&t->fds, fd[i]);
+}
+
+/* curl_multi_init, recording the wake-up channel it makes. */
+static segops_err_t multi_init(segops__transport_t *t) {
+    segops__fd_snapshot_t before;
+    segops_err_t err = segops__fd_snapshot_take(&before);
+    if (err == SEGOPS_E_NOMEM) return err;
+    t->multi = curl_multi_init();
+    if (t->multi && err == SEGOPS_OK) record_wakeup_channel(t, &before);
+    segops__fd_snapshot_free(&before);
+    return t->multi ? SEGOPS_OK : SEGOPS_E_NOMEM;
+}
+
 #define SETOPT(h, opt, val)                                                                        \
     do {                                                                                           \
         if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) goto fail;                            \
@@ -99,10 +166,11 @@ segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transpor
     segops_err_t err = SEGOPS_E_NOMEM;
     t->request_timeout_ms = cfg->request_timeout_ms;
     atomic_init(&t->deadline_ms, 0);
+    segops__owned_fds_init(&t->fds);
     snprintf(t->user_agent, sizeof t->user_agent, "segops-c/%s curl/%s%s%s", SEGOPS_VERSION_STRING,
              curl_version_info(CURLVERSION_NOW)->version, cfg->user_agent_suffix ? " " : "",
              cfg->user_agent_suffix ? cfg->user_agent_suffix : "");
-    if (!(t->multi = curl_multi_init()) || !(t->easy = curl_easy_init())) goto fail;
+    if (multi_init(t) != SEGOPS_OK || !(t->easy = curl_easy_init())) goto fail;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     if (!h) goto fail;
     t->fixed_headers = h;
@@ -124,6 +192,10 @@ segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transpor
     SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L); /* always on: there is no option to turn it off */
     SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    SETOPT(e, CURLOPT_OPENSOCKETDATA, t);
+    SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    SETOPT(e, CURLOPT_CLOSESOCKETDATA, t);
     if (cfg->ca_file) SETOPT(e, CURLOPT_CAINFO, cfg->ca_file);
     if (cfg->ca_path) SETOPT(e, CURLOPT_CAPATH, cfg->ca_path);
     if (cfg->proxy) SETOPT(e, CURLOPT_PROXY, cfg->proxy);
@@ -143,7 +215,14 @@ void segops__transport_free(segops__transport_t *t) {
 }
 
 void segops__transport_abandon_in_child(segops__transport_t *t) {
-    SEGOPS__UNUSED(t); /* its memory stays with the parent's copy of the heap */
+    if (!t) return;
+    segops__owned_fds_close_all(&t->fds);
+    /* The curl handles stay allocated: their cleanup could end the parent's TLS
+     * session or touch state another thread of the parent left halfway. */
+    t->multi = NULL;
+    t->easy = NULL;
+    curl_slist_free_all(t->fixed_headers); /* plain memory, ours */
+    segops__free(t);
 }
 
 void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms) {

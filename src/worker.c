@@ -10,6 +10,7 @@
 struct segops__worker {
     const segops__deliver_ctx_t *ctx;
     segops__admission_t *adm;
+    segops__spooler_t *sp;
     pthread_mutex_t lock; /* started, thread, transport */
     bool started;
     pthread_t thread;
@@ -32,12 +33,13 @@ static void fork_child(void *arg) {
 }
 
 segops_err_t segops__worker_new(const segops__deliver_ctx_t *ctx, segops__admission_t *adm,
-                                segops__worker_t **out) {
+                                segops__spooler_t *sp, segops__worker_t **out) {
     segops__worker_t *w = segops__calloc(1, sizeof *w);
     *out = w;
     if (!w) return SEGOPS_E_NOMEM;
     w->ctx = ctx;
     w->adm = adm;
+    w->sp = sp;
     pthread_mutex_init(&w->lock, NULL);
     w->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, w, NULL, NULL};
     return SEGOPS_OK;
@@ -74,7 +76,10 @@ static void *worker_main(void *arg) {
         if (stopping && segops__gate_past_deadline(gate)) break;
         segops__queue_state_t st;
         segops__admission_state(w->adm, &st);
-        if (!st.count && stopping) break; /* drained */
+        /* With the memory queue empty, the spool's backlog (spilled, or left by
+         * earlier runs) goes next, in full requests, until the stop deadline. */
+        bool from_disk = !st.count && w->sp && segops__spooler_backlog(w->sp);
+        if (!st.count && !from_disk && stopping) break; /* drained */
         int64_t now = segops__clock_monotonic_ms();
         if (now >= next_tick) {
             tick_upto = st.head + st.count;
@@ -84,10 +89,12 @@ static void *worker_main(void *arg) {
          * tick, when it is full (500 events or max_request_bytes), and at once for
          * a flush, a stop or a blocked track; the pacer then says when it may go:
          * a partial one at most once per pacing interval, never over the limit. */
-        bool full = st.count >= SEGOPS__MAX_EVENTS_PER_REQUEST || st.bytes >= max_bytes;
+        bool full =
+            from_disk || st.count >= SEGOPS__MAX_EVENTS_PER_REQUEST || st.bytes >= max_bytes;
         bool urgent = stopping || st.blocked || segops__gate_drain_upto(gate) > st.head;
         bool wanted =
-            st.count && (full || urgent || st.count >= cfg->batch_size || tick_upto > st.head);
+            from_disk ||
+            (st.count && (full || urgent || st.count >= cfg->batch_size || tick_upto > st.head));
         int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || at > now) {
             int64_t wake = SEGOPS__MIN(at, next_tick);
@@ -95,18 +102,28 @@ static void *worker_main(void *arg) {
             segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
         }
-        size_t bytes;
-        size_t n =
-            segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+        size_t bytes, n;
+        if (from_disk) {
+            n = segops__spooler_read(w->sp, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+            if (!n) { /* all of it is settling or unreadable now: look again soon */
+                if (stopping) break;
+                segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS, false);
+                continue;
+            }
+        } else {
+            n = segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+        }
+        sender.held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
         sender.full = full;
         sender.urgent = urgent;
         if (n) segops__deliver(&sender, batch, n); /* settles every event */
     }
-    /* What the stop deadline left: reported, then counted. */
+    /* What the stop deadline left: reported, then counted; with a spool it
+     * stays on disk for the next client instead. */
     const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
                                       .reason = SEGOPS_DROP_SHUTDOWN,
                                       .message = "not delivered by the shutdown deadline"};
-    segops__admission_drop_all(w->adm, &leftovers);
+    segops__admission_drop_all(w->adm, ctx->durable ? NULL : &leftovers);
     segops__ledger_report_deferred(ctx->ledger);
     segops__sender_release(&sender);
     return NULL;

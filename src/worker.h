@@ -17,11 +17,15 @@
 #include "admission.h"
 #include "deliver.h"
 #include "fork.h"
+#include "spooler.h"
 
 typedef struct segops__worker segops__worker_t;
 
+/* sp: the client's spool (NULL: memory only), whose backlog on disk the worker
+ * reads back once the memory queue is empty (while stopping too, until the
+ * deadline: what is left then stays for the next client). */
 segops_err_t segops__worker_new(const segops__deliver_ctx_t *ctx, segops__admission_t *adm,
-                                segops__worker_t **out);
+                                segops__spooler_t *sp, segops__worker_t **out);
 /* The thread must have been stopped (or never started). NULL-safe. */
 void segops__worker_free(segops__worker_t *w);
 /* fork: the child has no worker; it starts its own on first use. */

@@ -1,9 +1,11 @@
 /* fork(): a child uses the client on its own, never resends the parent's
- * events, and both sides account exactly. */
+ * events, and both sides account exactly; it lets go of the parent's sockets. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,10 +135,208 @@ static void test_fork_after_shutdown(void **state) {
     devsrv_stop(srv);
 }
 
+/* ---- a child lets go of the parent's sockets ---- */
+
+/* The devserver runs in a process of its own here, forked before any client
+ * exists, so that every socket the test process holds is the library's. */
+typedef struct server_process {
+    pid_t pid;
+    int command_fd; /* 's': send the stats back; EOF: stop */
+    int answer_fd;
+    char url[64];
+} server_process_t;
+
+static void serve(int command_fd, int answer_fd) {
+    static const char *const keys[] = {TEST_SK};
+    devsrv_config_t cfg = {.sk_keys = keys, .sk_key_count = 1};
+    devsrv_t *srv = NULL;
+    char url[64] = {0};
+    if (devsrv_start(&cfg, &srv) != 0) _exit(2);
+    snprintf(url, sizeof url, "%s", devsrv_url(srv));
+    if (write(answer_fd, url, sizeof url) != (ssize_t)sizeof url) _exit(3);
+    char command;
+    while (read(command_fd, &command, 1) == 1) {
+        devsrv_stats_t st;
+        devsrv_get_stats(srv, &st);
+        if (write(answer_fd, &st, sizeof st) != (ssize_t)sizeof st) _exit(4);
+    }
+    devsrv_stop(srv);
+    _exit(0);
+}
+
+static void server_process_start(server_process_t *sp) {
+    int command[2], answer[2];
+    assert_int_equal(pipe(command), 0);
+    assert_int_equal(pipe(answer), 0);
+    sp->pid = fork();
+    assert_true(sp->pid >= 0);
+    if (sp->pid == 0) {
+        close(command[1]);
+        close(answer[0]);
+        serve(command[0], answer[1]);
+    }
+    close(command[0]);
+    close(answer[1]);
+    sp->command_fd = command[1];
+    sp->answer_fd = answer[0];
+    assert_int_equal(read(sp->answer_fd, sp->url, sizeof sp->url), (ssize_t)sizeof sp->url);
+}
+
+static devsrv_stats_t server_process_stats(server_process_t *sp) {
+    devsrv_stats_t st;
+    assert_int_equal(write(sp->command_fd, "s", 1), 1);
+    assert_int_equal(read(sp->answer_fd, &st, sizeof st), (ssize_t)sizeof st);
+    return st;
+}
+
+static void server_process_stop(server_process_t *sp) {
+    close(sp->command_fd);
+    int status = 0;
+    assert_int_equal(waitpid(sp->pid, &status, 0), sp->pid);
+    close(sp->answer_fd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+#define MAX_SOCKETS 64
+typedef struct socket_list {
+    size_t count;
+    unsigned long inode[MAX_SOCKETS];
+} socket_list_t;
+
+/* The inode of every socket among this process's descriptors. */
+static void list_sockets(socket_list_t *out) {
+    out->count = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) return;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) && out->count < MAX_SOCKETS) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", entry->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = '\0';
+        if (sscanf(target, "socket:[%lu]", &out->inode[out->count]) == 1) out->count++;
+    }
+    closedir(dir);
+}
+
+static bool socket_listed(const socket_list_t *list, unsigned long inode) {
+    for (size_t i = 0; i < list->count; i++)
+        if (list->inode[i] == inode) return true;
+    return false;
+}
+
+/* The inodes of this network namespace's ESTABLISHED TCP sockets whose remote
+ * port is `port` (client sides of connections to the server). */
+static void list_established_to(unsigned port, socket_list_t *out) {
+    out->count = 0;
+    FILE *f = fopen("/proc/self/net/tcp", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f) && out->count < MAX_SOCKETS) {
+        unsigned remote_port, state;
+        unsigned long inode;
+        if (sscanf(line, " %*u: %*x:%*x %*x:%x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &remote_port,
+                   &state, &inode) == 3 &&
+            remote_port == port && state == 0x01)
+            out->inode[out->count++] = inode;
+    }
+    fclose(f);
+}
+
+/* In the child: after its own shutdown and free, no descriptor may still be one
+ * of the parent's sockets. Returns the exit status (0 = none left). */
+static int child_release_check(segops_client_t *client, const socket_list_t *parent_sockets,
+                               const socket_list_t *parent_connections) {
+    for (int i = 0; i < 3; i++)
+        if (segops_track(client, "child", "child_event", NULL) != SEGOPS_OK) return 10;
+    if (segops_shutdown(client, 20000) != SEGOPS_OK) return 11;
+    segops_client_free(client);
+    socket_list_t mine;
+    list_sockets(&mine);
+    int inherited = 0;
+    for (size_t i = 0; i < mine.count; i++) {
+        if (!socket_listed(parent_sockets, mine.inode[i])) continue;
+        fprintf(stderr, "child %d still holds the parent's socket:[%lu]%s\n", (int)getpid(),
+                mine.inode[i],
+                socket_listed(parent_connections, mine.inode[i]) ? " (ESTABLISHED to the server)"
+                                                                 : "");
+        inherited++;
+    }
+    return inherited ? 20 + (inherited < 9 ? inherited : 9) : 0;
+}
+
+static void fork_releases_sockets(bool batch) {
+    server_process_t sp;
+    server_process_start(&sp);
+    unsigned port = 0;
+    assert_int_equal(sscanf(sp.url, "http://127.0.0.1:%u", &port), 1);
+    recorder_t rec;
+    recorder_init(&rec);
+    segops_options_t *opts = NULL;
+    assert_int_equal(segops_options_new(&opts), SEGOPS_OK);
+    assert_int_equal(segops_options_set_api_url(opts, sp.url), SEGOPS_OK);
+    assert_int_equal(segops_options_set_api_key(opts, TEST_SK), SEGOPS_OK);
+    assert_int_equal(segops_options_set_on_error(opts, recorder_on_error, &rec), SEGOPS_OK);
+    assert_int_equal(segops_options_set_batch(opts, batch), SEGOPS_OK);
+    segops_client_t *client;
+    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
+    segops_options_free(opts);
+
+    /* The parent delivers: its keep-alive connection is up. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(segops_track(client, "parent", "before_fork", NULL), SEGOPS_OK);
+    assert_int_equal(segops_flush(client, 20000), SEGOPS_OK);
+    socket_list_t parent_sockets, parent_connections;
+    list_sockets(&parent_sockets);
+    list_established_to(port, &parent_connections);
+    assert_int_equal(parent_connections.count, 1);
+    assert_true(socket_listed(&parent_sockets, parent_connections.inode[0]));
+    uint64_t connections = stats_of(client).connections;
+    assert_int_equal(connections, 1);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(child_release_check(client, &parent_sockets, &parent_connections));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0) fail_msg("the child exited with %d", WEXITSTATUS(status));
+
+    /* The parent still delivers, over the same connection. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(segops_track(client, "parent", "after_fork", NULL), SEGOPS_OK);
+    assert_int_equal(segops_flush(client, 20000), SEGOPS_OK);
+    segops_stats_t st = stats_of(client);
+    assert_int_equal(st.delivered, 10);
+    assert_int_equal(st.connections, connections);
+    socket_list_t now;
+    list_established_to(port, &now);
+    assert_true(socket_listed(&now, parent_connections.inode[0]));
+    assert_int_equal(reports_of(&rec), 0);
+    devsrv_stats_t ss = server_process_stats(&sp);
+    assert_int_equal(ss.events_received, 10 + 3); /* the child's three too */
+    segops_client_free(client);
+    recorder_destroy(&rec);
+    server_process_stop(&sp);
+}
+
+static void test_fork_child_releases_parent_sockets(void **state) {
+    (void)state;
+    fork_releases_sockets(true);
+}
+
+static void test_fork_child_releases_parent_sockets_sync(void **state) {
+    (void)state;
+    fork_releases_sockets(false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_many_times_mid_request),
         cmocka_unit_test(test_fork_after_shutdown),
+        cmocka_unit_test(test_fork_child_releases_parent_sockets),
+        cmocka_unit_test(test_fork_child_releases_parent_sockets_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

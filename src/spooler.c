@@ -1,0 +1,366 @@
+/* A client's spool: persisting, spilling, reading back, acknowledging and the
+ * spool thread (see spooler.h). */
+#include "spooler.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "event_pool.h"
+#include "log.h"
+#include "spool.h"
+
+/* How often the spool thread drops expired records and looks for runs whose
+ * owner has gone since the client started. */
+#define EXPIRE_EVERY_MS 1000
+#define ADOPT_EVERY_MS 5000
+
+/* A record's place in the spool packed into segops__event_t.spool_pos: the run
+ * in the top 16 bits (the own run is 1, so a spooled event is never 0). */
+#define POS_RUN_SHIFT 48
+
+struct segops__spooler {
+    const segops_options_t *cfg;
+    segops__ledger_t *ledger;
+    segops__gate_t *gate;
+    segops__spool_t *spool;
+    segops__admission_store_t store;
+    bool inert; /* a forked child: memory only */
+
+    /* Used under the admission lock (persist, spill). */
+    segops__spool_item_t *items;
+    size_t items_cap;
+    bool failing; /* in a streak of write failures: warned once */
+
+    /* The worker's read-back (one thread). */
+    segops__event_pool_t read_pool;
+
+    _Atomic int reading;  /* a read-back is between the spool and the ledger */
+    pthread_mutex_t lock; /* counters and the thread's state */
+    pthread_cond_t wake;
+    uint64_t spooled, write_failures;
+    bool appended_since_sync;
+    bool stop, started;
+    pthread_t thread;
+    segops__admission_t *adm;
+    segops__fork_hook_t fork_hook;
+};
+
+static uint64_t pack(segops__spool_pos_t pos) {
+    return (uint64_t)pos.run << POS_RUN_SHIFT | pos.seq;
+}
+
+static segops__spool_pos_t unpack(uint64_t packed) {
+    segops__spool_pos_t pos = {(uint32_t)(packed >> POS_RUN_SHIFT),
+                               packed & ((UINT64_C(1) << POS_RUN_SHIFT) - 1)};
+    return pos;
+}
+
+static void count(segops__spooler_t *sp, size_t spooled, size_t failed) {
+    pthread_mutex_lock(&sp->lock);
+    sp->spooled += spooled;
+    sp->write_failures += failed;
+    if (spooled) sp->appended_since_sync = true;
+    pthread_mutex_unlock(&sp->lock);
+}
+
+/* A write that failed keeps the events in memory only: said once per streak. */
+static void note_write(segops__spooler_t *sp, segops_err_t err, size_t failed) {
+    if (err == SEGOPS_OK) {
+        sp->failing = false;
+        return;
+    }
+    if (!failed || sp->failing) return;
+    sp->failing = true;
+    char why[SEGOPS__DETAIL_LEN] = "the spool is full (spool_max_bytes)";
+    if (err == SEGOPS_E_IO) segops__spool_describe_error(sp->spool, why, sizeof why);
+    segops__log(sp->cfg, SEGOPS_LOG_WARN,
+                "spool: %s; %zu events kept in memory only (not crash-safe) until it recovers", why,
+                failed);
+}
+
+static bool grow_items(segops__spooler_t *sp, size_t n) {
+    if (n <= sp->items_cap) return true;
+    size_t cap = SEGOPS__MAX(n, sp->items_cap * 2);
+    segops__spool_item_t *items = segops__realloc(sp->items, cap * sizeof *items);
+    if (!items) return false;
+    sp->items = items;
+    sp->items_cap = cap;
+    return true;
+}
+
+/* admission's persist hook (admission lock held). */
+static size_t persist(void *arg, segops__event_t *first, size_t n) {
+    segops__spooler_t *sp = arg;
+    if (sp->inert) return 0;
+    if (!grow_items(sp, n)) {
+        count(sp, 0, n);
+        note_write(sp, SEGOPS_E_NOMEM, n);
+        return 0;
+    }
+    int64_t now = segops__clock_realtime_ms();
+    size_t i = 0;
+    for (segops__event_t *e = first; i < n; e = e->next, i++)
+        sp->items[i] = (segops__spool_item_t){e->json, e->len, now};
+    uint64_t seq = 0;
+    size_t appended = 0;
+    /* While the spool has handed out all it holds, the events stay queued in
+     * memory too; once it is behind (a spill), they wait on disk in order. */
+    segops_err_t err = segops__spool_append(sp->spool, sp->items, n, true, &seq, &appended);
+    bool disk_only = err == SEGOPS_E_STATE;
+    if (disk_only) err = segops__spool_append(sp->spool, sp->items, n, false, &seq, &appended);
+    i = 0;
+    for (segops__event_t *e = first; i < appended; e = e->next, i++)
+        e->spool_pos = pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i});
+    count(sp, appended, n - appended);
+    note_write(sp, err, n - appended);
+    return disk_only ? appended : 0;
+}
+
+/* admission's spill hook (admission lock held): the memory queue is full. */
+static segops_err_t spill(void *arg, const segops__event_t *event) {
+    segops__spooler_t *sp = arg;
+    if (sp->inert) return SEGOPS_E_QUEUE_FULL;
+    segops__spool_item_t item = {event->json, event->len, segops__clock_realtime_ms()};
+    uint64_t seq;
+    size_t appended = 0;
+    segops_err_t err = segops__spool_append(sp->spool, &item, 1, false, &seq, &appended);
+    /* At spool_max_bytes the overflow policy applies as it does in memory. */
+    for (int tries = 0; err == SEGOPS_E_QUEUE_FULL &&
+                        sp->cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST && tries < 64;
+         tries++) {
+        if (segops__spool_drop_oldest(sp->spool) != SEGOPS_OK) break;
+        err = segops__spool_append(sp->spool, &item, 1, false, &seq, &appended);
+    }
+    if (err == SEGOPS_OK) count(sp, 1, 0);
+    return err;
+}
+
+void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n) {
+    segops__spooler_t *sp = arg;
+    segops__spool_pos_t pos[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (events[i]->spool_pos) pos[k++] = unpack(events[i]->spool_pos);
+        if (k == SEGOPS__ARRAY_LEN(pos) || (i + 1 == n && k)) {
+            if (segops__spool_ack_batch(sp->spool, pos, k) == SEGOPS_E_IO)
+                segops__log(sp->cfg, SEGOPS_LOG_WARN,
+                            "spool: an acknowledgement could not be written; those events may "
+                            "be sent again after a crash");
+            k = 0;
+        }
+    }
+}
+
+/* ---- reading the backlog back ---- */
+
+typedef struct read_ctx {
+    segops__spooler_t *sp;
+    segops__event_t **events;
+    size_t max, max_bytes, n, bytes, adopted, adopted_bytes;
+} read_ctx_t;
+
+static bool take_record(void *arg, const segops__spool_rec_t *rec) {
+    read_ctx_t *r = arg;
+    if (r->n == r->max || (r->n && r->bytes + rec->len + 1 > r->max_bytes)) return false;
+    segops__event_t *event = segops__event_pool_alloc(&r->sp->read_pool, rec->len);
+    if (!event) return false;
+    memcpy(event->json, rec->json, rec->len);
+    event->json[rec->len] = '\0';
+    event->spool_pos = pack(rec->pos);
+    r->events[r->n++] = event;
+    r->bytes += rec->len + 1;
+    if (rec->adopted) {
+        r->adopted++;
+        r->adopted_bytes += rec->len;
+    }
+    return true;
+}
+
+size_t segops__spooler_read(segops__spooler_t *sp, segops__event_t **events, size_t max_events,
+                            size_t max_bytes, size_t *bytes) {
+    read_ctx_t r = {sp, events, max_events, max_bytes, 0, 0, 0, 0};
+    atomic_store(&sp->reading, 1); /* a backlog until the ledger holds them */
+    segops__spool_read(sp->spool, segops__clock_realtime_ms(), max_events, take_record, &r, NULL);
+    /* Records of earlier runs become this client's to account for now. */
+    if (r.adopted) segops__ledger_recover(sp->ledger, r.adopted, r.adopted_bytes);
+    atomic_store(&sp->reading, 0);
+    *bytes = r.bytes >= r.n ? r.bytes - r.n : 0;
+    return r.n;
+}
+
+bool segops__spooler_backlog(segops__spooler_t *sp) {
+    if (sp->inert) return false;
+    if (atomic_load(&sp->reading)) return true;
+    segops__spool_usage_t usage;
+    segops__spool_usage(sp->spool, &usage);
+    return !usage.own_caught_up || usage.adopted_runs > 0;
+}
+
+/* ---- the spool thread ---- */
+
+/* Reports what the spool dropped on its own, once per kind, then counts it. */
+static void report_losses(segops__spooler_t *sp) {
+    segops__spool_losses_t losses;
+    segops__spool_take_losses(sp->spool, &losses);
+    if (losses.adopted) segops__ledger_recover(sp->ledger, losses.adopted, 0);
+    const struct {
+        uint64_t count;
+        segops_err_t code;
+        segops_drop_reason_t reason;
+        const char *message;
+    } kinds[] = {
+        {losses.corrupt, SEGOPS_E_IO, SEGOPS_DROP_SPOOL_CORRUPT,
+         "spool records were damaged (a crash mid-write or a bad disk) and could not be read"},
+        {losses.expired, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED,
+         "spooled events were older than spool_max_age_ms"},
+        {losses.overflow, SEGOPS_E_QUEUE_FULL, SEGOPS_DROP_QUEUE_OVERFLOW,
+         "the spool was full (spool_max_bytes); the oldest events were dropped"},
+    };
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(kinds); i++) {
+        if (!kinds[i].count) continue;
+        segops__drop_t drop = {
+            .count = (size_t)kinds[i].count, .code = kinds[i].code, .reason = kinds[i].reason};
+        snprintf(drop.message, sizeof drop.message, "%s", kinds[i].message);
+        segops__ledger_settle(sp->ledger, SEGOPS__HELD_BY_DISK, 0, &drop, 0);
+    }
+    if (!losses.corrupt && losses.corrupt_bytes)
+        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: skipped %llu damaged bytes",
+                    (unsigned long long)losses.corrupt_bytes);
+}
+
+static void *spool_main(void *arg) {
+    segops__spooler_t *sp = arg;
+    pthread_setname_np(pthread_self(), "segops-spool");
+    int64_t next_expire = 0, next_adopt = segops__clock_monotonic_ms() + ADOPT_EVERY_MS;
+    int64_t last_sync = segops__clock_monotonic_ms();
+    pthread_mutex_lock(&sp->lock);
+    while (!sp->stop) {
+        segops__clock_cond_wait(&sp->wake, &sp->lock,
+                                segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS);
+        bool stop = sp->stop;
+        pthread_mutex_unlock(&sp->lock);
+        segops__admission_collect(sp->adm); /* persists what track accepted */
+        int64_t now = segops__clock_monotonic_ms();
+        if (now >= next_expire) {
+            segops__spool_expire(sp->spool, segops__clock_realtime_ms());
+            next_expire = now + EXPIRE_EVERY_MS;
+        }
+        if (now >= next_adopt) {
+            if (segops__spool_adopt(sp->spool)) segops__gate_kick(sp->gate, false);
+            next_adopt = now + ADOPT_EVERY_MS;
+        }
+        report_losses(sp);
+        pthread_mutex_lock(&sp->lock);
+        bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&
+                    (stop || now - last_sync >= sp->cfg->spool_fsync_ms);
+        if (sync) sp->appended_since_sync = false;
+        pthread_mutex_unlock(&sp->lock);
+        if (sync) {
+            segops__spool_sync(sp->spool);
+            last_sync = now;
+        }
+        pthread_mutex_lock(&sp->lock);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+segops_err_t segops__spooler_start(segops__spooler_t *sp, segops__admission_t *adm) {
+    sp->adm = adm;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* as the worker: no host signal runs here */
+    int rc = pthread_create(&sp->thread, NULL, spool_main, sp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) return SEGOPS_E_INTERNAL;
+    sp->started = true;
+    return SEGOPS_OK;
+}
+
+void segops__spooler_stop(segops__spooler_t *sp) {
+    pthread_mutex_lock(&sp->lock);
+    bool started = sp->started;
+    sp->stop = true;
+    sp->started = false;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+    if (started) pthread_join(sp->thread, NULL);
+}
+
+/* ---- lifecycle ---- */
+
+static void fork_prepare(void *arg) {
+    segops__spooler_t *sp = arg;
+    pthread_mutex_lock(&sp->lock);
+    segops__spool_fork_prepare(sp->spool);
+}
+
+static void fork_parent(void *arg) {
+    segops__spooler_t *sp = arg;
+    segops__spool_fork_parent(sp->spool);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+static void fork_child(void *arg) {
+    segops__spooler_t *sp = arg;
+    /* Never the parent's files: the child's client runs memory-only. */
+    segops__spool_fork_child(sp->spool);
+    sp->inert = true;
+    sp->started = false; /* the parent's thread does not exist here */
+    segops__clock_cond_init(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+segops_err_t segops__spooler_new(const segops_options_t *cfg, segops__ledger_t *ledger,
+                                 segops__gate_t *gate, segops__spooler_t **out, char *why,
+                                 size_t why_len) {
+    segops__spooler_t *sp = segops__calloc(1, sizeof *sp);
+    *out = NULL;
+    if (!sp) return SEGOPS_E_NOMEM;
+    segops__spool_limits_t limits = {.max_bytes = cfg->spool_max_bytes,
+                                     .max_age_ms = cfg->spool_max_age_ms,
+                                     .durable = cfg->spool_fsync_ms > 0};
+    segops_err_t err = segops__spool_open(cfg->spool_dir, &limits, &sp->spool, why, why_len);
+    if (err != SEGOPS_OK) {
+        segops__free(sp);
+        return err;
+    }
+    sp->cfg = cfg;
+    sp->ledger = ledger;
+    sp->gate = gate;
+    sp->store = (segops__admission_store_t){persist, spill, sp};
+    segops__event_pool_init(&sp->read_pool);
+    pthread_mutex_init(&sp->lock, NULL);
+    segops__clock_cond_init(&sp->wake);
+    sp->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, sp, NULL, NULL};
+    *out = sp;
+    return SEGOPS_OK;
+}
+
+void segops__spooler_free(segops__spooler_t *sp) {
+    if (!sp) return;
+    segops__spool_close(sp->spool);
+    segops__event_pool_destroy(&sp->read_pool);
+    segops__free(sp->items);
+    pthread_cond_destroy(&sp->wake);
+    pthread_mutex_destroy(&sp->lock);
+    segops__free(sp);
+}
+
+segops__fork_hook_t *segops__spooler_fork_hook(segops__spooler_t *sp) { return &sp->fork_hook; }
+
+const segops__admission_store_t *segops__spooler_store(segops__spooler_t *sp) { return &sp->store; }
+
+void segops__spooler_stats(segops__spooler_t *sp, segops_stats_t *out) {
+    pthread_mutex_lock(&sp->lock);
+    out->spooled = sp->spooled;
+    out->spool_write_failures = sp->write_failures;
+    pthread_mutex_unlock(&sp->lock);
+    if (sp->inert) return;
+    segops__spool_usage_t usage;
+    segops__spool_usage(sp->spool, &usage);
+    out->spool_bytes = usage.disk_bytes;
+}

@@ -1,0 +1,72 @@
+/* The spooler: what a client with a spool_dir does with its spool (spool.h).
+ *
+ * - Every accepted event is written to the spool within SEGOPS__SPOOL_FLUSH_MS
+ *   of track returning: a thread of its own collects the lanes that often
+ *   (admission persists what it collects through the hooks this module
+ *   registers), so the crash window does not depend on the worker, which may be
+ *   blocked in a request or a backoff.
+ * - While memory has room, events stay queued in memory too and the worker
+ *   sends them from there; once the memory queue is full, events go to disk
+ *   only (spill), and so does everything after them until the worker has read
+ *   the backlog back, oldest first. Memory stays within the queue's bounds
+ *   while the backlog on disk may be much larger.
+ * - Events whose end is final (delivered, or dropped for their own reason) are
+ *   acknowledged before the next request, so a crash resends at most the
+ *   request in flight.
+ * - The spool's own losses (damaged records, events past spool_max_age_ms,
+ *   overflow at spool_max_bytes) are reported once each through on_error.
+ * - A disk that fails (full, I/O error) never loses events silently: they stay
+ *   in memory only, counted in spool_write_failures, with one WARN log line per
+ *   streak of failures.
+ * A forked child never touches the parent's spool: its client runs memory-only. */
+#ifndef SEGOPS_SPOOLER_H
+#define SEGOPS_SPOOLER_H
+
+#include "common.h"
+
+#include "admission.h"
+#include "event.h"
+#include "fork.h"
+#include "gate.h"
+#include "ledger.h"
+
+/* The longest an accepted event waits in memory before it is in the spool files
+ * (the page cache): the period of the spool thread. The documented crash window
+ * is at most 50 ms, leaving room for scheduling. */
+#define SEGOPS__SPOOL_FLUSH_MS 20
+
+typedef struct segops__spooler segops__spooler_t;
+
+/* Opens cfg->spool_dir. SEGOPS_OK, SEGOPS_E_CONFIG with a one-line reason in
+ * why (an unusable directory), or SEGOPS_E_NOMEM. */
+segops_err_t segops__spooler_new(const segops_options_t *cfg, segops__ledger_t *ledger,
+                                 segops__gate_t *gate, segops__spooler_t **out, char *why,
+                                 size_t why_len);
+/* Writes the acknowledgements and closes the spool: what is not settled stays
+ * for the next client. The thread must have been stopped. NULL-safe. */
+void segops__spooler_free(segops__spooler_t *sp);
+segops__fork_hook_t *segops__spooler_fork_hook(segops__spooler_t *sp);
+
+/* The hooks admission writes through (persist, spill). */
+const segops__admission_store_t *segops__spooler_store(segops__spooler_t *sp);
+/* The delivery hook (segops__deliver_ctx_t.spool_settled): arg is the spooler. */
+void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n);
+
+/* Starts the spool thread, which collects adm every SEGOPS__SPOOL_FLUSH_MS.
+ * SEGOPS_OK or SEGOPS_E_INTERNAL. */
+segops_err_t segops__spooler_start(segops__spooler_t *sp, segops__admission_t *adm);
+/* Stops and joins the thread after a last round (losses reported, synced). */
+void segops__spooler_stop(segops__spooler_t *sp);
+
+/* True while records wait on disk only (spilled, or left by earlier runs). */
+bool segops__spooler_backlog(segops__spooler_t *sp);
+/* The worker's read of the backlog: up to max_events records, within max_bytes
+ * (a comma each counted; at least one), oldest first, as events it owns (held
+ * by the disk in the ledger; records of earlier runs are counted recovered).
+ * Returns how many; *bytes receives their encoded size. */
+size_t segops__spooler_read(segops__spooler_t *sp, segops__event_t **events, size_t max_events,
+                            size_t max_bytes, size_t *bytes);
+/* spooled, spool_bytes and spool_write_failures. */
+void segops__spooler_stats(segops__spooler_t *sp, segops_stats_t *out);
+
+#endif
