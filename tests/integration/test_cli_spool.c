@@ -374,6 +374,48 @@ static void test_spool_one_resumable_send_per_dir(void **state) {
     assert_int_equal(devsrv_event_count(f->srv), 10);
 }
 
+/* Events rejected for bad credentials are gone (dropped, not spooled): the
+ * record goes back to where the run began, so the lines are read again once
+ * the key is fixed. */
+static void test_spool_rejected_key_rereads_the_run(void **state) {
+    spool_fixture_t *f = *state;
+    enum { LINES = 400, DONE = 50 };
+    write_input(f->input, LINES);
+    assert_int_equal(mkdir(f->spool, 0700), 0);
+    write_record_for(f->record, DONE);
+
+    char url_env[256];
+    snprintf(url_env, sizeof url_env, "SEGOPS_API_URL=%s", devsrv_url(f->srv));
+    char *envp[] = {url_env, (char *)"SEGOPS_API_KEY=sk_revoked_0123456789abcdef", NULL};
+    char *argv[] = {(char *)"segops",
+                    (char *)"send",
+                    (char *)"--no-progress",
+                    (char *)"--spool",
+                    f->spool,
+                    f->input,
+                    NULL};
+    cli_child_t c;
+    cli_child_start(&c, SEGOPS_CLI_PATH, argv, envp, NULL);
+    cli_child_wait(&c, CHILD_DEADLINE_MS);
+    assert_int_equal(c.exit_code, 5);
+    assert_contains(c.err, "resuming after line 50");
+    assert_null(strstr(c.err, "sk_revoked_0123456789abcdef"));
+    cli_child_free(&c);
+    assert_int_equal(devsrv_event_count(f->srv), 0);
+    assert_int_equal(record_lines(f->record), DONE);
+
+    run_send(&c, f, f->input, NULL);
+    assert_int_equal(c.exit_code, 0);
+    assert_contains(c.err, "resuming after line 50");
+    assert_contains(c.err, "read 350, accepted 350, delivered 350, dropped 0");
+    cli_child_free(&c);
+    unsigned counts[LINES + 1];
+    received_lines(f->srv, LINES, counts);
+    assert_received(counts, 1, DONE, 0);
+    assert_received(counts, DONE + 1, LINES, 1);
+    assert_false(exists(f->record));
+}
+
 /* Waits until the running child's record covers at least `lines` lines, for
  * up to wait_ms; returns what it covers then. */
 static int64_t wait_for_record(cli_child_t *c, const char *record, int64_t lines, int wait_ms) {
@@ -526,6 +568,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_spool_record_skips_its_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_foreign_record_starts_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_one_resumable_send_per_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_rejected_key_rereads_the_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_resumes_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_resumes_after_sigterm, setup, teardown),
     };

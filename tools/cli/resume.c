@@ -61,8 +61,10 @@ static void save(cli_resume_t *r, const cli_resume_mark_t *mark) {
         r->written = *mark;
     } else if (!r->save_failed) {
         r->save_failed = true;
+        char why[128] = "error";
+        strerror_r(err, why, sizeof why); /* the keeper thread: strerror is not thread-safe */
         cli_err("send: cannot write %s/%s: %s (a resume reads the lines after %" PRIu64 " again)",
-                r->dir, CLI_RESUME_RECORD_NAME, strerror(err), r->written.lines);
+                r->dir, CLI_RESUME_RECORD_NAME, why, r->written.lines);
     }
 }
 
@@ -130,14 +132,16 @@ static void *keeper_main(void *arg) {
     return NULL;
 }
 
-static bool start_keeper(cli_resume_t *r) {
+/* 0 or the pthread_create error. */
+static int start_keeper(cli_resume_t *r) {
     /* Signals (Ctrl-C) must reach the main thread, which is the one reading input. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    r->thread_started = pthread_create(&r->thread, NULL, keeper_main, r) == 0;
+    int rc = pthread_create(&r->thread, NULL, keeper_main, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return r->thread_started;
+    r->thread_started = rc == 0;
+    return rc;
 }
 
 /* One resumable send per spool directory: two would overwrite each other's record. */
@@ -275,8 +279,9 @@ int cli_resume_begin(const char *dir, segops_client_t *client, FILE *in, cli_res
     if (rc == CLI_EXIT_OK) {
         rc = skip_done_lines(r, in);
     }
-    if (rc == CLI_EXIT_OK && !start_keeper(r)) {
-        cli_err("send: cannot start a thread: %s", strerror(errno));
+    int thread_err = rc == CLI_EXIT_OK ? start_keeper(r) : 0;
+    if (thread_err != 0) {
+        cli_err("send: cannot start a thread: %s", strerror(thread_err));
         rc = CLI_EXIT_OTHER;
     }
     if (rc != CLI_EXIT_OK) {
