@@ -265,7 +265,7 @@ static void test_spool_stdin_keeps_no_record(void **state) {
     cli_child_wait(&c, CHILD_DEADLINE_MS);
     assert_int_equal(c.exit_code, 0);
     assert_contains(c.out, "--spool DIR");
-    assert_contains(c.out, "Standard input cannot be resumed");
+    assert_contains(c.out, "input cannot be resumed");
     cli_child_free(&c);
 }
 
