@@ -5,27 +5,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "cli_child.h"
 
-#include <cmocka.h>
-
-#include <segops/segops.h>
-
-#include "devserver.h"
-
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef SEGOPS_CLI_PATH
@@ -90,29 +76,6 @@ static int temp_file(char *path, size_t size) {
     return fd;
 }
 
-static char *slurp(int fd) {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-    for (;;) {
-        if (cap - len < 1024) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        assert_true(n >= 0);
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
-
 static void assert_no_secret(const char *text, const char *secret) {
     if (secret != NULL && strstr(text, secret) != NULL) {
         fail_msg("a secret leaked into the CLI output: %s", text);
@@ -158,60 +121,12 @@ static void run_cli(run_t *r, const char *url, const char *key, const char *cons
     }
     envp[envc] = NULL;
 
-    char in_path[512], out_path[512], err_path[512];
-    int in_fd = -1;
-    if (stdin_text != NULL) {
-        in_fd = temp_file(in_path, sizeof in_path);
-        size_t len = strlen(stdin_text);
-        assert_int_equal(write(in_fd, stdin_text, len), (ssize_t)len);
-        assert_int_equal(lseek(in_fd, 0, SEEK_SET), 0);
-        unlink(in_path);
-    }
-    int out_fd = temp_file(out_path, sizeof out_path);
-    int err_fd = temp_file(err_path, sizeof err_path);
-    unlink(out_path);
-    unlink(err_path);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (in_fd >= 0) {
-        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-        posix_spawn_file_actions_addclose(&fa, in_fd);
-    } else {
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    posix_spawn_file_actions_addclose(&fa, out_fd);
-    posix_spawn_file_actions_addclose(&fa, err_fd);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, SEGOPS_CLI_PATH, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    if (in_fd >= 0) {
-        close(in_fd);
-    }
-    assert_int_equal(rc, 0);
-
-    int status = 0;
-    struct timespec tick = {0, 10 * 1000000L};
-    int waited_ms = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) {
-            break;
-        }
-        assert_true(w == 0 || (w < 0 && errno == EINTR));
-        if (waited_ms >= CHILD_DEADLINE_MS) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("segops %s did not finish within %d ms", argv[1], CHILD_DEADLINE_MS);
-        }
-        nanosleep(&tick, NULL);
-        waited_ms += 10;
-    }
-    r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r->out = slurp(out_fd);
-    r->err = slurp(err_fd);
+    cli_child_t child;
+    cli_child_start(&child, SEGOPS_CLI_PATH, argv, envp, stdin_text);
+    cli_child_wait(&child, CHILD_DEADLINE_MS);
+    r->exit_code = child.exit_code;
+    r->out = child.out;
+    r->err = child.err;
 
     const char *secrets[] = {key, HMAC_SECRET, SK_KEY, PK_KEY, WRONG_KEY};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {

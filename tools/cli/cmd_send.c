@@ -1,7 +1,9 @@
 /* `segops send`: streams NDJSON events through the batching client. */
 #include "cli.h"
+#include "drops.h"
 #include "ndjson.h"
 #include "progress.h"
+#include "resume.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -9,11 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#define DROP_REASONS (SEGOPS_DROP_SKIPPED + 1)
-/* Past this many drop reports the summary line says the rest. */
-#define MAX_DROP_REPORTS 20
 
 static const char usage[] =
     "Usage: segops send [options] [FILE]\n"
@@ -31,27 +30,47 @@ static const char usage[] =
     "      --retries N          retries after network/5xx/429 errors (default: library's)\n"
     "      --batch-size N       queued events that trigger a send (default 20)\n"
     "      --no-progress        no status line, even on a terminal\n"
+    "      --spool DIR          keep accepted events on disk in DIR until delivered, and\n"
+    "                           resume an interrupted send of the same FILE (see below)\n"
     "  -h, --help               show this help\n"
+    "\n"
+    "With --spool DIR, every event the client accepts is also written to DIR (created\n"
+    "if only its last component is missing) within 50 ms and removed once delivered,\n"
+    "so an outage, Ctrl-C or crash does not lose it: events undelivered at the deadline\n"
+    "stay in DIR, and the next send with --spool DIR sends them first. For a FILE,\n"
+    "DIR/send-progress also records how many lines are done (updated every 50 ms, only\n"
+    "with lines whose events are in DIR; removed when the send completes): sending the\n"
+    "same FILE again (or a copy, or the file with lines appended) with --spool DIR\n"
+    "resumes after those lines. After a kill -9 no line is lost; the lines of its last\n"
+    "100 ms or so, and the events of requests in flight, may be sent twice. Standard\n"
+    "input cannot be resumed (it cannot be read again): its events are kept in DIR,\n"
+    "but a kill -9 may lose those of its last 50 ms. One resumable send at a time per\n"
+    "DIR; like the spool, the record survives the process, not a power loss.\n"
     "\n"
     "Environment: SEGOPS_API_URL, SEGOPS_API_KEY (sk_ or pk_); with a pk_ key,\n"
     "SEGOPS_USER_ID, SEGOPS_USER_SIG and SEGOPS_USER_TS give the session identity.\n"
-    "Exit status: 0 all delivered, 5 credentials rejected, 4 events dropped,\n"
-    "3 malformed lines or unreadable input, 2 usage, 1 other or interrupted.\n";
-
-static const char *const drop_names[DROP_REASONS] = {
-    "other", "queue_overflow", "too_large", "rejected", "retries_exhausted", "shutdown", "skipped",
-};
+    "Exit status: 0 all delivered, 5 credentials rejected, 4 events dropped (or left\n"
+    "in the spool), 3 malformed lines or unreadable input, 2 usage, 1 other or\n"
+    "interrupted.\n";
 
 typedef struct send_state {
     segops_client_t *client;
     atomic_uint_fast64_t read;    /* non-blank lines */
     atomic_uint_fast64_t refused; /* valid events the client did not accept (queue full ...) */
-    atomic_uint_fast64_t dropped[DROP_REASONS]; /* from on_error, by reason */
-    atomic_uint_fast64_t reports;
+    cli_drops_t drops;            /* from on_error, by reason */
     atomic_bool auth_failed;
     uint64_t accepted;
     uint64_t malformed;
+    cli_resume_t *resume; /* --spool with a regular file: the progress record */
+    bool stopped;         /* reading stopped before the end (refused event, bad credentials) */
 } send_state_t;
+
+typedef enum line_outcome {
+    LINE_BLANK,
+    LINE_ACCEPTED,
+    LINE_MALFORMED,
+    LINE_REFUSED
+} line_outcome_t;
 
 static volatile sig_atomic_t interrupted;
 
@@ -74,23 +93,10 @@ static void catch_signals(void) {
 
 static void on_error(const segops_error_info_t *info, void *userdata) {
     send_state_t *st = userdata;
-    unsigned reason = (unsigned)info->reason < DROP_REASONS ? (unsigned)info->reason : 0;
-    atomic_fetch_add(&st->dropped[reason], info->event_count);
     if (info->code == SEGOPS_E_AUTH || info->code == SEGOPS_E_HANDSHAKE) {
         atomic_store(&st->auth_failed, true);
     }
-    uint64_t n = atomic_fetch_add(&st->reports, 1) + 1;
-    if (n > MAX_DROP_REPORTS) {
-        return;
-    }
-    char status[32] = "";
-    if (info->http_status != 0) {
-        snprintf(status, sizeof status, " (HTTP %d)", info->http_status);
-    }
-    cli_err("send: dropped %zu event%s [%s]: %s%s%s%s", info->event_count,
-            info->event_count == 1 ? "" : "s", drop_names[reason], segops_strerror(info->code),
-            status, info->message != NULL && info->message[0] != '\0' ? ": " : "",
-            info->message != NULL ? info->message : "");
+    cli_drops_report(&st->drops, "send", info);
 }
 
 static void sample(cli_progress_sample_t *out, void *userdata) {
@@ -113,19 +119,20 @@ static bool is_blank(const char *s, size_t len) {
 }
 
 /* One input line: parse, track, count. */
-static void send_line(send_state_t *st, unsigned long long lineno, const char *line, size_t len) {
+static line_outcome_t send_line(send_state_t *st, unsigned long long lineno, const char *line,
+                                size_t len) {
     atomic_fetch_add(&st->read, 1);
     cli_ndjson_event_t ev;
     const char *reason = cli_ndjson_parse(line, len, &ev);
     if (reason != NULL) {
         st->malformed++;
         cli_err("send: line %llu: %s", lineno, reason);
-        return;
+        return LINE_MALFORMED;
     }
     segops_err_t err = segops_track_event(st->client, &ev.event);
     cli_ndjson_release(&ev);
     switch (err) {
-    case SEGOPS_OK: st->accepted++; break;
+    case SEGOPS_OK: st->accepted++; return LINE_ACCEPTED;
     case SEGOPS_E_INVALID_ARG:
     case SEGOPS_E_INVALID_JSON:
     case SEGOPS_E_TOO_LARGE:
@@ -134,19 +141,18 @@ static void send_line(send_state_t *st, unsigned long long lineno, const char *l
                 err == SEGOPS_E_INVALID_ARG
                     ? "invalid event (non-UTF-8 id, or occurred_at not RFC 3339)"
                     : segops_strerror(err));
-        break;
+        return LINE_MALFORMED;
     default:
         atomic_fetch_add(&st->refused, 1);
         cli_err("send: line %llu: not accepted: %s", lineno, segops_strerror(err));
-        break;
+        return LINE_REFUSED;
     }
 }
 
-/* Reads every line; false on a read error (reported). */
-static bool read_input(send_state_t *st, FILE *in) {
+/* Reads every line from line lineno + 1 on; false on a read error (reported). */
+static bool read_input(send_state_t *st, FILE *in, unsigned long long lineno) {
     char *line = NULL;
     size_t cap = 0;
-    unsigned long long lineno = 0;
     ssize_t n;
     while (!interrupted && (n = getline(&line, &cap, in)) != -1) {
         lineno++;
@@ -154,12 +160,21 @@ static bool read_input(send_state_t *st, FILE *in) {
         if (len > 0 && line[len - 1] == '\n') {
             len--;
         }
-        if (!is_blank(line, len)) {
-            send_line(st, lineno, line, len);
+        line_outcome_t outcome =
+            is_blank(line, len) ? LINE_BLANK : send_line(st, lineno, line, len);
+        if (st->resume != NULL) {
+            if (outcome == LINE_REFUSED) {
+                /* Not done: the record stays before this line, so a resume retries it. */
+                cli_err("send: stopped reading at line %llu", lineno);
+                st->stopped = true;
+                break;
+            }
+            cli_resume_line(st->resume, line, (size_t)n, outcome == LINE_ACCEPTED);
         }
         if (atomic_load(&st->auth_failed)) {
             /* Every further event would be rejected the same way. */
             cli_err("send: stopped reading after line %llu: credentials rejected", lineno);
+            st->stopped = true;
             break;
         }
     }
@@ -172,44 +187,47 @@ static bool read_input(send_state_t *st, FILE *in) {
     return ok;
 }
 
-static void print_summary(send_state_t *st, const segops_stats_t *stats) {
-    char reasons[256] = "";
-    size_t used = 0;
+static void print_summary(send_state_t *st, const segops_stats_t *stats, const char *spool_dir) {
     uint64_t refused = atomic_load(&st->refused);
-    for (unsigned r = 0; r < DROP_REASONS; r++) {
-        uint64_t n = atomic_load(&st->dropped[r]);
-        if (n > 0 && used < sizeof reasons) {
-            used += (size_t)snprintf(reasons + used, sizeof reasons - used, "%s%s %llu",
-                                     used == 0 ? " (" : ", ", drop_names[r], (unsigned long long)n);
-        }
+    char reasons[256];
+    cli_drops_format(&st->drops, refused, reasons, sizeof reasons);
+    char spool[64] = "";
+    if (spool_dir != NULL) {
+        snprintf(spool, sizeof spool, ", recovered %llu", (unsigned long long)stats->recovered);
     }
-    if (refused > 0 && used < sizeof reasons) {
-        used += (size_t)snprintf(reasons + used, sizeof reasons - used, "%snot_accepted %llu",
-                                 used == 0 ? " (" : ", ", (unsigned long long)refused);
-    }
-    if (used > 0 && used < sizeof reasons) {
-        snprintf(reasons + used, sizeof reasons - used, ")");
-    }
-    cli_err("send: read %llu, accepted %llu, delivered %llu, dropped %llu%s, malformed %llu",
+    cli_err("send: read %llu, accepted %llu, delivered %llu, dropped %llu%s, malformed %llu%s",
             (unsigned long long)atomic_load(&st->read), (unsigned long long)st->accepted,
             (unsigned long long)stats->delivered, (unsigned long long)(stats->dropped + refused),
-            reasons, (unsigned long long)st->malformed);
+            reasons, (unsigned long long)st->malformed, spool);
+    if (spool_dir != NULL && stats->pending > 0) {
+        cli_err("send: %llu undelivered event%s stay in the spool '%s' for the next send",
+                (unsigned long long)stats->pending, stats->pending == 1 ? "" : "s", spool_dir);
+    }
 }
 
-static int parse_send_args(int argc, char **argv, cli_conn_t *conn, int64_t *batch_size,
-                           bool *no_progress, const char **path) {
+typedef struct send_args {
+    cli_conn_t conn;
+    int64_t batch_size; /* 0 = the library's */
+    bool no_progress;
+    const char *path;      /* NULL or "-": standard input */
+    const char *spool_dir; /* --spool, or NULL */
+} send_args_t;
+
+static int parse_send_args(int argc, char **argv, send_args_t *args) {
     const char *cmd = "send";
+    cli_conn_t *conn = &args->conn;
     const char *url = NULL, *timeout = NULL, *retries = NULL, *batch = NULL;
     const cli_opt_t opts[] = {
         {"url", 0, true, &url, NULL},
         {"timeout-ms", 0, true, &timeout, NULL},
         {"retries", 0, true, &retries, NULL},
         {"batch-size", 0, true, &batch, NULL},
-        {"no-progress", 0, false, NULL, no_progress},
+        {"no-progress", 0, false, NULL, &args->no_progress},
+        {"spool", 0, true, &args->spool_dir, NULL},
     };
     size_t npos = 0;
-    int rc =
-        cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], path, 1, &npos);
+    int rc = cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], &args->path,
+                            1, &npos);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }
@@ -224,13 +242,14 @@ static int parse_send_args(int argc, char **argv, cli_conn_t *conn, int64_t *bat
     if (retries != NULL && !cli_parse_int(cmd, "--retries", retries, 0, 100, &conn->retries)) {
         return CLI_EXIT_INPUT;
     }
-    if (batch != NULL && !cli_parse_int(cmd, "--batch-size", batch, 1, 100000, batch_size)) {
+    if (batch != NULL && !cli_parse_int(cmd, "--batch-size", batch, 1, 100000, &args->batch_size)) {
         return CLI_EXIT_INPUT;
     }
     return CLI_PARSE_OK;
 }
 
-static int make_client(const cli_conn_t *conn, int64_t batch_size, send_state_t *st) {
+static int make_client(const send_args_t *args, send_state_t *st) {
+    const cli_conn_t *conn = &args->conn;
     segops_options_t *options = NULL;
     int rc = cli_options_from_env("send", conn, &options);
     if (rc != CLI_EXIT_OK) {
@@ -245,8 +264,16 @@ static int make_client(const cli_conn_t *conn, int64_t batch_size, send_state_t 
     if (err == SEGOPS_OK) {
         err = segops_options_set_block_timeout_ms(options, block_ms);
     }
-    if (err == SEGOPS_OK && batch_size > 0) {
-        err = segops_options_set_batch_size(options, (size_t)batch_size);
+    if (err == SEGOPS_OK && args->batch_size > 0) {
+        err = segops_options_set_batch_size(options, (size_t)args->batch_size);
+    }
+    if (err == SEGOPS_OK && args->spool_dir != NULL) {
+        err = segops_options_set_spool_dir(options, args->spool_dir);
+        if (err != SEGOPS_OK) {
+            cli_err("send: invalid --spool: %s", segops_strerror(err));
+            segops_options_free(options);
+            return CLI_EXIT_INPUT;
+        }
     }
     if (err == SEGOPS_OK) {
         err = segops_client_new(options, &st->client);
@@ -259,30 +286,71 @@ static int make_client(const cli_conn_t *conn, int64_t batch_size, send_state_t 
     return CLI_EXIT_OK;
 }
 
+/* A regular file can be read again, so a send of it can resume; a pipe or a
+ * terminal cannot. */
+static bool resumable(FILE *in) {
+    struct stat sb;
+    return in != stdin && fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* What becomes of the progress record once the client is shut down. */
+static cli_resume_end_t resume_end(const send_state_t *st, bool read_ok,
+                                   const segops_stats_t *stats) {
+    if (atomic_load(&st->auth_failed)) {
+        return CLI_RESUME_REREAD;
+    }
+    if (read_ok && !interrupted && !st->stopped && stats->pending == 0) {
+        return CLI_RESUME_DONE;
+    }
+    return CLI_RESUME_KEEP;
+}
+
+static int exit_code(const send_state_t *st, bool read_ok, const segops_stats_t *stats) {
+    if (atomic_load(&st->auth_failed)) {
+        return CLI_EXIT_AUTH;
+    }
+    /* pending > 0: with --spool, events the deadline left on disk. */
+    if (stats->dropped > 0 || stats->pending > 0 || atomic_load(&st->refused) > 0) {
+        return CLI_EXIT_NETWORK;
+    }
+    if (st->malformed > 0 || !read_ok) {
+        return CLI_EXIT_INPUT;
+    }
+    return interrupted ? CLI_EXIT_OTHER : CLI_EXIT_OK;
+}
+
 int cli_cmd_send(int argc, char **argv) {
-    cli_conn_t conn = {NULL, CLI_DEFAULT_TIMEOUT_MS, -1};
-    int64_t batch_size = 0;
-    bool no_progress = false;
-    const char *path = NULL;
-    int rc = parse_send_args(argc, argv, &conn, &batch_size, &no_progress, &path);
+    send_args_t args = {{NULL, CLI_DEFAULT_TIMEOUT_MS, -1}, 0, false, NULL, NULL};
+    int rc = parse_send_args(argc, argv, &args);
     if (rc != CLI_PARSE_OK) {
         return rc;
     }
 
     FILE *in = stdin;
-    if (path != NULL && strcmp(path, "-") != 0) {
-        in = fopen(path, "r");
+    if (args.path != NULL && strcmp(args.path, "-") != 0) {
+        in = fopen(args.path, "r");
         if (in == NULL) {
-            cli_err("send: cannot open '%s': %s", path, strerror(errno));
+            cli_err("send: cannot open '%s': %s", args.path, strerror(errno));
             return CLI_EXIT_INPUT;
         }
     }
+    unsigned long long lineno = 0;
     send_state_t *st = calloc(1, sizeof *st);
     if (st == NULL) {
         cli_err("send: %s", segops_strerror(SEGOPS_E_NOMEM));
         rc = CLI_EXIT_OTHER;
     } else {
-        rc = make_client(&conn, batch_size, st);
+        rc = make_client(&args, st);
+    }
+    if (rc == CLI_EXIT_OK && args.spool_dir != NULL && resumable(in)) {
+        uint64_t skipped = 0;
+        rc = cli_resume_begin(args.spool_dir, st->client, in, &st->resume, &skipped);
+        lineno = skipped;
+        if (rc != CLI_EXIT_OK) {
+            /* Nothing was tracked; what the spool holds stays there. */
+            segops_shutdown(st->client, 0);
+            segops_client_free(st->client);
+        }
     }
     if (rc != CLI_EXIT_OK) {
         free(st);
@@ -294,36 +362,27 @@ int cli_cmd_send(int argc, char **argv) {
 
     catch_signals();
     cli_progress_t *progress = NULL;
-    if (!no_progress && isatty(STDERR_FILENO)) {
+    if (!args.no_progress && isatty(STDERR_FILENO)) {
         progress = cli_progress_start("send", sample, st, 250);
     }
-    bool read_ok = read_input(st, in);
+    bool read_ok = read_input(st, in, lineno);
     if (in != stdin) {
         fclose(in);
     }
     if (interrupted) {
-        cli_err("send: interrupted; delivering what was read (up to %d ms)", conn.timeout_ms);
+        cli_err("send: interrupted; delivering what was read (up to %d ms)", args.conn.timeout_ms);
     }
-    /* Delivers what is queued; what misses the deadline is dropped and reported. */
-    segops_shutdown(st->client, conn.timeout_ms);
+    /* Delivers what is queued; what misses the deadline is dropped and reported
+     * (with --spool: stays on disk for the next send). */
+    segops_shutdown(st->client, args.conn.timeout_ms);
     cli_progress_stop(progress);
 
     segops_stats_t stats;
     memset(&stats, 0, sizeof stats);
     segops_client_stats(st->client, &stats);
-    print_summary(st, &stats);
-
-    if (atomic_load(&st->auth_failed)) {
-        rc = CLI_EXIT_AUTH;
-    } else if (stats.dropped > 0 || atomic_load(&st->refused) > 0) {
-        rc = CLI_EXIT_NETWORK;
-    } else if (st->malformed > 0 || !read_ok) {
-        rc = CLI_EXIT_INPUT;
-    } else if (interrupted) {
-        rc = CLI_EXIT_OTHER;
-    } else {
-        rc = CLI_EXIT_OK;
-    }
+    print_summary(st, &stats, args.spool_dir);
+    cli_resume_end(st->resume, resume_end(st, read_ok, &stats));
+    rc = exit_code(st, read_ok, &stats);
     segops_client_free(st->client);
     free(st);
     return rc;
