@@ -134,6 +134,14 @@ segops__fork_hook_t *segops__admission_fork_hook(segops__admission_t *adm) {
 
 /* ---- track ---- */
 
+/* Wakes the worker when a request becomes wanted: batch_size events queued, or
+ * a full request's worth (which may go at once, see worker.h). Every other call
+ * makes no system call. */
+static void wake_if_due(segops__admission_t *adm, size_t queued) {
+    if (queued == adm->cfg->batch_size || queued == SEGOPS__MAX_EVENTS_PER_REQUEST)
+        segops__gate_kick(adm->gate, false);
+}
+
 bool segops__admission_try_lane(segops__admission_t *adm, const segops__event_plan_t *plan) {
     segops__lane_t *lane = segops__lane_of_this_thread(adm->lanes);
     pthread_mutex_lock(&lane->lock);
@@ -147,9 +155,7 @@ bool segops__admission_try_lane(segops__admission_t *adm, const segops__event_pl
     segops__event_encode(plan, event);
     segops__queue_push(&lane->queue, event);
     pthread_mutex_unlock(&lane->lock);
-    /* Only the call that fills a batch wakes the worker (a napping worker
-     * looks by itself): the other calls make no system call. */
-    if (queued == adm->cfg->batch_size) segops__gate_kick(adm->gate, false);
+    wake_if_due(adm, queued);
     return true;
 }
 
@@ -197,7 +203,7 @@ static segops_err_t make_room(segops__admission_t *adm, size_t len, size_t *queu
         }
         if (!until) {
             until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
-            adm->blocked++; /* makes the queue due below batch_size */
+            adm->blocked++; /* makes the queue urgent */
         }
         segops__gate_kick(adm->gate, true);
         if (!segops__clock_cond_wait(&adm->room, &adm->lock, until) &&
@@ -240,7 +246,7 @@ segops_err_t segops__admission_track(segops__admission_t *adm, const segops__eve
     segops__queue_push(&adm->queue, event);
     segops__ledger_accept(adm->ledger, 1, event->len);
     pthread_mutex_unlock(&adm->lock);
-    if (queued == adm->cfg->batch_size) segops__gate_kick(adm->gate, false);
+    wake_if_due(adm, queued);
     settle_evicted(adm, evicted, evicted_bytes);
     return SEGOPS_OK;
 }
@@ -287,6 +293,7 @@ void segops__admission_state(segops__admission_t *adm, segops__queue_state_t *ou
     pthread_mutex_lock(&adm->lock);
     collect(adm);
     out->count = adm->queue.count;
+    out->bytes = adm->queue.bytes + adm->queue.count; /* a comma each, as a request has */
     out->head = adm->queue.popped;
     out->blocked = adm->blocked > 0;
     pthread_mutex_unlock(&adm->lock);

@@ -21,6 +21,7 @@ typedef struct segops__admission segops__admission_t;
 /* What the worker needs to decide whether a batch is due. */
 typedef struct segops__queue_state {
     size_t count;  /* events queued (lanes collected) */
+    size_t bytes;  /* their encoded size in a request body */
     uint64_t head; /* position of the oldest queued event */
     bool blocked;  /* a track call waits for room (SEGOPS_OVERFLOW_BLOCK) */
 } segops__queue_state_t;

@@ -5,6 +5,7 @@
  *           │           │             └─ gate
  *           ├─ sync_send┴─ deliver ───┬─ ledger, gate
  *           │                         ├─ auth ── token
+ *           │                         ├─ pacer
  *           │                         └─ transport
  *           └─ fork (hooks each module registers, in lock order)
  */
@@ -18,6 +19,7 @@
 #include "gate.h"
 #include "ledger.h"
 #include "log.h"
+#include "pacer.h"
 #include "sync_send.h"
 #include "track.h"
 #include "worker.h"
@@ -31,6 +33,7 @@ struct segops_client {
     segops__gate_t *gate;
     segops__ledger_t *ledger;
     segops__auth_t *auth;
+    segops__pacer_t *pacer;
     segops__admission_t *admission; /* batch mode */
     segops__worker_t *worker;       /* batch mode */
     segops__sync_t *sync;           /* batch = false */
@@ -46,14 +49,15 @@ static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t *
     out[n++] = segops__ledger_fork_hook(c->ledger);
     out[n++] = segops__gate_fork_hook(c->gate);
     out[n++] = segops__auth_fork_hook(c->auth);
+    out[n++] = segops__pacer_fork_hook(c->pacer);
     out[n] = NULL;
     return out[0];
 }
 
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
-    segops__fork_hook_t *hooks[8];
-    if (c->ledger && c->gate && c->auth) {
+    segops__fork_hook_t *hooks[9];
+    if (c->ledger && c->gate && c->auth && c->pacer) {
         fork_hooks(c, hooks);
         for (size_t i = 0; hooks[i]; i++) segops__fork_unregister(hooks[i]);
     }
@@ -61,6 +65,7 @@ static void client_destroy(segops_client_t *c) {
     segops__admission_free(c->admission);
     segops__sync_free(c->sync);
     segops__auth_free(c->auth);
+    segops__pacer_free(c->pacer);
     segops__ledger_free(c->ledger);
     segops__gate_free(c->gate);
     segops__free(c->batch_url);
@@ -79,7 +84,11 @@ static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts) {
     if ((err = segops__gate_new(&c->gate)) != SEGOPS_OK) return err;
     if ((err = segops__ledger_new(cfg, &c->ledger)) != SEGOPS_OK) return err;
     if ((err = segops__auth_new(cfg, &c->auth)) != SEGOPS_OK) return err;
-    c->ctx = (segops__deliver_ctx_t){cfg, c->batch_url, c->ledger, c->gate, c->auth};
+    segops__pacer_config_t pacing;
+    uint64_t seed = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)c;
+    segops__pacer_config_from_options(cfg, seed, &pacing);
+    if ((err = segops__pacer_new(&pacing, &c->pacer)) != SEGOPS_OK) return err;
+    c->ctx = (segops__deliver_ctx_t){cfg, c->batch_url, c->ledger, c->gate, c->auth, c->pacer};
     if (!cfg->batch) return segops__sync_new(&c->ctx, &c->sync);
     if ((err = segops__admission_new(cfg, c->ledger, c->gate, &c->admission)) != SEGOPS_OK)
         return err;
@@ -108,7 +117,7 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
         client_destroy(c);
         return err;
     }
-    segops__fork_hook_t *hooks[8];
+    segops__fork_hook_t *hooks[9];
     fork_hooks(c, hooks);
     for (size_t i = 0; hooks[i]; i++) segops__fork_register(hooks[i]);
     *out = c;
@@ -203,5 +212,7 @@ segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
     if (c->admission) segops__admission_collect(c->admission); /* every accepted event counts */
     segops__ledger_snapshot(c->ledger, out);
     out->token_mints = segops__auth_mints(c->auth);
+    out->rate_limited = segops__pacer_rate_limited(c->pacer);
+    out->pace_per_minute = segops__pacer_current_per_minute(c->pacer, segops__clock_monotonic_ms());
     return SEGOPS_OK;
 }

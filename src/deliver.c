@@ -9,6 +9,7 @@
 #include "event_pool.h"
 #include "json.h"
 #include "log.h"
+#include "pacer.h"
 #include "retry.h"
 
 void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
@@ -66,6 +67,10 @@ typedef struct attempt {
     int status;
     char detail[SEGOPS__DETAIL_LEN];
     char retry_after[64]; /* of the answer that failed, "" when none */
+    bool aborted;         /* the request was cut off in flight (at a deadline) */
+    bool no_slot;         /* a deadline passed while waiting for the pacer */
+    bool slot_open;       /* the pacer's request is still begun: a batch 429 ends it */
+    int64_t started;      /* when the pacer let the request begin */
 } attempt_t;
 
 /* Turns a failed mint into a verdict: the same retry rules as a send, reported
@@ -92,15 +97,59 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
 
 /* Makes one attempt at events[0..n). *auth receives the Authorization value
  * sent (release it after the attempt). */
+/* Waits until the pacer lets a request begin (see pacer.h): the plan's limit,
+ * a server's wait, and for a partial first attempt the pacing interval. False
+ * when the stop deadline or the sender's own passes first. */
+static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *started) {
+    for (;;) {
+        int64_t now = segops__clock_monotonic_ms(), at;
+        if (s->deadline && now >= s->deadline) return false;
+        if (segops__pacer_try_begin(s->ctx->pacer, now, full, urgent, &at)) {
+            *started = now;
+            return true;
+        }
+        if (s->deadline) at = SEGOPS__MIN(at, s->deadline);
+        if (!segops__gate_sleep(s->ctx->gate, at, false, 0)) return false;
+    }
+}
+
+/* Tells the pacer how a begun request ended (a batch 429 is left to the caller). */
+static void end_slot(segops__sender_t *s, attempt_t *a, bool accepted) {
+    segops__pacer_note_done(s->ctx->pacer, a->started, segops__clock_monotonic_ms(), accepted);
+    a->slot_open = false;
+}
+
 static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n, bool is_retry,
                          segops__auth_header_t *auth, attempt_t *a) {
     const segops__deliver_ctx_t *ctx = s->ctx;
+    /* A retry carries a batch already formed: only the limit and a server's
+     * wait hold it back, never the pacing interval. */
+    bool full = is_retry || s->full, urgent = s->urgent;
+    if (!await_slot(s, full, urgent, &a->started)) {
+        a->no_slot = true;
+        return;
+    }
+    a->slot_open = true;
+    uint64_t mints = segops__auth_mints(ctx->auth);
     segops__mint_failure_t failure;
-    if (segops__auth_get(ctx->auth, s->transport, auth, &failure) != SEGOPS_OK) {
+    segops_err_t got = segops__auth_get(ctx->auth, s->transport, auth, &failure);
+    if (segops__auth_mints(ctx->auth) != mints) {
+        /* A session mint is a request too: it used this slot; the POST waits
+         * for one of its own. */
+        end_slot(s, a, got == SEGOPS_OK);
+        if (got == SEGOPS_OK && !await_slot(s, true, urgent, &a->started)) {
+            a->no_slot = true;
+            return;
+        }
+        a->slot_open = got == SEGOPS_OK;
+    }
+    if (got != SEGOPS_OK) {
+        if (a->slot_open) end_slot(s, a, false);
         mint_verdict(&failure, a);
         return;
     }
     if (segops__batch_encode(&s->body, events, n) != SEGOPS_OK) {
+        end_slot(s, a, false);
         a->verdict = (segops__verdict_t){SEGOPS__ACT_DROP, SEGOPS_E_NOMEM, SEGOPS_DROP_REJECTED};
         a->status = 0;
         snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");
@@ -111,6 +160,9 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     segops__ledger_note_request(ctx->ledger, s->body.len, is_retry, s->resp.new_connections);
     a->verdict =
         segops__retry_classify(s->resp.err, s->resp.status, segops__auth_uses_tokens(ctx->auth));
+    a->aborted = s->resp.err == SEGOPS_E_TIMEOUT;
+    if (a->verdict.action != SEGOPS__ACT_RATE_LIMITED)
+        end_slot(s, a, a->verdict.action == SEGOPS__ACT_DELIVERED);
     a->status = s->resp.status;
     snprintf(a->retry_after, sizeof a->retry_after, "%s", s->resp.retry_after);
     if (s->resp.err != SEGOPS_OK)
@@ -134,6 +186,33 @@ static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t att
         *server_asked = true;
     }
     return wait;
+}
+
+/* A 429: the pacer reads the server's words (pacer.h) and says how long this
+ * batch waits; without Retry-After the waits grow. A 429 from the session
+ * endpoint (a mint) only waits as a retry would. */
+static uint32_t rate_limited_wait(segops__sender_t *s, attempt_t *a, int64_t now,
+                                  bool *server_asked) {
+    const segops_options_t *cfg = s->ctx->cfg;
+    if (!a->slot_open) return retry_wait(s, a, 1, server_asked);
+    uint32_t asked;
+    int64_t retry_after = -1;
+    if (a->retry_after[0] &&
+        segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
+                                  segops__clock_realtime_ms() / 1000, UINT32_MAX, &asked))
+        retry_after = asked; /* uncapped: a capped quota would look like a window */
+    *server_asked = retry_after >= 0;
+    segops__pacer_429_t r = segops__pacer_on_429(s->ctx->pacer, now, retry_after);
+    a->slot_open = false;
+    if (r.pace_changed) {
+        if (r.per_minute)
+            segops__log(cfg, SEGOPS_LOG_INFO,
+                        "pacing to %u requests/min after a 429 (Retry-After %lld s)", r.per_minute,
+                        (long long)(retry_after < 0 ? -1 : retry_after / 1000));
+        else
+            segops__log(cfg, SEGOPS_LOG_INFO, "no request limit after a 429");
+    }
+    return r.wait_ms;
 }
 
 /* Which deadline ended a send, if any: the client's stop deadline (the events
@@ -168,7 +247,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
     const int64_t started = segops__clock_monotonic_ms();
     int64_t budget_end = started + cfg->retry_budget_ms;
     if (s->deadline) budget_end = SEGOPS__MIN(budget_end, s->deadline);
-    uint32_t retries = 0, limited = 0;
+    uint32_t retries = 0;
     bool resent = false, reauthed = false;
     for (;;) {
         deadline_kind_t past = past_deadline(s);
@@ -180,6 +259,12 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         attempt_t a = {0};
         const uint64_t generation = segops__gate_generation(ctx->gate);
         attempt_once(s, events, n, resent, &auth, &a);
+        if (a.no_slot) { /* a deadline passed while the plan's limit held it back */
+            segops__auth_release(&auth);
+            past = past_deadline(s);
+            drop_at_deadline(s, events, n, past == NOT_PAST ? PAST_OWN : past, 0, false);
+            return;
+        }
         resent = true;
         /* The token is needed past the attempt only to forget it after a 401. */
         if (a.verdict.action == SEGOPS__ACT_REAUTH && !reauthed)
@@ -188,7 +273,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         bool transient =
             a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
         if (transient && (past = past_deadline(s)) != NOT_PAST) { /* e.g. aborted at it */
-            drop_at_deadline(s, events, n, past, a.status, s->resp.err == SEGOPS_E_TIMEOUT);
+            if (a.slot_open) end_slot(s, &a, false);
+            drop_at_deadline(s, events, n, past, a.status, a.aborted);
             return;
         }
         int64_t now = segops__clock_monotonic_ms();
@@ -196,6 +282,14 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         bool server_asked = false; /* a Retry-After floor: a flush does not cut it */
         switch (a.verdict.action) {
         case SEGOPS__ACT_DELIVERED: {
+            uint32_t per_minute;
+            if (segops__pacer_take_change(ctx->pacer, now, &per_minute)) {
+                if (per_minute)
+                    segops__log(cfg, SEGOPS_LOG_INFO,
+                                "pacing to %u requests/min after a quiet stretch", per_minute);
+                else
+                    segops__log(cfg, SEGOPS_LOG_INFO, "no request limit after a quiet stretch");
+            }
             uint64_t skipped = 0;
             segops__json_batch_skipped(s->resp.body.data, s->resp.body.len, &skipped);
             skipped = SEGOPS__MIN(skipped, (uint64_t)n);
@@ -223,9 +317,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                      "the server refused a single event as too large");
             return;
         case SEGOPS__ACT_RATE_LIMITED:
-            /* Waits do not use up retries (the budget bounds them) but grow like
-             * them, so a 429 without Retry-After still backs off. */
-            wait = retry_wait(s, &a, ++limited, &server_asked);
+            /* Waits do not use up retries (the budget bounds them). */
+            wait = rate_limited_wait(s, &a, now, &server_asked);
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries) {

@@ -1,8 +1,8 @@
 /* The delivery pipeline for one batch: authorise, encode, POST, classify, and
  * then retry, back off, re-mint, split or drop. The worker and synchronous
  * (batch = false) sends both use it. It settles every event it was given
- * through the ledger, and waits through the gate (flushes cut backoffs, the
- * stop deadline ends them). */
+ * through the ledger, waits through the gate (flushes cut backoffs, the stop
+ * deadline ends them) and begins every request when the pacer allows. */
 #ifndef SEGOPS_DELIVER_H
 #define SEGOPS_DELIVER_H
 
@@ -13,6 +13,7 @@
 #include "event.h"
 #include "gate.h"
 #include "ledger.h"
+#include "pacer.h"
 #include "transport.h"
 
 /* Bytes a request body adds around its events beyond one comma per event:
@@ -26,6 +27,7 @@ typedef struct segops__deliver_ctx {
     segops__ledger_t *ledger;
     segops__gate_t *gate;
     segops__auth_t *auth;
+    segops__pacer_t *pacer; /* when each request may begin (the plan's limit) */
 } segops__deliver_ctx_t;
 
 /* One sending thread's state. */
@@ -34,6 +36,8 @@ typedef struct segops__sender {
     segops__transport_t *transport;
     segops__held_by_t held_by; /* the worker's batch (reports drops) or a sync send */
     int64_t deadline;          /* a sync send's own deadline (monotonic ms), 0 = none */
+    bool full;                 /* the batch fills a request: the pacing interval does not hold it */
+    bool urgent;               /* a flush or stop waits for it (see pacer.h) */
     segops__buf_t body;        /* reused request body */
     segops__http_response_t resp;
     uint64_t rng;         /* backoff jitter */

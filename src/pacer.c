@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "clock.h"
 #include "pacer_log.h"
 #include "retry.h"
 
@@ -36,6 +37,7 @@ struct segops__pacer {
     uint32_t reported;        /* the limit last handed out by on_429 / take_change */
     uint64_t rate_limited;
     uint64_t rng;
+    segops__fork_hook_t fork_hook;
 };
 
 void segops__pacer_config_from_options(const segops_options_t *opts, uint64_t seed,
@@ -288,4 +290,14 @@ void segops__pacer_fork_child(segops__pacer_t *p, int64_t now_ms) {
     p->rate_limited = 0;
     p->streak = 0;
     pthread_mutex_unlock(&p->lock);
+}
+
+static void hook_prepare(void *arg) { segops__pacer_fork_prepare(arg); }
+static void hook_parent(void *arg) { segops__pacer_fork_parent(arg); }
+static void hook_child(void *arg) { segops__pacer_fork_child(arg, segops__clock_monotonic_ms()); }
+
+segops__fork_hook_t *segops__pacer_fork_hook(segops__pacer_t *p) {
+    if (!p->fork_hook.arg) /* first call: the registry owns the links after it */
+        p->fork_hook = (segops__fork_hook_t){hook_prepare, hook_parent, hook_child, p, NULL, NULL};
+    return &p->fork_hook;
 }

@@ -36,6 +36,7 @@
 #include "common.h"
 
 #include "config.h"
+#include "fork.h"
 
 /* Length of the rolling window SegOps plans count API calls in. */
 #define SEGOPS__PACER_WINDOW_MS 60000
@@ -171,5 +172,7 @@ uint64_t segops__pacer_rate_limited(segops__pacer_t *p);
 void segops__pacer_fork_prepare(segops__pacer_t *p);
 void segops__pacer_fork_parent(segops__pacer_t *p);
 void segops__pacer_fork_child(segops__pacer_t *p, int64_t now_ms);
+/* The three steps above as a fork.h hook (the pacer's lock is a leaf). */
+segops__fork_hook_t *segops__pacer_fork_hook(segops__pacer_t *p);
 
 #endif

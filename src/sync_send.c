@@ -160,6 +160,7 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     segops__sender_t sender;
     segops__sender_init(&sender, ctx, slot->transport, SEGOPS__HELD_BY_SYNC);
     sender.deadline = deadline;
+    sender.full = sender.urgent = true; /* the caller waits: only the plan's limit holds it */
     segops__deliver(&sender, &event, 1);
     segops_err_t outcome = sender.outcome;
     segops__sender_release(&sender);

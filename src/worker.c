@@ -7,11 +7,6 @@
 #include "clock.h"
 #include "log.h"
 
-/* After a send the worker naps this long before it lets producers wake it at
- * batch_size (Kafka's linger.ms): under a steady stream no track call pays a
- * wake-up syscall, and requests carry what arrived meanwhile. */
-#define NAP_AFTER_SEND_MS 2
-
 struct segops__worker {
     const segops__deliver_ctx_t *ctx;
     segops__admission_t *adm;
@@ -57,12 +52,6 @@ void segops__worker_free(segops__worker_t *w) {
 
 segops__fork_hook_t *segops__worker_fork_hook(segops__worker_t *w) { return &w->fork_hook; }
 
-/* Is a batch due now? `upto`: the position everything before which is due. */
-static bool batch_due(const segops__queue_state_t *st, size_t batch_size, uint64_t upto,
-                      bool stopping) {
-    return st->count > 0 && (st->count >= batch_size || upto > st->head || stopping || st->blocked);
-}
-
 static void *worker_main(void *arg) {
     segops__worker_t *w = arg;
     const segops__deliver_ctx_t *ctx = w->ctx;
@@ -77,7 +66,6 @@ static void *worker_main(void *arg) {
     const size_t max_bytes = cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES;
 
     int64_t next_tick = segops__clock_monotonic_ms() + cfg->flush_interval_ms;
-    int64_t nap_until = 0;
     uint64_t tick_upto = 0; /* the interval flush: what was queued at the tick is due */
     for (;;) {
         const uint64_t epoch = segops__gate_epoch(gate); /* before looking: no lost wake-up */
@@ -86,25 +74,33 @@ static void *worker_main(void *arg) {
         if (stopping && segops__gate_past_deadline(gate)) break;
         segops__queue_state_t st;
         segops__admission_state(w->adm, &st);
+        if (!st.count && stopping) break; /* drained */
         int64_t now = segops__clock_monotonic_ms();
         if (now >= next_tick) {
             tick_upto = st.head + st.count;
             next_tick = now + cfg->flush_interval_ms;
         }
-        uint64_t upto = SEGOPS__MAX(segops__gate_drain_upto(gate), tick_upto);
-        if (!batch_due(&st, cfg->batch_size, upto, stopping)) {
-            if (stopping) break; /* drained */
-            int64_t wake = next_tick;
-            bool napping = now < nap_until;
-            if (napping) wake = SEGOPS__MIN(wake, nap_until);
-            segops__gate_wait(gate, epoch, wake, napping);
+        /* A request is wanted once batch_size events are queued, at the interval
+         * tick, when it is full (500 events or max_request_bytes), and at once for
+         * a flush, a stop or a blocked track; the pacer then says when it may go:
+         * a partial one at most once per pacing interval, never over the limit. */
+        bool full = st.count >= SEGOPS__MAX_EVENTS_PER_REQUEST || st.bytes >= max_bytes;
+        bool urgent = stopping || st.blocked || segops__gate_drain_upto(gate) > st.head;
+        bool wanted =
+            st.count && (full || urgent || st.count >= cfg->batch_size || tick_upto > st.head);
+        int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
+        if (!wanted || at > now) {
+            int64_t wake = SEGOPS__MIN(at, next_tick);
+            int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
+            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
         }
         size_t bytes;
         size_t n =
             segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+        sender.full = full;
+        sender.urgent = urgent;
         if (n) segops__deliver(&sender, batch, n); /* settles every event */
-        nap_until = segops__clock_monotonic_ms() + NAP_AFTER_SEND_MS;
     }
     /* What the stop deadline left: reported, then counted. */
     const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,

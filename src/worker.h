@@ -2,10 +2,13 @@
  * takes it from admission and hands it to the delivery pipeline, until the
  * stop; then drops what the stop deadline left, reported before counted.
  *
- * A batch is due when batch_size events are queued, when the flush interval
- * ticks, on a flush, while stopping, and while a track call waits for room
- * (SEGOPS_OVERFLOW_BLOCK); a due batch takes up to 500 events (and
- * max_request_bytes) at once, so a backlog drains in few requests. */
+ * A request is wanted when batch_size events are queued, when the flush
+ * interval ticks, when it is full (500 events or max_request_bytes), and on a
+ * flush, a stop or a track call waiting for room (SEGOPS_OVERFLOW_BLOCK). The
+ * pacer (pacer.h) then says when it may go: a full or urgent one at once, a
+ * partial one at most once per pacing interval (1.05 s), none over the plan's
+ * limit. A request takes up to 500 events, so a stream fills its requests
+ * instead of multiplying them, and a backlog drains in few requests. */
 #ifndef SEGOPS_WORKER_H
 #define SEGOPS_WORKER_H
 
