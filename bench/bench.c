@@ -7,6 +7,7 @@
  *   segops-bench slow    --url U --key K --threads T [--seconds S]
  *   segops-bench burst   --url U --key K [--events N]
  *   segops-bench props   --url U --key K [--calls N]
+ *   segops-bench pacing  --url U --key K --rate R [--seconds S]   (pacing.c)
  *   segops-bench sink    --port-file F
  *
  * Results are printed as key=value lines on stdout. `sink` is a minimal HTTP
@@ -14,6 +15,8 @@
  * client can do when the dev server is the bottleneck.
  */
 #include <segops/segops.h>
+
+#include "pacing.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -731,7 +734,8 @@ static int run_sink(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fputs("usage: segops-bench enqueue|e2e|slow|burst|props|sink [options] (see bench.c)\n",
+        fputs("usage: segops-bench enqueue|e2e|slow|burst|props|pacing|sink [options] (see "
+              "bench.c)\n",
               stderr);
         return 2;
     }
@@ -770,6 +774,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "slow")) return run_slow();
     if (!strcmp(mode, "burst")) return run_burst();
     if (!strcmp(mode, "props")) return run_props();
+    if (!strcmp(mode, "pacing")) return bench_pacing_run(arg.url, arg.key, arg.rate, arg.seconds);
     die("unknown scenario");
     return 2;
 }

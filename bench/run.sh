@@ -2,7 +2,7 @@
 # Builds the benchmark in Release, runs every scenario against segops-dev-server
 # (a separate process) several times, and writes BENCHMARKS.md with the medians.
 #
-#   bench/run.sh           full run (~3-4 minutes on 2 cores), writes BENCHMARKS.md
+#   bench/run.sh           full run (~5 minutes on 2 cores), writes BENCHMARKS.md
 #   bench/run.sh --quick   one short run of each scenario (smoke test); writes
 #                          BENCHMARKS.quick.md instead, so the real report survives
 #
@@ -21,16 +21,17 @@ BUILD=${SEGOPS_BENCH_BUILD_DIR:-$ROOT/build-bench-release}
 if ((QUICK)); then
     OUT=$ROOT/BENCHMARKS.quick.md
     RUNS=1 SLOW_RUNS=1 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000 SLOW_SECONDS=2
-    PROPS_CALLS=50000
+    PROPS_CALLS=50000 PACING_SECONDS=5
 else
     OUT=$ROOT/BENCHMARKS.md
     RUNS=5 SLOW_RUNS=3 ENQ_CALLS=1000000 ENQ_SAMPLES=400000 E2E_EVENTS=1000000 SLOW_SECONDS=10
-    PROPS_CALLS=200000
+    PROPS_CALLS=200000 PACING_SECONDS=20
 fi
 E2E_THREADS=4
 STEADY_RATE=150000 # calls/s of the paced 1-thread steady-state pass (1 ms ticks)
 SLOW_THREADS=2
 BURST_EVENTS=200000
+PACING_RATES=(20 100 1000 10000) # events/s of the pacing row, one producer thread
 # A local-only key; passed through the environment so it stays out of `ps`.
 export SEGOPS_DEV_SK=sk_bench_local SEGOPS_BENCH_KEY=sk_bench_local
 
@@ -140,6 +141,18 @@ for r in $(seq "$RUNS"); do
 done
 echo "   $(median overhead_bytes_per_event "$RES"/burst_*) bytes overhead per event"
 
+echo "== pacing (default options, 1 thread, ${PACING_SECONDS}s at each of ${PACING_RATES[*]} events/s)"
+# One run per rate: the figures follow from the pacing rule, not from machine noise.
+for rate in "${PACING_RATES[@]}"; do
+    start_devserver # fresh server: its request log holds this rate's requests only
+    "$BENCH" pacing --url "$URL" --rate "$rate" --seconds "$PACING_SECONDS" >"$RES/pacing_$rate"
+    stop_server
+    echo "   $rate events/s: $(median pacing_requests_per_min "$RES/pacing_$rate") requests/min," \
+        "$(median pacing_events_per_request "$RES/pacing_$rate") events/request," \
+        "delay p50 $(median pacing_delay_p50_ms "$RES/pacing_$rate") ms," \
+        "p99 $(median pacing_delay_p99_ms "$RES/pacing_$rate") ms"
+done
+
 # ------------------------------------------------------------------ report
 
 m() { median "$@"; }
@@ -170,6 +183,9 @@ OVERHEAD=$(m overhead_bytes_per_event "$RES"/burst_*)
 PROPS_B=$(m props_builder_track_ns "$RES"/props_*)
 PROPS_T=$(m props_text_track_ns "$RES"/props_*)
 PROPS_R=$(m props_ratio "$RES"/props_*)
+PACE_RPM_1000=$(m pacing_requests_per_min "$RES/pacing_1000")
+PACE_RPM_PARTIAL=$(grep -h '^pacing_requests_per_min=' "$RES/pacing_20" "$RES/pacing_100" | cut -d= -f2 | sort -g | tail -1)
+PACE_P99_20=$(m pacing_delay_p99_ms "$RES/pacing_20")
 
 {
     echo "# libsegops benchmarks"
@@ -199,6 +215,9 @@ PROPS_R=$(m props_ratio "$RES"/props_*)
     echo "| slow server (50 ms) >= 9,000 events/s, default options | $SLOW_RATE events/s | $(verdict "$SLOW_RATE" ">=" 9000) |"
     echo "| <= 100 bytes overhead per queued event beyond its strings | $OVERHEAD bytes | $(verdict "$OVERHEAD" "<=" 100) |"
     echo "| payload builder + segops_track_props no slower than snprintf of the text + segops_track (same payload) | $PROPS_B vs $PROPS_T ns/call (ratio $PROPS_R) | $(verdict "$PROPS_R" "<=" 1) |"
+    echo "| pacing: 1,000 events/s within a Starter plan (<= 300 requests/min), default options | $PACE_RPM_1000 requests/min | $(verdict "$PACE_RPM_1000" "<=" 300) |"
+    echo "| pacing: 20 and 100 events/s within a Free plan (<= 60 requests/min), default options | at most $PACE_RPM_PARTIAL requests/min | $(verdict "$PACE_RPM_PARTIAL" "<=" 60) |"
+    echo "| pacing: low traffic waits about a second at most (20 events/s, p99 delay <= 1,150 ms) | $PACE_P99_20 ms | $(verdict "$PACE_P99_20" "<=" 1150) |"
     echo
     echo "## Enqueue: segops_track from N producer threads"
     echo
@@ -305,6 +324,31 @@ PROPS_R=$(m props_ratio "$RES"/props_*)
     echo "|---|---|---|---|---|---|"
     echo "| $(m track_s "$RES"/burst_*) | $(m rss_delta_bytes "$RES"/burst_*) | $(m rss_bytes_per_event "$RES"/burst_*) |" \
         "$(m encoded_bytes_per_event "$RES"/burst_*) | $(m own_string_bytes "$RES"/burst_*) | $OVERHEAD |"
+    echo
+    echo "## Pacing: requests and delays at 20 to 10,000 events/s, default options"
+    echo
+    echo "\`segops-bench pacing\`: one producer thread tracks on a fixed schedule for"
+    echo "${PACING_SECONDS} s, then leaves the client alone for 1.5 s and shuts it down; a fresh dev"
+    echo "server per rate, one run each. The rule (README, threading model): a partial request"
+    echo "at most every 1,050 ms, a full one (500 events or max_request_bytes) at once."
+    echo
+    echo "- Requests per minute: 60 s over the mean gap between the batch POSTs that arrived"
+    echo "  while the producer ran. Events per request: over every accepted request."
+    echo "- Delay: from an event's track call to the arrival of the request that carried it"
+    echo "  (the server's request log, GET /_dev/requests, on the same monotonic clock; one"
+    echo "  producer's events arrive in the order tracked, and the run checks that the log"
+    echo "  accounts for every one). p50 and p99 are of the steady state: the events tracked in"
+    echo "  the last 2 s are left out, because when a stream stops its last partial request"
+    echo "  waits out the pacing interval. The maximum is over every event."
+    echo
+    echo "| events/s | requests/min | events/request | delay p50 ms | delay p99 ms | delay max ms | 429s | all delivered |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for rate in "${PACING_RATES[@]}"; do
+        f=$RES/pacing_$rate
+        echo "| $rate | $(m pacing_requests_per_min "$f") | $(m pacing_events_per_request "$f") |" \
+            "$(m pacing_delay_p50_ms "$f") | $(m pacing_delay_p99_ms "$f") | $(m pacing_delay_max_ms "$f") |" \
+            "$(m pacing_429 "$f") | $( [[ $(m pacing_complete "$f") == 1 ]] && echo yes || echo no) |"
+    done
     if [[ -f $ROOT/bench/NOTES.md ]]; then
         echo
         cat "$ROOT/bench/NOTES.md"
