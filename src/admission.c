@@ -66,7 +66,8 @@ static void unreserve(segops__admission_t *adm, size_t n, size_t bytes) {
  * those it keeps only on disk leave memory at once. Lock held. */
 static void admit(segops__admission_t *adm, segops__queue_t *fresh) {
     if (!fresh->count) return;
-    size_t on_disk = adm->store ? adm->store->persist(adm->store->arg, fresh->head, fresh->count) : 0;
+    size_t on_disk =
+        adm->store ? adm->store->persist(adm->store->arg, fresh->head, fresh->count) : 0;
     if (on_disk) { /* the oldest on_disk live on disk only: the worker reads them back */
         size_t bytes = 0;
         for (size_t i = 0; i < on_disk; i++) {
@@ -162,11 +163,12 @@ void segops__admission_set_store(segops__admission_t *adm, const segops__admissi
 
 /* ---- track ---- */
 
-/* Wakes the worker when a request becomes wanted: batch_size events queued, or
+/* Wakes the worker when the queue changes what it waits for: the first event
+ * (from then on it waits at most the pacing interval), batch_size events, and
  * a full request's worth (which may go at once, see worker.h). Every other call
  * makes no system call. */
 static void wake_if_due(segops__admission_t *adm, size_t queued) {
-    if (queued == adm->cfg->batch_size || queued == SEGOPS__MAX_EVENTS_PER_REQUEST)
+    if (queued == 1 || queued == adm->cfg->batch_size || queued == SEGOPS__MAX_EVENTS_PER_REQUEST)
         segops__gate_kick(adm->gate, false);
 }
 

@@ -69,6 +69,11 @@ static void *worker_main(void *arg) {
 
     int64_t next_tick = segops__clock_monotonic_ms() + cfg->flush_interval_ms;
     uint64_t tick_upto = 0; /* the interval flush: what was queued at the tick is due */
+    /* Events wait at most the pacing interval (or flush_interval_ms, if lower):
+     * since when the queue has held some, as the worker saw it. */
+    const int64_t max_wait =
+        SEGOPS__MIN((int64_t)SEGOPS__PACER_PARTIAL_INTERVAL_MS, (int64_t)cfg->flush_interval_ms);
+    int64_t waiting_since = 0;
     for (;;) {
         const uint64_t epoch = segops__gate_epoch(gate); /* before looking: no lost wake-up */
         segops__ledger_report_deferred(ctx->ledger);
@@ -85,6 +90,11 @@ static void *worker_main(void *arg) {
             tick_upto = st.head + st.count;
             next_tick = now + cfg->flush_interval_ms;
         }
+        if (!st.count)
+            waiting_since = 0;
+        else if (!waiting_since)
+            waiting_since = now;
+        bool waited = st.count && now - waiting_since >= max_wait;
         /* A request is wanted once batch_size events are queued, at the interval
          * tick, when it is full (500 events or max_request_bytes), and at once for
          * a flush, a stop or a blocked track; the pacer then says when it may go:
@@ -93,11 +103,12 @@ static void *worker_main(void *arg) {
             from_disk || st.count >= SEGOPS__MAX_EVENTS_PER_REQUEST || st.bytes >= max_bytes;
         bool urgent = stopping || st.blocked || segops__gate_drain_upto(gate) > st.head;
         bool wanted =
-            from_disk ||
-            (st.count && (full || urgent || st.count >= cfg->batch_size || tick_upto > st.head));
+            from_disk || (st.count && (full || urgent || waited || st.count >= cfg->batch_size ||
+                                       tick_upto > st.head));
         int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || at > now) {
             int64_t wake = SEGOPS__MIN(at, next_tick);
+            if (st.count && !wanted) wake = SEGOPS__MIN(wake, waiting_since + max_wait);
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
             segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
@@ -114,6 +125,7 @@ static void *worker_main(void *arg) {
             n = segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
         }
         sender.held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
+        if (!from_disk) waiting_since = st.count > n ? now : 0; /* what stays waits anew */
         sender.full = full;
         sender.urgent = urgent;
         if (n) segops__deliver(&sender, batch, n); /* settles every event */

@@ -2,9 +2,10 @@
  * takes it from admission and hands it to the delivery pipeline, until the
  * stop; then drops what the stop deadline left, reported before counted.
  *
- * A request is wanted when batch_size events are queued, when the flush
- * interval ticks, when it is full (500 events or max_request_bytes), and on a
- * flush, a stop or a track call waiting for room (SEGOPS_OVERFLOW_BLOCK). The
+ * A request is wanted when batch_size events are queued, when queued events have
+ * waited the pacing interval (1.05 s, or flush_interval_ms if lower), when it is
+ * full (500 events or max_request_bytes), and on a flush, a stop or a track
+ * call waiting for room (SEGOPS_OVERFLOW_BLOCK). The
  * pacer (pacer.h) then says when it may go: a full or urgent one at once, a
  * partial one at most once per pacing interval (1.05 s), none over the plan's
  * limit. A request takes up to 500 events, so a stream fills its requests

@@ -178,12 +178,14 @@ SEGOPS_API segops_err_t segops_options_set_api_key(segops_options_t *opts, const
 /* true (default): queue and send in the background. false: track sends on the
  * calling thread and returns the delivery outcome. */
 SEGOPS_API segops_err_t segops_options_set_batch(segops_options_t *opts, bool enabled);
-/* Queued events that make a request wanted (default 20, 1..100000). The pacing
- * rule (README, threading model) then says when it goes: a partial request at
- * most once per 1.05 s, so a steady stream fills requests (up to 500 events)
- * instead of multiplying them. */
+/* Queued events that make a request wanted at once (default 20, 1..100000);
+ * fewer wait at most 1.05 s (or flush_interval_ms, if lower). The pacing rule
+ * (README, threading model) then says when it goes: a partial request at most
+ * once per 1.05 s, so a steady stream fills requests (up to 500 events) instead
+ * of multiplying them. */
 SEGOPS_API segops_err_t segops_options_set_batch_size(segops_options_t *opts, size_t n);
-/* Periodic send of whatever is queued (default 5000, 1..3600000 ms). */
+/* Periodic send of whatever is queued (default 5000, 1..3600000 ms). With
+ * pacing an event waits at most min(1.05 s, this) before its request is wanted. */
 SEGOPS_API segops_err_t segops_options_set_flush_interval_ms(segops_options_t *opts, uint32_t ms);
 /* Identity for pk_ mints; required with a pk_ key. fn NULL clears it. */
 SEGOPS_API segops_err_t segops_options_set_get_user(segops_options_t *opts, segops_get_user_fn fn,
