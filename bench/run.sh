@@ -2,23 +2,29 @@
 # Builds the benchmark in Release, runs every scenario against segops-dev-server
 # (a separate process) several times, and writes BENCHMARKS.md with the medians.
 #
-#   bench/run.sh           full run (~3-4 minutes on 2 cores), writes BENCHMARKS.md
+#   bench/run.sh           full run (~4-5 minutes on 2 cores), writes BENCHMARKS.md
 #   bench/run.sh --quick   one short run of each scenario (smoke test); writes
 #                          BENCHMARKS.quick.md instead, so the real report survives
+#   bench/run.sh --spool   only the spool on/off rows (bench/spool.sh), 3 short
+#                          runs; prints their table and writes nothing
 #
 # Environment: SEGOPS_BENCH_BUILD_DIR (default build-bench-release).
 set -euo pipefail
 
-QUICK=0
+QUICK=0 SPOOL_ONLY=0
 case "${1:-}" in
 --quick) QUICK=1 ;;
+--spool) SPOOL_ONLY=1 ;;
 "") ;;
-*) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [--quick | --spool]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SEGOPS_BENCH_BUILD_DIR:-$ROOT/build-bench-release}
-if ((QUICK)); then
+if ((SPOOL_ONLY)); then
+    OUT=
+    RUNS=3 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000
+elif ((QUICK)); then
     OUT=$ROOT/BENCHMARKS.quick.md
     RUNS=1 SLOW_RUNS=1 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000 SLOW_SECONDS=2
     PROPS_CALLS=50000
@@ -78,12 +84,29 @@ median() {
     grep -h "^$key=" "$@" | cut -d= -f2 | sort -g |
         awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)]}'
 }
+m() { median "$@"; }
+# verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+    ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
 # range KEY FILE...: "min–max" over the runs.
 range() {
     local key=$1
     shift
     grep -h "^$key=" "$@" | cut -d= -f2 | sort -g | awk 'NR == 1 {a = $1} {b = $1} END {print a "–" b}'
 }
+
+# shellcheck source=bench/spool.sh
+source "$ROOT/bench/spool.sh"
+if ((SPOOL_ONLY)); then
+    spool_measure
+    echo
+    spool_report
+    echo
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    spool_targets
+    exit 0
+fi
 
 echo "== enqueue (1, 2, 4, 8 producer threads; $RUNS runs each)"
 start_devserver
@@ -140,12 +163,9 @@ for r in $(seq "$RUNS"); do
 done
 echo "   $(median overhead_bytes_per_event "$RES"/burst_*) bytes overhead per event"
 
-# ------------------------------------------------------------------ report
+spool_measure
 
-m() { median "$@"; }
-# verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
-verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
-    ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
+# ------------------------------------------------------------------ report
 
 CPU_MODEL=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
@@ -199,6 +219,7 @@ PROPS_R=$(m props_ratio "$RES"/props_*)
     echo "| slow server (50 ms) >= 9,000 events/s, default options | $SLOW_RATE events/s | $(verdict "$SLOW_RATE" ">=" 9000) |"
     echo "| <= 100 bytes overhead per queued event beyond its strings | $OVERHEAD bytes | $(verdict "$OVERHEAD" "<=" 100) |"
     echo "| payload builder + segops_track_props no slower than snprintf of the text + segops_track (same payload) | $PROPS_B vs $PROPS_T ns/call (ratio $PROPS_R) | $(verdict "$PROPS_R" "<=" 1) |"
+    spool_targets
     echo
     echo "## Enqueue: segops_track from N producer threads"
     echo
@@ -305,6 +326,8 @@ PROPS_R=$(m props_ratio "$RES"/props_*)
     echo "|---|---|---|---|---|---|"
     echo "| $(m track_s "$RES"/burst_*) | $(m rss_delta_bytes "$RES"/burst_*) | $(m rss_bytes_per_event "$RES"/burst_*) |" \
         "$(m encoded_bytes_per_event "$RES"/burst_*) | $(m own_string_bytes "$RES"/burst_*) | $OVERHEAD |"
+    echo
+    spool_report
     if [[ -f $ROOT/bench/NOTES.md ]]; then
         echo
         cat "$ROOT/bench/NOTES.md"
