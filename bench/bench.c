@@ -10,6 +10,8 @@
  *   segops-bench pacing  --url U --key K --rate R [--seconds S]   (pacing.c)
  *   segops-bench sink    --port-file F
  *
+ * --spool DIR (enqueue, e2e, slow, burst, props) gives every client a spool: a
+ * fresh sub-directory of DIR each (DIR must exist; the caller removes it).
  * Results are printed as key=value lines on stdout. `sink` is a minimal HTTP
  * server that answers every batch without parsing it, to measure what the
  * client can do when the dev server is the bottleneck.
@@ -52,8 +54,9 @@ static struct {
     long events;
     double seconds;
     const char *port_file;
-    long rate; /* enqueue: calls/s per thread of the paced (steady-state) pass; 0 = none */
-} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL, 0};
+    long rate;         /* enqueue: calls/s per thread of the paced (steady-state) pass; 0 = none */
+    const char *spool; /* a directory for the clients' spools; NULL = memory only */
+} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL, 0, NULL};
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -160,6 +163,13 @@ static segops_client_t *make_client(size_t max_queue_events, size_t max_queue_by
     segops_options_set_on_error(o, quiet_errors, NULL);
     if (max_queue_events) segops_options_set_max_queue_events(o, max_queue_events);
     if (max_queue_bytes) segops_options_set_max_queue_bytes(o, max_queue_bytes);
+    if (arg.spool) {
+        /* A spool_dir of its own per client: what one leaves is not the next one's backlog. */
+        static int clients;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/client-%d", arg.spool, ++clients);
+        if (segops_options_set_spool_dir(o, dir) != SEGOPS_OK) die("segops_options_set_spool_dir");
+    }
     segops_client_t *c;
     if (segops_client_new(o, &c) != SEGOPS_OK) die("segops_client_new");
     segops_options_free(o);
@@ -174,6 +184,9 @@ static void print_client_stats(const segops_client_t *cc) {
            "\npending_bytes=%" PRIu64 "\nrejected_queue_full=%" PRIu64 "\n",
            st.enqueued, st.delivered, st.dropped, st.requests, st.bytes_sent, st.pending,
            st.pending_bytes, st.rejected_queue_full);
+    if (arg.spool)
+        printf("spooled=%" PRIu64 "\nspool_write_failures=%" PRIu64 "\n", st.spooled,
+               st.spool_write_failures);
 }
 
 /* ---------------------------------------------------------------- enqueue */
@@ -759,6 +772,8 @@ int main(int argc, char **argv) {
             arg.port_file = v;
         else if (!strcmp(k, "--rate"))
             arg.rate = atol(v);
+        else if (!strcmp(k, "--spool"))
+            arg.spool = v;
         else
             die("unknown option");
     }

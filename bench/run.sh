@@ -2,23 +2,29 @@
 # Builds the benchmark in Release, runs every scenario against segops-dev-server
 # (a separate process) several times, and writes BENCHMARKS.md with the medians.
 #
-#   bench/run.sh           full run (~5 minutes on 2 cores), writes BENCHMARKS.md
+#   bench/run.sh           full run (~7 minutes on 2 cores), writes BENCHMARKS.md
 #   bench/run.sh --quick   one short run of each scenario (smoke test); writes
 #                          BENCHMARKS.quick.md instead, so the real report survives
+#   bench/run.sh --spool   only the spool on/off rows (bench/spool.sh), 3 short
+#                          runs; prints their table and writes nothing
 #
 # Environment: SEGOPS_BENCH_BUILD_DIR (default build-bench-release).
 set -euo pipefail
 
-QUICK=0
+QUICK=0 SPOOL_ONLY=0
 case "${1:-}" in
 --quick) QUICK=1 ;;
+--spool) SPOOL_ONLY=1 ;;
 "") ;;
-*) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh [--quick | --spool]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${SEGOPS_BENCH_BUILD_DIR:-$ROOT/build-bench-release}
-if ((QUICK)); then
+if ((SPOOL_ONLY)); then
+    OUT=
+    RUNS=3 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000
+elif ((QUICK)); then
     OUT=$ROOT/BENCHMARKS.quick.md
     RUNS=1 SLOW_RUNS=1 ENQ_CALLS=200000 ENQ_SAMPLES=50000 E2E_EVENTS=200000 SLOW_SECONDS=2
     PROPS_CALLS=50000 PACING_SECONDS=5
@@ -79,12 +85,29 @@ median() {
     grep -h "^$key=" "$@" | cut -d= -f2 | sort -g |
         awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else print v[int((NR + 1) / 2)]}'
 }
+m() { median "$@"; }
+# verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+    ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
 # range KEY FILE...: "min–max" over the runs.
 range() {
     local key=$1
     shift
     grep -h "^$key=" "$@" | cut -d= -f2 | sort -g | awk 'NR == 1 {a = $1} {b = $1} END {print a "–" b}'
 }
+
+# shellcheck source=bench/spool.sh
+source "$ROOT/bench/spool.sh"
+if ((SPOOL_ONLY)); then
+    spool_measure
+    echo
+    spool_report
+    echo
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    spool_targets
+    exit 0
+fi
 
 echo "== enqueue (1, 2, 4, 8 producer threads; $RUNS runs each)"
 start_devserver
@@ -153,12 +176,9 @@ for rate in "${PACING_RATES[@]}"; do
         "p99 $(median pacing_delay_p99_ms "$RES/pacing_$rate") ms"
 done
 
-# ------------------------------------------------------------------ report
+spool_measure
 
-m() { median "$@"; }
-# verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
-verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
-    ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
+# ------------------------------------------------------------------ report
 
 CPU_MODEL=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
@@ -218,6 +238,7 @@ PACE_P99_20=$(m pacing_delay_p99_ms "$RES/pacing_20")
     echo "| pacing: 1,000 events/s within a Starter plan (<= 300 requests/min), default options | $PACE_RPM_1000 requests/min | $(verdict "$PACE_RPM_1000" "<=" 300) |"
     echo "| pacing: 20 and 100 events/s within a Free plan (<= 60 requests/min), default options | at most $PACE_RPM_PARTIAL requests/min | $(verdict "$PACE_RPM_PARTIAL" "<=" 60) |"
     echo "| pacing: low traffic waits about a second at most (20 events/s, p99 delay <= 1,150 ms) | $PACE_P99_20 ms | $(verdict "$PACE_P99_20" "<=" 1150) |"
+    spool_targets
     echo
     echo "## Enqueue: segops_track from N producer threads"
     echo
@@ -349,6 +370,8 @@ PACE_P99_20=$(m pacing_delay_p99_ms "$RES/pacing_20")
             "$(m pacing_delay_p50_ms "$f") | $(m pacing_delay_p99_ms "$f") | $(m pacing_delay_max_ms "$f") |" \
             "$(m pacing_429 "$f") | $( [[ $(m pacing_complete "$f") == 1 ]] && echo yes || echo no) |"
     done
+    echo
+    spool_report
     if [[ -f $ROOT/bench/NOTES.md ]]; then
         echo
         cat "$ROOT/bench/NOTES.md"

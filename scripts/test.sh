@@ -126,17 +126,19 @@ memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
 # Not under the full check:
 #   integration/test_signals: valgrind keeps SIGRTMAX (VG_SIGVGKILL) for itself, so no
 #     thread can block it and the "worker blocks every signal" assertion cannot hold.
-#   integration/test_fork (run below without the leak check): a forked child
-#     inherits memory owned by the parent's worker thread, which does not exist in
-#     the child, so valgrind calls it lost and every child would exit 1.
+#   integration/test_fork and test_spool_fork (run below without the leak check):
+#     a forked child inherits memory owned by the parent's worker thread, which
+#     does not exist in the child, so valgrind calls it lost and every child would
+#     exit 1. (test_spool_fork skips itself under TSan and GCC's ASan.)
 #   unit/test_ilp32: it builds and runs 32-bit programs, which valgrind (following
 #     children) cannot run without the i386 debug packages ("Cannot continue").
 stage_valgrind() {
     local common="-q --error-exitcode=1 --num-callers=30 --trace-children=yes"
     common+=" --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*"
     memcheck "$common --leak-check=full --errors-for-leak-kinds=definite,indirect \
---show-leak-kinds=definite,indirect" -L 'unit|integration' -E '^(integration/test_(signals|fork)|unit/test_ilp32)$'
-    memcheck "$common --leak-check=no" -R '^integration/test_fork$'
+--show-leak-kinds=definite,indirect" -L 'unit|integration' \
+        -E '^(integration/test_(signals|fork|spool_fork)|unit/test_ilp32)$'
+    memcheck "$common --leak-check=no" -R '^integration/test_(spool_)?fork$'
 }
 
 # libFuzzer, each target for SEGOPS_FUZZ_SECONDS (default 60), $jobs at a time. The

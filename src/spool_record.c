@@ -65,7 +65,9 @@ segops__spool_scan_t segops__spool_record_scan(const uint8_t *buf, size_t len, b
     if (len == 0) return s;
     if (memcmp(buf, magic, SEGOPS__MIN(len, sizeof magic)) != 0) return damage(buf, 1, len, false);
     if (len < SEGOPS__SPOOL_RECORD_HEADER)
-        return at_eof ? damage(buf, 1, len, true) : need_more(SEGOPS__SPOOL_RECORD_HEADER);
+        /* A header cut by the end of the file: one broken record, whatever its
+         * bytes (a 0xFF among them is no second record: none fits after it). */
+        return at_eof ? damage(buf, len, len, true) : need_more(SEGOPS__SPOOL_RECORD_HEADER);
 
     uint32_t plen = get_le32(buf + 4);
     uint64_t seq = get_le64(buf + 8);

@@ -74,10 +74,10 @@ static void note_write(segops__spooler_t *sp, segops_err_t err, size_t failed) {
     }
     if (!failed || sp->failing) return;
     sp->failing = true;
-    char why[SEGOPS__DETAIL_LEN] = "the spool is full (spool_max_bytes)";
+    char why[SEGOPS__DETAIL_LEN] = "spool full (spool_max_bytes)";
     if (err == SEGOPS_E_IO) segops__spool_describe_error(sp->spool, why, sizeof why);
     segops__log(sp->cfg, SEGOPS_LOG_WARN,
-                "spool: %s; %zu events kept in memory only (not crash-safe) until it recovers", why,
+                "%s; %zu events kept in memory only (not crash-safe) until the spool recovers", why,
                 failed);
 }
 
@@ -309,7 +309,9 @@ static void fork_child(void *arg) {
     /* Never the parent's files: the child's client runs memory-only. */
     segops__spool_fork_child(sp->spool);
     sp->inert = true;
-    sp->started = false; /* the parent's thread does not exist here */
+    sp->started = false;                  /* the parent's thread does not exist here */
+    sp->spooled = sp->write_failures = 0; /* the child's counters start at zero */
+    sp->appended_since_sync = sp->failing = false;
     segops__clock_cond_init(&sp->wake);
     pthread_mutex_unlock(&sp->lock);
 }

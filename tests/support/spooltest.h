@@ -1,0 +1,87 @@
+/* Helpers the spool integration tests share: scratch directories, the run
+ * directories a spool_dir holds, spool options, events left on disk by an
+ * earlier client, a tally of numbered events on the server, a recorder of log
+ * lines and a helper child process. Assertions run on the test's main thread. */
+#ifndef SEGOPS_TEST_SPOOLTEST_H
+#define SEGOPS_TEST_SPOOLTEST_H
+
+#include <sys/types.h>
+
+#include "fixture.h"
+
+/* A fresh, empty path `name` under this program's scratch directory (made on
+ * first use, removed at exit by the process that made it). Not created. */
+const char *spool_path(const char *name);
+/* Removes a file or a directory tree. */
+void remove_tree(const char *path);
+
+/* The run directories (run-*) in dir, sorted: how many (names copied into
+ * names[0..max) when names is not NULL). */
+#define RUN_NAME_MAX 64
+size_t spool_runs(const char *dir, char (*names)[RUN_NAME_MAX], size_t max);
+/* Bytes of every regular file in dir and its run directories. */
+uint64_t spool_file_bytes(const char *dir);
+
+/* fault_options(f, batch_size) with a spool at dir. */
+segops_options_t *spool_options(fixture_t *f, size_t batch_size, const char *dir);
+
+/* Leaves events first..first+n-1 of user "u" on disk in dir, as a client does
+ * whose server is down at its shutdown: tracked, then shutdown(0), which must
+ * return SEGOPS_E_TIMEOUT with nothing dropped. The server is paused for it
+ * and resumed after. */
+void leave_on_disk(fixture_t *f, const char *dir, int first, int n);
+
+/* Copies of each numbered event {"i":k,...} the server holds, k in [0, n),
+ * among the events it received from index `from` on; `others` counts events
+ * with any other payload or number. */
+typedef struct tally {
+    int n;
+    int *copies;
+    size_t others;
+} tally_t;
+void tally_server(devsrv_t *srv, size_t from, int n, tally_t *out);
+void tally_free(tally_t *t);
+/* From server event index `from` on: events first..first+n-1 once each and
+ * nothing else. */
+void assert_numbered_once(devsrv_t *srv, size_t from, int first, int n);
+
+/* Every log line, counted by level; the lines that start with "spool" and the
+ * first ERROR line are kept. */
+#define LOG_KEPT 16
+typedef struct log_recorder {
+    pthread_mutex_t lock;
+    size_t by_level[4];
+    size_t spool_lines, spool_warns;
+    char spool_text[LOG_KEPT][256];
+    char first_error[256];
+} log_recorder_t;
+void log_recorder_init(log_recorder_t *l);
+void log_recorder_destroy(log_recorder_t *l);
+void log_recorder_fn(segops_log_level_t level, const char *message, void *userdata);
+/* Snapshot under the lock. */
+log_recorder_t log_snapshot(log_recorder_t *l);
+
+/* Waits (hang-detector bound) until the client has written n events to its spool. */
+void wait_spooled(segops_client_t *client, uint64_t n);
+
+/* A helper program (tests/integration/spool_child.c) started with posix_spawn
+ * (no code runs between fork and exec in a threaded test process): its stdout
+ * is a pipe the test reads. argv[0] is the program's path; argv ends in NULL. */
+typedef struct child {
+    pid_t pid;
+    int out_fd; /* read end of its stdout */
+    char partial[32];
+    size_t partial_len;
+} child_t;
+void child_spawn(child_t *c, const char *const *argv);
+/* Reads what the child has written so far (non-blocking) and returns the last
+ * complete number it printed, or `last` when none came. */
+long child_read_count(child_t *c, long last);
+/* Waits for the child and returns its wait status (out_fd stays open: read
+ * what it wrote before it ended, then close it). */
+int child_wait(child_t *c);
+
+/* Server events received so far. */
+size_t server_events(devsrv_t *srv);
+
+#endif
