@@ -107,7 +107,7 @@ static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, c
         err = segops__spooler_new(cfg, c->ledger, c->gate, &c->spooler, why, why_len);
         if (err != SEGOPS_OK) return err;
         segops__admission_set_store(c->admission, segops__spooler_store(c->spooler));
-        c->ctx.durable = true;
+        c->ctx.spool_keeps = segops__spooler_keeps;
         c->ctx.spool_settled = segops__spooler_settled;
         c->ctx.spool_arg = c->spooler;
     }

@@ -239,7 +239,7 @@ static deadline_kind_t past_deadline(const segops__sender_t *s) {
  * the server may have received it, which the report must not hide. */
 static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
                              deadline_kind_t kind, int status, bool aborted) {
-    if (kind == PAST_STOP && s->ctx->durable) {
+    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
         keep_on_disk(s, events, n);
         return;
     }
@@ -263,6 +263,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
     if (s->deadline) budget_end = SEGOPS__MIN(budget_end, s->deadline);
     uint32_t retries = 0;
     bool resent = false, reauthed = false;
+    const bool durable = segops__deliver_durable(ctx);
     for (;;) {
         deadline_kind_t past = past_deadline(s);
         if (past != NOT_PAST) {
@@ -335,7 +336,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             wait = rate_limited_wait(s, &a, now, &server_asked);
             break;
         case SEGOPS__ACT_RETRY:
-            if (++retries > cfg->max_retries && !ctx->durable) {
+            if (++retries > cfg->max_retries && !durable) {
                 drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                          a.detail);
                 return;
@@ -346,7 +347,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
             return;
         }
-        if (ctx->durable && (retries > cfg->max_retries || now + wait > budget_end)) {
+        if (durable && (retries > cfg->max_retries || now + wait > budget_end)) {
             /* With a spool an outage drops nothing: the batch waits on disk and
              * is tried again with capped backoff; at the stop it stays there. */
             if (segops__gate_stopping(ctx->gate)) {
@@ -366,6 +367,10 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         }
     }
+}
+
+bool segops__deliver_durable(const segops__deliver_ctx_t *ctx) {
+    return ctx->spool_keeps && ctx->spool_keeps(ctx->spool_arg);
 }
 
 void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n) {

@@ -29,11 +29,12 @@ typedef struct segops__deliver_ctx {
     segops__auth_t *auth;
     segops__pacer_t *pacer; /* when each request may begin (the plan's limit) */
     /* With a spool: events whose end is final (delivered, or dropped for their
-     * own reason) are forgotten on disk through spool_settled; transient
-     * failures never drop (capped backoff), and at the stop the events stay on
-     * disk for the next client. Memory only: durable false, the hook NULL. */
-    bool durable;
+     * own reason) are forgotten on disk through spool_settled; while spool_keeps
+     * says the spool holds them (not in a forked child), transient failures
+     * never drop (capped backoff), and at the stop the events stay on disk for
+     * the next client. Memory only: both hooks NULL. */
     void (*spool_settled)(void *arg, segops__event_t *const *events, size_t n);
+    bool (*spool_keeps)(void *arg);
     void *spool_arg;
 } segops__deliver_ctx_t;
 
@@ -63,5 +64,8 @@ void segops__sender_release(segops__sender_t *s);
  * releases them. Blocks for the attempts and backoff waits, bounded by the retry
  * budget, the sender's deadline and the stop deadline. */
 void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n);
+
+/* True when a spool keeps undelivered events across failures and the stop. */
+bool segops__deliver_durable(const segops__deliver_ctx_t *ctx);
 
 #endif

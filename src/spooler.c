@@ -138,6 +138,8 @@ static segops_err_t spill(void *arg, const segops__event_t *event) {
     return err;
 }
 
+bool segops__spooler_keeps(void *arg) { return !((segops__spooler_t *)arg)->inert; }
+
 void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n) {
     segops__spooler_t *sp = arg;
     segops__spool_pos_t pos[SEGOPS__MAX_EVENTS_PER_REQUEST];

@@ -49,7 +49,10 @@ segops__fork_hook_t *segops__spooler_fork_hook(segops__spooler_t *sp);
 
 /* The hooks admission writes through (persist, spill). */
 const segops__admission_store_t *segops__spooler_store(segops__spooler_t *sp);
-/* The delivery hook (segops__deliver_ctx_t.spool_settled): arg is the spooler. */
+/* The delivery hooks (segops__deliver_ctx_t): arg is the spooler. keeps: the
+ * spool holds undelivered events (false in a forked child, memory-only). */
+bool segops__spooler_keeps(void *arg);
+/* settled: events whose end is final are forgotten on disk. */
 void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n);
 
 /* Starts the spool thread, which collects adm every SEGOPS__SPOOL_FLUSH_MS.

@@ -135,7 +135,7 @@ static void *worker_main(void *arg) {
     const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
                                       .reason = SEGOPS_DROP_SHUTDOWN,
                                       .message = "not delivered by the shutdown deadline"};
-    segops__admission_drop_all(w->adm, ctx->durable ? NULL : &leftovers);
+    segops__admission_drop_all(w->adm, segops__deliver_durable(ctx) ? NULL : &leftovers);
     segops__ledger_report_deferred(ctx->ledger);
     segops__sender_release(&sender);
     return NULL;
