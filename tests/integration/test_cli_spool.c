@@ -20,6 +20,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Under valgrind the CLI runs some 50 times slower: the two interrupted sends
+ * use fewer lines there, so the second send still delivers within its deadline. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+#define INTERRUPTED_LINES (RUNNING_ON_VALGRIND ? 20000 : 200000)
+
 #ifndef SEGOPS_CLI_PATH
 #error "SEGOPS_CLI_PATH must name the built segops binary (see tests/CMakeLists.txt)"
 #endif
@@ -446,14 +458,15 @@ static int64_t wait_for_record(cli_child_t *c, const char *record, int64_t lines
  */
 static void test_spool_resumes_after_kill9(void **state) {
     spool_fixture_t *f = *state;
-    enum { LINES = 200000 };
+    const int LINES = INTERRUPTED_LINES;
     write_input(f->input, LINES);
     assert_int_equal(devsrv_pause(f->srv), 0);
 
     cli_child_t c;
     start_send(&c, f, f->input, NULL, NULL, NULL);
-    /* Killed once the record shows progress (after a few seconds at most). */
-    wait_for_record(&c, f->record, 1000, 3000);
+    /* Killed once the record shows progress: a few seconds at most here, far
+     * longer under valgrind, so the wait is only a hang detector. */
+    wait_for_record(&c, f->record, 1000, 60000);
     bool killed = cli_child_running(&c);
     if (killed) {
         cli_child_signal(&c, SIGKILL);
@@ -517,13 +530,13 @@ static void test_spool_resumes_after_kill9(void **state) {
  */
 static void test_spool_resumes_after_sigterm(void **state) {
     spool_fixture_t *f = *state;
-    enum { LINES = 200000 };
+    const int LINES = INTERRUPTED_LINES;
     write_input(f->input, LINES);
     assert_int_equal(devsrv_pause(f->srv), 0);
 
     cli_child_t c;
     start_send(&c, f, f->input, NULL, "--timeout-ms", "1000");
-    wait_for_record(&c, f->record, 1000, 10000);
+    wait_for_record(&c, f->record, 1000, 60000);
     bool interrupted = cli_child_running(&c);
     if (interrupted) {
         cli_child_signal(&c, SIGTERM);
@@ -532,7 +545,9 @@ static void test_spool_resumes_after_sigterm(void **state) {
     assert_int_equal(c.exit_code, 4); /* undelivered */
     /* Accepted, not read: a line track refused at the deadline is not done. */
     uint64_t accepted = summary_number(c.err, "accepted ");
-    if (interrupted) {
+    /* A SIGTERM that lands after the last line was read (a slow machine,
+     * valgrind) meets the send in its final flush, which it does not cut. */
+    if (interrupted && summary_number(c.err, "read ") < (uint64_t)LINES) {
         assert_contains(c.err, "interrupted");
     }
     cli_child_free(&c);
