@@ -209,13 +209,19 @@ static void test_disk_full_during_operation(void **state) {
     st = track_until_tried(f.client, 100, 1000);
     print_message("disk full: spooled %llu, write failures %llu\n", (unsigned long long)st.spooled,
                   (unsigned long long)st.spool_write_failures);
-    assert_int_equal(st.spooled, 100);
-    assert_int_equal(st.spool_write_failures, 1000);
+    /* The spool's open segment may still have room in its last tmpfs page: a
+     * few records can fit after the filler took every free page. */
+    uint64_t slack = st.spooled - 100;
+    assert_true(st.spooled >= 100 && slack <= 8);
+    assert_int_equal(st.spool_write_failures, 1000 - slack);
     assert_int_equal(st.enqueued, 1100);
     assert_int_equal(st.dropped, 0);
     assert_conservation(f.client);
     log_recorder_t seen = log_snapshot(&logs);
-    assert_int_equal(seen.spool_warns, 1); /* one streak of failures, one line */
+    /* One line per streak of failures: one streak, or one more for each
+     * record that still fitted in the slack and ended a streak. */
+    assert_true(seen.spool_warns >= 1 && seen.spool_warns <= 1 + slack);
+    const int warns = seen.spool_warns;
     print_message("warned: %s\n", seen.spool_text[0]);
     assert_non_null(strstr(seen.spool_text[0], "No space left on device"));
     assert_null(strchr(seen.spool_text[0], '\n'));
@@ -224,15 +230,15 @@ static void test_disk_full_during_operation(void **state) {
 
     assert_int_equal(unlink(filler), 0); /* space again: the streak ends */
     st = track_until_tried(f.client, 1100, 200);
-    assert_int_equal(st.spooled, 300);
-    assert_int_equal(st.spool_write_failures, 1000);
+    assert_int_equal(st.spooled, 300 + slack);
+    assert_int_equal(st.spool_write_failures, 1000 - slack);
     assert_int_equal(segops_flush(f.client, 60000), SEGOPS_OK);
     st = stats_of(f.client);
     assert_int_equal(st.delivered, 1300);
     assert_int_equal(st.dropped, 0);
     assert_int_equal(reports_of(&f.rec), 0);
     assert_numbered_once(f.srv, 0, 0, 1300);
-    assert_int_equal(log_snapshot(&logs).spool_warns, 1);
+    assert_int_equal(log_snapshot(&logs).spool_warns, warns); /* none once space came back */
     fixture_finish(&f);
     log_recorder_destroy(&logs);
     assert_int_equal(spool_runs(dir, NULL, 0), 0);
