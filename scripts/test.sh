@@ -2,40 +2,104 @@
 # The whole test suite: builds libsegops and runs every test program with ctest,
 # then the same suite under the sanitizers and valgrind, the fuzzers and the
 # source/symbol checks. `scripts/test.sh --quick` runs only the first stage.
-set -euo pipefail
+#
+# Every stage runs, and every check inside a stage, whatever failed before it;
+# one summary at the end gives each stage's result, time, tests run and tests
+# skipped (with the reasons), and the script exits non-zero if anything failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh --test
+scripts/deps.sh --test || { echo "test.sh: installing the dependencies failed" >&2; exit 1; }
 
 jobs=$(nproc)
-# stage opens a stage and closes the previous one; every stage gets a line with its
-# result and duration in the summary printed on exit (also when set -e stops us).
-summary=() current="" started=0
-stage() {
-    end_stage 0
-    current=$* started=$SECONDS
-    printf '\n==== %s\n' "$*"
+summary=() skips=() failures=()
+
+# check CMD...: runs one check of a stage; a failure is remembered, not fatal, so
+# the checks after it still run. Stage functions return check_status.
+check_status=0
+check() {
+    if ! "$@"; then
+        printf '**** check failed: %s\n' "$*"
+        check_status=1
+    fi
 }
-end_stage() { # end_stage STATUS
-    [ -n "$current" ] || return 0
-    local result=ok elapsed=$((SECONDS - started))
-    [ "$1" -eq 0 ] || result=FAILED
-    summary+=("$(printf '%-46s %-6s %3dm%02ds' "$current" "$result" $((elapsed / 60)) $((elapsed % 60)))")
-    current=""
+
+# ctest_run LOG CTEST-ARGS...: runs ctest, keeping its output in LOG for the
+# summary (tests run, skipped and why).
+ctest_run() {
+    local log=$1
+    shift
+    ctest "$@" 2>&1 | tee "$log"
+    return "${PIPESTATUS[0]}"
 }
+
+# The "N tests ... out of M" line and the skipped tests of a ctest log, with the
+# reason each printed ("skipped: ..." lines of their output).
+ctest_counts() { # ctest_counts LOG -> "M run, K skipped"
+    local log=$1 total skipped
+    total=$(sed -nE 's/.*tests failed out of ([0-9]+).*/\1/p' "$log" | awk '{ n += $1 } END { print n }')
+    skipped=$(grep -cE '\*\*\*Skipped|\(Skipped\)' "$log" || true)
+    printf '%s run, %s skipped' "${total:-?}" "$skipped"
+}
+
+run_stage() { # run_stage "TITLE" FUNCTION
+    local title=$1 fn=$2 started=$SECONDS rc
+    printf '\n==== %s\n' "$title"
+    stage_log=build/stage-$fn.log
+    mkdir -p build
+    : >"$stage_log"
+    check_status=0
+    "$fn"
+    rc=$?
+    [ "$check_status" -eq 0 ] || rc=1
+    local result=ok elapsed=$((SECONDS - started)) counts=""
+    if [ "$rc" -ne 0 ]; then
+        result=FAILED
+        failures+=("$title")
+        printf '**** FAILED: %s\n' "$title"
+    fi
+    [ -s "$stage_log" ] && counts=$(ctest_counts "$stage_log")
+    summary+=("$(printf '%-46s %-6s %3dm%02ds  %s' "$title" "$result" $((elapsed / 60)) \
+        $((elapsed % 60)) "$counts")")
+    local t
+    while read -r t; do
+        [ -n "$t" ] && skips+=("$title: $t")
+    done < <(grep -E '\*\*\*Skipped' "$stage_log" 2>/dev/null |
+             sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/')
+}
+
 print_summary() {
-    local rc=$?
-    end_stage "$rc"
     printf '\n==== summary (%dm%02ds)\n' $((SECONDS / 60)) $((SECONDS % 60))
     printf '%s\n' "${summary[@]}"
+    if [ ${#skips[@]} -gt 0 ]; then
+        printf '\nskipped test programs (their output says why):\n'
+        printf '  %s\n' "${skips[@]}"
+    fi
+    if [ ${#failures[@]} -gt 0 ]; then
+        printf '\nFAILED: %s\n' "${failures[@]}"
+    fi
 }
-trap print_summary EXIT
 
-stage "build and test (Debug, warnings as errors)"
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DSEGOPS_WARNINGS_AS_ERRORS=ON >/dev/null
-cmake --build build/test -j"$jobs"
-ctest --test-dir build/test --output-on-failure -j"$jobs"
+stage_debug() {
+    check cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DSEGOPS_WARNINGS_AS_ERRORS=ON \
+        -DCMAKE_MESSAGE_LOG_LEVEL=WARNING
+    check cmake --build build/test -j"$jobs"
+    [ "$check_status" -eq 0 ] || return 1
+    # A skipped program prints why; show it (ctest hides the output of passes).
+    check ctest_run "$stage_log" --test-dir build/test --output-on-failure -j"$jobs"
+    local t
+    for t in $(grep -E '\*\*\*Skipped' "$stage_log" | awk '{print $4}'); do
+        printf -- '--- %s: ' "$t"
+        ctest --test-dir build/test -R "^$t\$" -V 2>/dev/null | grep -m1 -iE 'skipped' || echo
+    done
+}
 
-if [ "${1:-}" = "--quick" ]; then exit 0; fi
+run_stage "build and test (Debug, warnings as errors)" stage_debug
+if [ "${1:-}" = "--quick" ]; then
+    print_summary
+    print_summary
+[ ${#failures[@]} -eq 0 ]
+    exit
+fi
 
 # ---- Stages after the first run even when one fails, so one CI log shows every
 # problem; the script still exits non-zero if any failed. Each stage runs in a
@@ -55,11 +119,11 @@ build() { # build DIR [cmake args...]
 
 stage_checks() {
     # Every global symbol of the static archive is segops_-prefixed (stage 1's build).
-    bash tools/check-symbols.sh build/test/libsegops.a
+    check bash tools/check-symbols.sh build/test/libsegops.a
     # No banned libc calls in src/.
-    bash tools/check-banned.sh src
+    check bash tools/check-banned.sh src
     # No include circle between src/ modules (files over 400 lines: a warning).
-    bash tools/check-includes.sh src
+    check bash tools/check-includes.sh src
 }
 
 # ASan+UBSan builds with clang-19 when it is there (scripts/deps.sh installs it),
@@ -82,7 +146,7 @@ no_fork_test=(-E '^integration/test_fork$')
 sanitizer_ctest() { # sanitizer_ctest BUILD_DIR [CTEST ARGS...]
     local dir=$1
     shift
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs" -LE consumers "$@"
+    check ctest_run "$stage_log" --test-dir "$dir" --output-on-failure -j"$jobs" -LE consumers "$@"
 }
 
 stage_asan() {
@@ -91,7 +155,8 @@ stage_asan() {
     if [ -n "$sanitizer_cc" ]; then
         dir=build/asan-clang19 cc=$sanitizer_cc cxx=${sanitizer_cc/clang/clang++} skip=()
     fi
-    CC=$cc CXX=$cxx build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=address
+    CC=$cc CXX=$cxx build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=address ||
+        return 1
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         sanitizer_ctest "$dir" "${skip[@]}"
@@ -99,7 +164,8 @@ stage_asan() {
 
 stage_tsan() {
     # No suppressions are needed: libcurl, OpenSSL and libmicrohttpd report nothing.
-    CC=clang CXX=clang++ build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_SANITIZE=thread
+    CC=clang CXX=clang++ build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DSEGOPS_SANITIZE=thread || return 1
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 sanitizer_ctest build/tsan "${no_fork_test[@]}"
 }
 
@@ -113,6 +179,7 @@ memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
     if ! ctest --test-dir build/test -T memcheck --output-on-failure -j"$jobs" "$@" \
             --overwrite MemoryCheckCommand="$(command -v valgrind)" \
             --overwrite MemoryCheckCommandOptions="$opts" >build/test/memcheck.log 2>&1; then
+        cat build/test/memcheck.log >>"$stage_log"
         grep -vE '^ +Start |^ *[0-9]+/[0-9]+ MemCheck.* Passed ' build/test/memcheck.log | tail -n 80
         # valgrind's own reports (ctest keeps them out of --output-on-failure).
         for log in "$tmp"/MemoryChecker.*.log; do
@@ -120,6 +187,7 @@ memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
         done
         return 1
     fi
+    cat build/test/memcheck.log >>"$stage_log"
     grep -E 'tests passed' build/test/memcheck.log
 }
 
@@ -135,10 +203,10 @@ memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
 stage_valgrind() {
     local common="-q --error-exitcode=1 --num-callers=30 --trace-children=yes"
     common+=" --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*"
-    memcheck "$common --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    check memcheck "$common --leak-check=full --errors-for-leak-kinds=definite,indirect \
 --show-leak-kinds=definite,indirect" -L 'unit|integration' \
         -E '^(integration/test_(signals|fork|spool_fork)|unit/test_ilp32)$'
-    memcheck "$common --leak-check=no" -R '^integration/test_(spool_)?fork$'
+    check memcheck "$common --leak-check=no" -R '^integration/test_(spool_)?fork$'
 }
 
 # libFuzzer, each target for SEGOPS_FUZZ_SECONDS (default 60), $jobs at a time. The
@@ -162,7 +230,7 @@ stage_fuzz() {
     local secs=${SEGOPS_FUZZ_SECONDS:-60} t failed=0
     CC=clang build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGOPS_FUZZ=ON \
         -DSEGOPS_BUILD_TESTS=OFF -DSEGOPS_BUILD_TOOLS=OFF -DSEGOPS_BUILD_EXAMPLES=OFF \
-        -DSEGOPS_BUILD_BENCH=OFF -DSEGOPS_INSTALL=OFF
+        -DSEGOPS_BUILD_BENCH=OFF -DSEGOPS_INSTALL=OFF || return 1
     local targets=(fuzz_payload fuzz_timefmt fuzz_retry_after fuzz_responses fuzz_options
                    fuzz_spool_reader)
     for t in "${targets[@]}"; do
@@ -178,24 +246,11 @@ stage_fuzz() {
     return "$failed"
 }
 
-failures=()
-run_stage() { # run_stage "TITLE" FUNCTION
-    stage "$1"
-    set +e
-    (set -e; "$2")
-    local rc=$?
-    set -e
-    if [ "$rc" -ne 0 ]; then
-        failures+=("$1")
-        printf '**** FAILED: %s\n' "$1"
-    fi
-    end_stage "$rc"
-}
-
 run_stage "symbol, banned-function and include checks" stage_checks
 run_stage "ASan+UBSan (RelWithDebInfo)" stage_asan
 run_stage "TSan (clang, RelWithDebInfo)" stage_tsan
 run_stage "valgrind memcheck (stage 1 Debug build)" stage_valgrind
 run_stage "libFuzzer (${SEGOPS_FUZZ_SECONDS:-60}s per target)" stage_fuzz
 
+print_summary
 [ ${#failures[@]} -eq 0 ]
