@@ -90,7 +90,7 @@ echo "run.sh: segops-dev-server (pid $server_pid) at $api_url"
 delivered=0 # events the consumers report delivered; the server must have received as many
 run_consumers() { # DIR holding consumer_c and consumer_cxx
     SEGOPS_API_URL=$api_url SEGOPS_API_KEY=$api_key with_timeout 60 "$1/consumer_c" || return 1
-    delivered=$((delivered + 1))
+    delivered=$((delivered + 2))
     with_timeout 60 "$1/consumer_cxx" "$api_url" "$api_key" || return 1
     delivered=$((delivered + 3)) # one through segops.h, two through segops.hpp
 }
