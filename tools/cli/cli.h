@@ -105,8 +105,9 @@ typedef struct cli_conn_flags {
     "      --retries N          retries after network/5xx/429 errors (default: library's)\n"       \
     "      --ca-file FILE       also trust the CA certificates in FILE (PEM), e.g. a\n"            \
     "                           server's private CA\n"                                             \
-    "      --allow-insecure-http  allow plain http:// to a host other than loopback (the\n"        \
-    "                           key crosses the network in clear text)\n"
+    "      --allow-insecure-http\n"                                                                \
+    "                           allow plain http:// to a host other than loopback\n"               \
+    "                           (the key crosses the network in clear text)\n"
 
 /* Checks the flags' values into conn (defaults for those not given). Returns
  * CLI_PARSE_OK, or an exit code after reporting the bad value. */
