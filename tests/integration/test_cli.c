@@ -280,6 +280,13 @@ static void test_track_bad_values_are_input(void **state) {
     assert_messages_well_formed(r.err);
     run_free(&r);
 
+    run_cli(&r, devsrv_url(f->srv), SK_KEY, NULL, NULL, "track", "--user", "u1", "--event", "e",
+            "--ca-file", "/nonexistent/ca.pem", NULL);
+    assert_int_equal(r.exit_code, 3);
+    assert_messages_well_formed(r.err);
+    assert_contains(r.err, "track: cannot read --ca-file '/nonexistent/ca.pem': ");
+    run_free(&r);
+
     /* A key of neither kind is a bad setting, and is not echoed. */
     run_cli(&r, devsrv_url(f->srv), "xk_not_a_key_777", NULL, NULL, "track", "--user", "u1",
             "--event", "e", NULL);

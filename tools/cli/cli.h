@@ -109,8 +109,9 @@ typedef struct cli_conn_flags {
     "                           allow plain http:// to a host other than loopback\n"               \
     "                           (the key crosses the network in clear text)\n"
 
-/* Checks the flags' values into conn (defaults for those not given). Returns
- * CLI_PARSE_OK, or an exit code after reporting the bad value. */
+/* args.c: checks the flags' values into conn (defaults for those not given) and
+ * that --ca-file can be read. Returns CLI_PARSE_OK, or an exit code after
+ * reporting the bad value. */
 int cli_conn_from_flags(const char *cmd, const cli_conn_flags_t *flags, cli_conn_t *conn);
 
 /* Builds options from SEGOPS_API_URL / SEGOPS_API_KEY (and, for pk_ keys, the

@@ -58,23 +58,6 @@ static void log_error(segops_log_level_t level, const char *message, void *userd
     cli_err("%s: %s", log_cmd, message);
 }
 
-int cli_conn_from_flags(const char *cmd, const cli_conn_flags_t *flags, cli_conn_t *conn) {
-    *conn = (cli_conn_t){flags->url, CLI_DEFAULT_TIMEOUT_MS, -1, flags->ca_file,
-                         flags->allow_insecure_http};
-    int64_t v = 0;
-    if (flags->timeout_ms != NULL) {
-        if (!cli_parse_int(cmd, "--timeout-ms", flags->timeout_ms, 1, INT32_MAX, &v)) {
-            return CLI_EXIT_INPUT;
-        }
-        conn->timeout_ms = (int)v;
-    }
-    if (flags->retries != NULL &&
-        !cli_parse_int(cmd, "--retries", flags->retries, 0, 100, &conn->retries)) {
-        return CLI_EXIT_INPUT;
-    }
-    return CLI_PARSE_OK;
-}
-
 static int set_failed(const char *cmd, const char *what, segops_err_t err) {
     /* Never echo the value: URLs can embed credentials, keys are secrets. */
     cli_err("%s: %s: %s", cmd, what, segops_strerror(err));
