@@ -6,6 +6,15 @@ if(NOT TARGET Threads::Threads)
     find_package(Threads REQUIRED)
 endif()
 
+# The JSON number writer calls nearbyint(), which glibc keeps in libm: a C program
+# linking the static archive needs -lm after it (C++ drivers add it themselves).
+include(CheckLibraryExists)
+check_library_exists(m nearbyint "" SEGOPS_HAVE_LIBM)
+set(SEGOPS_LIBM "")
+if(SEGOPS_HAVE_LIBM)
+    set(SEGOPS_LIBM m)
+endif()
+
 if(NOT TARGET CURL::libcurl)
     find_package(CURL REQUIRED)
 endif()

@@ -8,6 +8,7 @@
  * secret, which only your backend knows.
  *
  *   export SEGOPS_API_URL=http://127.0.0.1:8080 SEGOPS_API_KEY=pk_...
+ *   export SEGOPS_USER_ID=user_42       # the signed-in user (default user_42)
  *   export SEGOPS_HMAC_SECRET=<hex>     # demo only: see get_user
  *   ./public_key [api_url [api_key]]
  *
@@ -54,8 +55,9 @@ int main(int argc, char **argv) {
                 argc > 0 ? argv[0] : "public_key");
         return 2;
     }
+    const char *user_id = getenv("SEGOPS_USER_ID");
     const char *secret = getenv("SEGOPS_HMAC_SECRET");
-    app_t app = {"user_42", secret && secret[0] ? secret : NULL};
+    app_t app = {user_id && user_id[0] ? user_id : "user_42", secret && secret[0] ? secret : NULL};
 
     segops_options_t *opts = NULL;
     segops_err_t err = segops_options_new(&opts);

@@ -6,10 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
+# The build takes about a minute on two cores: say what is being built, step by step.
 build=build/demo
+echo "== configuring the build in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEGOPS_BUILD_TESTS=OFF \
       -DSEGOPS_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target segops-dev-server basic public_key sign_user >/dev/null
+build_step() { # WHAT TARGET...
+    echo "== building $1"
+    shift
+    cmake --build "$build" -j"$(nproc)" --target "$@" >/dev/null
+}
+build_step "libsegops (the library)" segops
+build_step "segops-dev-server (the local SegOps server)" segops-dev-server
+build_step "the examples basic, sign_user and public_key" basic sign_user public_key
 
 work=$(mktemp -d)
 server_pid=""
@@ -34,13 +43,16 @@ echo
 echo "== secret key (sk_): examples/basic"
 SEGOPS_API_URL="$url" SEGOPS_API_KEY="$SEGOPS_DEMO_SK" "$build/examples/basic"
 
+# The backend signs the id of the user the app sends as.
+user=user_42
 echo
-echo "== backend signs a user id: examples/sign_user u-456"
-"$build/examples/sign_user" u-456
+echo "== backend signs a user id: examples/sign_user $user"
+"$build/examples/sign_user" "$user"
 
 echo
-echo "== public key (pk_) with a signed identity: examples/public_key"
-SEGOPS_API_URL="$url" SEGOPS_API_KEY="$SEGOPS_DEMO_PK" "$build/examples/public_key"
+echo "== public key (pk_) with a signed identity: examples/public_key (as $user)"
+SEGOPS_API_URL="$url" SEGOPS_API_KEY="$SEGOPS_DEMO_PK" SEGOPS_USER_ID="$user" \
+    "$build/examples/public_key"
 
 echo
 echo "== what the server received ($(wc -l <"$work/events.ndjson") events)"

@@ -1,6 +1,7 @@
 /*
- * A C program that uses libsegops the way an application does: options, client, one
- * event, flush, a signed user id, shutdown, stats. Exits 0 only if everything worked.
+ * A C program that uses libsegops the way an application does: options, client, two
+ * events (JSON text and the payload builder), flush, a signed user id, shutdown, stats.
+ * Exits 0 only if everything worked.
  *
  * Usage: consumer_c [API_URL [API_KEY]]   (defaults: $SEGOPS_API_URL, $SEGOPS_API_KEY)
  */
@@ -54,6 +55,12 @@ int main(int argc, char **argv) {
 
     check(segops_track(client, "user-c-1", "consumer_c_ran", "{\"lang\":\"c\",\"n\":1}"),
           "segops_track");
+    /* The payload builder writes doubles with nearbyint(): this links libm (segops.pc's -lm). */
+    segops_props_t *props = NULL;
+    check(segops_props_new(&props), "segops_props_new");
+    check(segops_props_set_double(props, "total", 42.5), "segops_props_set_double");
+    check(segops_track_props(client, "user-c-1", "consumer_c_props", props), "segops_track_props");
+    segops_props_free(props);
     check(segops_flush(client, 10000), "segops_flush");
 
     memset(&signed_user, 0, sizeof signed_user);
@@ -80,8 +87,8 @@ int main(int argc, char **argv) {
            (unsigned long long)stats.enqueued, (unsigned long long)stats.delivered,
            (unsigned long long)stats.dropped, (unsigned long long)stats.pending,
            (unsigned long long)stats.requests);
-    if (stats.enqueued != 1 || stats.delivered != 1 || stats.dropped != 0 || stats.pending != 0) {
-        fprintf(stderr, "consumer_c: expected exactly one delivered event\n");
+    if (stats.enqueued != 2 || stats.delivered != 2 || stats.dropped != 0 || stats.pending != 0) {
+        fprintf(stderr, "consumer_c: expected exactly two delivered events\n");
         failures++;
     }
     if (failures != 0) {

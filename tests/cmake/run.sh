@@ -9,6 +9,15 @@
 #   find_package_pccjson      libsegops built against pkg-config cJSON; consumer has the CMake package
 #   pkgconfig          cc $(pkg-config --cflags --libs segops), C and C++
 #   deb                cpack -G DEB, unpack the package, find_package from the unpacked /usr
+# and the README's recipes exactly as written (tests/cmake/readme, the files README.md shows),
+# each building and running the README's two example programs:
+#   readme_subdirectory   add_subdirectory(libsegops) with libsegops a link to the source
+#   readme_fetchcontent   FetchContent from git, its URL redirected (git insteadOf) to a local
+#                         repository whose branch main holds the source
+#   readme_install        the install commands in a copy of the source (DESTDIR=staging);
+#                         the build must hold the library alone
+#   readme_find_package   find_package(segops) from that installation
+#   readme_pkgconfig      cc / c++ $(pkg-config ...) against that installation
 #
 # Usage: run.sh SEGOPS_SOURCE_DIR PATH/TO/segops-dev-server [MODE...]
 # Environment: SEGOPS_CONSUMER_JOBS (default 2), SEGOPS_KEEP_TMP=1 keeps the work directory,
@@ -23,7 +32,8 @@ src=$(cd "$1" && pwd)
 server=$2
 shift 2
 all_modes=(subdirectory fetchcontent fetchcontent_url find_package find_package_nocjsoncfg
-    find_package_pccjson pkgconfig deb)
+    find_package_pccjson pkgconfig deb readme_subdirectory readme_fetchcontent readme_install
+    readme_find_package readme_pkgconfig)
 if [[ $# -gt 0 ]]; then modes=("$@"); else modes=("${all_modes[@]}"); fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 jobs=${SEGOPS_CONSUMER_JOBS:-2}
@@ -90,7 +100,7 @@ echo "run.sh: segops-dev-server (pid $server_pid) at $api_url"
 delivered=0 # events the consumers report delivered; the server must have received as many
 run_consumers() { # DIR holding consumer_c and consumer_cxx
     SEGOPS_API_URL=$api_url SEGOPS_API_KEY=$api_key with_timeout 60 "$1/consumer_c" || return 1
-    delivered=$((delivered + 1))
+    delivered=$((delivered + 2))
     with_timeout 60 "$1/consumer_cxx" "$api_url" "$api_key" || return 1
     delivered=$((delivered + 3)) # one through segops.h, two through segops.hpp
 }
@@ -206,6 +216,82 @@ mode_deb() {
     dpkg-deb -f "$deb" Depends | grep -q 'libcjson-dev' || return 1
     rm -rf "$root" && dpkg-deb -x "$deb" "$root" || return 1
     consume deb -DSEGOPS_CONSUME=find_package -DCMAKE_PREFIX_PATH="$root/usr"
+}
+
+# --- the README's recipes ------------------------------------------------------------
+readme_url=https://git.example.com/libsegops.git # as fetchcontent.cmake names it
+readme_stage=$work/readme-stage                   # DESTDIR of the install recipe
+
+run_readme_programs() { # DIR holding my_server and my_cpp_server
+    SEGOPS_API_URL=$api_url SEGOPS_API_KEY=$api_key with_timeout 60 "$1/my_server" || return 1
+    delivered=$((delivered + 2)) # order_placed and the identify
+    SEGOPS_API_URL=$api_url SEGOPS_API_KEY=$api_key with_timeout 60 "$1/my_cpp_server" ||
+        return 1
+    delivered=$((delivered + 1))
+}
+
+readme_project() { # NAME RECIPE CMAKE_ARGS...: the README's project, built with RECIPE
+    local dir=$work/readme-$1 recipe=$2
+    shift 2
+    mkdir -p "$dir" && cp "$here"/readme/* "$dir/" || return 1
+    if [[ $recipe == add_subdirectory.cmake ]]; then ln -sfn "$src" "$dir/libsegops" || return 1; fi
+    cmake -S "$dir" -B "$dir/build" -DSEGOPS_README_RECIPE="$dir/$recipe" "$@" || return 1
+    cmake --build "$dir/build" -j "$jobs" || return 1
+    run_readme_programs "$dir/build" || return 1
+}
+
+mode_readme_subdirectory() {
+    readme_project subdirectory add_subdirectory.cmake
+}
+mode_readme_fetchcontent() {
+    local repo=$work/readme-git
+    make_archive || return 1
+    rm -rf "$repo" && mkdir -p "$repo" || return 1
+    tar -xzf "$work/segops-src.tar.gz" -C "$repo" --strip-components=1 || return 1
+    git -C "$repo" init -q -b main &&
+        git -C "$repo" add -A &&
+        git -C "$repo" -c user.name=run.sh -c user.email=run.sh@localhost \
+            commit -q -m "libsegops under test" || return 1
+    # Only the URL is redirected: FetchContent clones and checks out GIT_TAG main itself.
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="url.$repo.insteadOf" GIT_CONFIG_VALUE_0="$readme_url" \
+        readme_project fetchcontent fetchcontent.cmake || return 1
+}
+mode_readme_install() {
+    local copy=$work/readme-src
+    if [[ -d $readme_stage ]]; then return 0; fi
+    make_archive || return 1
+    rm -rf "$copy" && mkdir -p "$copy" || return 1
+    tar -xzf "$work/segops-src.tar.gz" -C "$copy" --strip-components=1 || return 1
+    # nproc honours OMP_NUM_THREADS: the recipe's -j"$(nproc)" becomes -j$jobs here.
+    (cd "$copy" && DESTDIR=$readme_stage OMP_NUM_THREADS=$jobs bash -e "$here/readme/install.sh") ||
+        return 1
+    local extra
+    for extra in tests tools examples bench; do
+        if [[ -e $copy/build/$extra ]]; then
+            echo "run.sh: the install recipe built $extra/ (it must build the library alone)" >&2
+            return 1
+        fi
+    done
+    [[ -f $readme_stage/usr/local/include/segops/segops.h ]] || {
+        echo "run.sh: the install recipe did not install into /usr/local" >&2
+        return 1
+    }
+}
+mode_readme_find_package() {
+    mode_readme_install || return 1
+    readme_project find_package find_package.cmake -DCMAKE_PREFIX_PATH="$readme_stage/usr/local"
+}
+mode_readme_pkgconfig() {
+    mode_readme_install || return 1
+    local dir=$work/readme-pkgconfig pc
+    pc=$(find "$readme_stage/usr/local" -name segops.pc | head -n 1)
+    [[ -n $pc ]] || { echo "run.sh: the install recipe installed no segops.pc" >&2; return 1; }
+    mkdir -p "$dir" || return 1
+    cp "$here/readme/example.c" "$dir/my_server.c" &&
+        cp "$here/readme/example.cpp" "$dir/my_cpp_server.cpp" || return 1
+    (cd "$dir" && PKG_CONFIG_PATH=$(dirname "$pc") bash -e -x "$here/readme/pkgconfig.sh") ||
+        return 1
+    run_readme_programs "$dir" || return 1
 }
 
 passed=()

@@ -124,3 +124,29 @@ bool cli_parse_int(const char *cmd, const char *what, const char *text, int64_t 
     }
     return ok;
 }
+
+int cli_conn_from_flags(const char *cmd, const cli_conn_flags_t *flags, cli_conn_t *conn) {
+    *conn = (cli_conn_t){flags->url, CLI_DEFAULT_TIMEOUT_MS, -1, flags->ca_file,
+                         flags->allow_insecure_http};
+    int64_t v = 0;
+    if (flags->timeout_ms != NULL) {
+        if (!cli_parse_int(cmd, "--timeout-ms", flags->timeout_ms, 1, INT32_MAX, &v)) {
+            return CLI_EXIT_INPUT;
+        }
+        conn->timeout_ms = (int)v;
+    }
+    if (flags->retries != NULL &&
+        !cli_parse_int(cmd, "--retries", flags->retries, 0, 100, &conn->retries)) {
+        return CLI_EXIT_INPUT;
+    }
+    /* The library reads it only at the first TLS handshake: say now what is wrong. */
+    FILE *ca = flags->ca_file != NULL ? fopen(flags->ca_file, "r") : NULL;
+    if (flags->ca_file != NULL && ca == NULL) {
+        cli_err("%s: cannot read --ca-file '%s': %s", cmd, flags->ca_file, strerror(errno));
+        return CLI_EXIT_INPUT;
+    }
+    if (ca != NULL) {
+        fclose(ca);
+    }
+    return CLI_PARSE_OK;
+}

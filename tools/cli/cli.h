@@ -74,16 +74,50 @@ bool cli_parse_int(const char *cmd, const char *what, const char *text, int64_t 
 
 /* ---- env.c: settings from the environment ------------------------------- */
 
-/* Delivery settings shared by track and send. */
+/* Delivery settings shared by the commands that connect (track, send). */
 typedef struct cli_conn {
     const char *url_override; /* --url, or NULL for SEGOPS_API_URL */
     int timeout_ms;           /* --timeout-ms */
     int64_t retries;          /* --retries, or -1 for the library default */
+    const char *ca_file;      /* --ca-file: trust anchors added to the system's, or NULL */
+    bool allow_insecure_http; /* --allow-insecure-http */
 } cli_conn_t;
 
+/* The connection flags as cli_parse_args leaves them, before cli_conn_from_flags. */
+typedef struct cli_conn_flags {
+    const char *url, *timeout_ms, *retries, *ca_file;
+    bool allow_insecure_http;
+} cli_conn_flags_t;
+
+/* The cli_opt_t entries of the connection flags, for a command's option table. */
+/* clang-format off */
+#define CLI_CONN_OPTS(f)                                                  \
+    {"url", 0, true, &(f).url, NULL},                                     \
+    {"timeout-ms", 0, true, &(f).timeout_ms, NULL},                       \
+    {"retries", 0, true, &(f).retries, NULL},                             \
+    {"ca-file", 0, true, &(f).ca_file, NULL},                             \
+    {"allow-insecure-http", 0, false, NULL, &(f).allow_insecure_http}
+/* clang-format on */
+
+/* Their help lines, but --timeout-ms's (its meaning is the command's). */
+#define CLI_CONN_USAGE                                                                             \
+    "      --url URL            API base URL (overrides SEGOPS_API_URL)\n"                         \
+    "      --retries N          retries after network/5xx/429 errors (default: library's)\n"       \
+    "      --ca-file FILE       also trust the CA certificates in FILE (PEM), e.g. a\n"            \
+    "                           server's private CA\n"                                             \
+    "      --allow-insecure-http\n"                                                                \
+    "                           allow plain http:// to a host other than loopback\n"               \
+    "                           (the key crosses the network in clear text)\n"
+
+/* args.c: checks the flags' values into conn (defaults for those not given) and
+ * that --ca-file can be read. Returns CLI_PARSE_OK, or an exit code after
+ * reporting the bad value. */
+int cli_conn_from_flags(const char *cmd, const cli_conn_flags_t *flags, cli_conn_t *conn);
+
 /* Builds options from SEGOPS_API_URL / SEGOPS_API_KEY (and, for pk_ keys, the
- * SEGOPS_USER_* identity) plus conn. Returns CLI_EXIT_OK with *out owned by the
- * caller, or an exit code after reporting why. */
+ * SEGOPS_USER_* identity) plus conn, with a logger that prints the library's
+ * reason when segops_client_new refuses them. Returns CLI_EXIT_OK with *out owned
+ * by the caller, or an exit code after reporting why. */
 int cli_options_from_env(const char *cmd, const cli_conn_t *conn, segops_options_t **out);
 
 /* The HMAC secret from SEGOPS_HMAC_SECRET, or NULL after reporting it is unset. */

@@ -24,10 +24,8 @@ static const char usage[] =
     "reported with their line number and skipped.\n"
     "\n"
     "Options:\n"
-    "      --url URL            API base URL (overrides SEGOPS_API_URL)\n"
     "      --timeout-ms MS      deadline for the final flush and for each batch's\n"
-    "                           retries (default 30000)\n"
-    "      --retries N          retries after network/5xx/429 errors (default: library's)\n"
+    "                           retries (default 30000)\n" CLI_CONN_USAGE
     "      --batch-size N       queued events that trigger a send (default 20)\n"
     "      --no-progress        no status line, even on a terminal\n"
     "      --spool DIR          keep accepted events on disk in DIR until delivered, and\n"
@@ -215,12 +213,10 @@ typedef struct send_args {
 
 static int parse_send_args(int argc, char **argv, send_args_t *args) {
     const char *cmd = "send";
-    cli_conn_t *conn = &args->conn;
-    const char *url = NULL, *timeout = NULL, *retries = NULL, *batch = NULL;
+    const char *batch = NULL;
+    cli_conn_flags_t flags = {0};
     const cli_opt_t opts[] = {
-        {"url", 0, true, &url, NULL},
-        {"timeout-ms", 0, true, &timeout, NULL},
-        {"retries", 0, true, &retries, NULL},
+        CLI_CONN_OPTS(flags),
         {"batch-size", 0, true, &batch, NULL},
         {"no-progress", 0, false, NULL, &args->no_progress},
         {"spool", 0, true, &args->spool_dir, NULL},
@@ -231,16 +227,9 @@ static int parse_send_args(int argc, char **argv, send_args_t *args) {
     if (rc != CLI_PARSE_OK) {
         return rc;
     }
-    conn->url_override = url;
-    int64_t v = 0;
-    if (timeout != NULL) {
-        if (!cli_parse_int(cmd, "--timeout-ms", timeout, 1, INT32_MAX, &v)) {
-            return CLI_EXIT_INPUT;
-        }
-        conn->timeout_ms = (int)v;
-    }
-    if (retries != NULL && !cli_parse_int(cmd, "--retries", retries, 0, 100, &conn->retries)) {
-        return CLI_EXIT_INPUT;
+    rc = cli_conn_from_flags(cmd, &flags, &args->conn);
+    if (rc != CLI_PARSE_OK) {
+        return rc;
     }
     if (batch != NULL && !cli_parse_int(cmd, "--batch-size", batch, 1, 100000, &args->batch_size)) {
         return CLI_EXIT_INPUT;
@@ -320,7 +309,8 @@ static int exit_code(const send_state_t *st, bool read_ok, const segops_stats_t 
 }
 
 int cli_cmd_send(int argc, char **argv) {
-    send_args_t args = {{NULL, CLI_DEFAULT_TIMEOUT_MS, -1}, 0, false, NULL, NULL};
+    send_args_t args;
+    memset(&args, 0, sizeof args);
     int rc = parse_send_args(argc, argv, &args);
     if (rc != CLI_PARSE_OK) {
         return rc;

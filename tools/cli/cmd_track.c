@@ -1,8 +1,12 @@
-/* `segops track`: sends one event with batching off, so the exit status is the
- * delivery outcome. */
+/* `segops track`: sends one event and waits for its outcome. It goes through the
+ * batching client, as `send` does, so a failure is reported the same way: the
+ * drop report with its code, HTTP status and the reason (a certificate's, the
+ * server's message). */
 #include "cli.h"
+#include "drops.h"
 
-#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
 
 static const char usage[] =
     "Usage: segops track --user ID --event TYPE [options]\n"
@@ -15,28 +19,48 @@ static const char usage[] =
     "  -p, --payload JSON       payload, the text of a JSON object (default {})\n"
     "      --occurred-at T      RFC 3339 time of the event (default now)\n"
     "      --anonymous-id A     anonymous id to send with the event\n"
-    "      --url URL            API base URL (overrides SEGOPS_API_URL)\n"
-    "      --timeout-ms MS      delivery deadline, retries included (default 30000)\n"
-    "      --retries N          retries after network/5xx/429 errors (default: library's)\n"
-    "  -h, --help               show this help\n"
+    "      --timeout-ms MS      delivery deadline, retries included (default "
+    "30000)\n" CLI_CONN_USAGE "  -h, --help               show this help\n"
     "\n"
     "Environment: SEGOPS_API_URL, SEGOPS_API_KEY (sk_ or pk_); with a pk_ key,\n"
     "SEGOPS_USER_ID, SEGOPS_USER_SIG and SEGOPS_USER_TS give the session identity.\n"
     "Exit status: 0 delivered, 2 usage, 3 invalid input, 4 delivery failed, 5 auth, 1 other.\n";
 
+typedef struct track_state {
+    cli_drops_t drops;
+    _Atomic segops_err_t dropped_code; /* SEGOPS_OK until the event is dropped */
+} track_state_t;
+
+static void on_error(const segops_error_info_t *info, void *userdata) {
+    track_state_t *st = userdata;
+    atomic_store(&st->dropped_code, info->code);
+    cli_drops_report(&st->drops, "track", info);
+}
+
+static void report_refused(const char *cmd, segops_err_t err) {
+    switch (err) {
+    case SEGOPS_E_INVALID_JSON:
+        cli_err("%s: --payload must be the text of a JSON object", cmd);
+        break;
+    case SEGOPS_E_INVALID_ARG:
+        cli_err("%s: invalid event: empty or non-UTF-8 id, or --occurred-at not RFC 3339", cmd);
+        break;
+    default: cli_err("%s: not accepted: %s", cmd, segops_strerror(err)); break;
+    }
+}
+
 int cli_cmd_track(int argc, char **argv) {
     const char *cmd = "track";
     const char *user = NULL, *event = NULL, *payload = NULL, *occurred_at = NULL;
-    const char *anonymous_id = NULL, *url = NULL, *timeout = NULL, *retries = NULL;
+    const char *anonymous_id = NULL;
+    cli_conn_flags_t flags = {0};
     const cli_opt_t opts[] = {
         {"user", 'u', true, &user, NULL},
         {"event", 'e', true, &event, NULL},
         {"payload", 'p', true, &payload, NULL},
         {"occurred-at", 0, true, &occurred_at, NULL},
         {"anonymous-id", 0, true, &anonymous_id, NULL},
-        {"url", 0, true, &url, NULL},
-        {"timeout-ms", 0, true, &timeout, NULL},
-        {"retries", 0, true, &retries, NULL},
+        CLI_CONN_OPTS(flags),
     };
     int rc =
         cli_parse_args(cmd, usage, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
@@ -47,19 +71,10 @@ int cli_cmd_track(int argc, char **argv) {
         cli_err("%s: --user and --event are required (see 'segops track --help')", cmd);
         return CLI_EXIT_USAGE;
     }
-
-    cli_conn_t conn = {url, CLI_DEFAULT_TIMEOUT_MS, -1};
-    int64_t v = 0;
-    if (timeout != NULL) {
-        if (!cli_parse_int(cmd, "--timeout-ms", timeout, 1, INT32_MAX, &v)) {
-            return CLI_EXIT_INPUT;
-        }
-        conn.timeout_ms = (int)v;
-    }
-    if (retries != NULL) {
-        if (!cli_parse_int(cmd, "--retries", retries, 0, 100, &conn.retries)) {
-            return CLI_EXIT_INPUT;
-        }
+    cli_conn_t conn;
+    rc = cli_conn_from_flags(cmd, &flags, &conn);
+    if (rc != CLI_PARSE_OK) {
+        return rc;
     }
 
     segops_options_t *options = NULL;
@@ -67,7 +82,10 @@ int cli_cmd_track(int argc, char **argv) {
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    segops_err_t err = segops_options_set_batch(options, false);
+    track_state_t st;
+    memset(&st, 0, sizeof st);
+    atomic_init(&st.dropped_code, SEGOPS_OK);
+    segops_err_t err = segops_options_set_on_error(options, on_error, &st);
     segops_client_t *client = NULL;
     if (err == SEGOPS_OK) {
         err = segops_client_new(options, &client);
@@ -85,18 +103,15 @@ int cli_cmd_track(int argc, char **argv) {
     ev.occurred_at = occurred_at;
     ev.anonymous_id = anonymous_id;
     err = segops_track_event(client, &ev);
-    switch (err) {
-    case SEGOPS_OK: break;
-    case SEGOPS_E_INVALID_JSON:
-        cli_err("%s: --payload must be the text of a JSON object", cmd);
-        break;
-    case SEGOPS_E_INVALID_ARG:
-        cli_err("%s: invalid event: empty or non-UTF-8 id, or --occurred-at not RFC 3339", cmd);
-        break;
-    default: cli_err("%s: not delivered: %s", cmd, segops_strerror(err)); break;
+    if (err != SEGOPS_OK) {
+        report_refused(cmd, err);
     }
-    /* Nothing is queued with batching off; the deadline only bounds the worker stop. */
-    segops_shutdown(client, conn.timeout_ms);
+    /* Sends at once; an event still undelivered at the deadline is dropped and
+     * reported (SHUTDOWN), so on_error has seen every failure when this returns. */
+    segops_shutdown(client, err == SEGOPS_OK ? conn.timeout_ms : 0);
+    if (err == SEGOPS_OK) {
+        err = atomic_load(&st.dropped_code);
+    }
     segops_client_free(client);
     return cli_exit_for(err);
 }

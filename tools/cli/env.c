@@ -48,6 +48,16 @@ static int load_user_env(const char *cmd) {
     return CLI_EXIT_OK;
 }
 
+/* The library logs at ERROR only why segops_client_new refused the options: that
+ * line is the reason the command reports. */
+static const char *log_cmd = "segops";
+
+static void log_error(segops_log_level_t level, const char *message, void *userdata) {
+    (void)level;
+    (void)userdata;
+    cli_err("%s: %s", log_cmd, message);
+}
+
 static int set_failed(const char *cmd, const char *what, segops_err_t err) {
     /* Never echo the value: URLs can embed credentials, keys are secrets. */
     cli_err("%s: %s: %s", cmd, what, segops_strerror(err));
@@ -106,7 +116,17 @@ int cli_options_from_env(const char *cmd, const cli_conn_t *conn, segops_options
     } else if (public_key && (err = segops_options_set_get_user(opts, get_user_from_env,
                                                                 &user_env)) != SEGOPS_OK) {
         rc = set_failed(cmd, "pk_ identity", err);
+    } else if (conn->ca_file != NULL &&
+               (err = segops_options_set_ca_file(opts, conn->ca_file)) != SEGOPS_OK) {
+        rc = set_failed(cmd, "invalid --ca-file", err);
+    } else if ((err = segops_options_set_allow_insecure_http(opts, conn->allow_insecure_http)) !=
+               SEGOPS_OK) {
+        rc = set_failed(cmd, "--allow-insecure-http", err);
+    } else if ((err = segops_options_set_logger(opts, log_error, SEGOPS_LOG_ERROR, NULL)) !=
+               SEGOPS_OK) {
+        rc = set_failed(cmd, "logger", err);
     }
+    log_cmd = cmd;
     if (rc != CLI_EXIT_OK) {
         segops_options_free(opts);
         return rc;
