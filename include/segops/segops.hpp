@@ -685,7 +685,8 @@ struct Callables {
 
 // Clients destroyed inside a segops callback, which the C library refuses to shut down
 // or free there (segops_client_free does nothing inside a callback): they keep running
-// and are shut down (with their shutdown timeout) and freed when the process exits.
+// and are shut down (with their shutdown timeout, so what they hold is delivered or
+// reported) and freed when the process exits. Their callables must still be callable then.
 class RefusedClients {
   public:
     static void adopt(segops_client_t *client, Callables &&callables, Timeout timeout) noexcept {
@@ -725,7 +726,7 @@ class RefusedClients {
     };
     RefusedClients() noexcept = default;
     static RefusedClients &instance() noexcept {
-        static RefusedClients all; // destroyed at exit, after the clients it waits for
+        static RefusedClients all; // its destructor runs at exit
         return all;
     }
     std::mutex lock_;
