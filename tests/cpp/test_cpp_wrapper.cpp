@@ -662,6 +662,51 @@ void test_destroy_in_callback() {
     CHECK(st.enqueued == 2 && st.delivered == 1 && st.dropped_rejected == 1 && st.pending == 0);
 }
 
+// The same inside another client's callback: the C library refuses to free any client
+// from inside any segops callback, so the wrapper cannot free this one either.
+void test_destroy_other_in_callback() {
+    Server server;
+    DestroyInCallback state; // state.client: the other client
+    std::atomic<int> other_rejected{0};
+    {
+        segops::Options other_opts = options_for(server);
+        other_opts.on_error([&other_rejected](const segops_error_info_t &e) {
+            if (e.reason == SEGOPS_DROP_REJECTED) other_rejected++;
+        });
+        state.client.reset(new (std::nothrow) segops::Client(other_opts));
+    } // the other client holds the only reference to its callable
+    CHECK(state.client && *state.client);
+    if (!state.client || !*state.client) return;
+    segops_client_t *other = state.client->get();
+    segops::Options opts = options_for(server);
+    opts.on_error([&state](const segops_error_info_t &e) {
+        if (e.reason != SEGOPS_DROP_REJECTED) return;
+        state.client.reset();
+        std::lock_guard<std::mutex> hold(state.lock);
+        state.reports++;
+        state.destroyed = state.client == nullptr;
+        state.changed.notify_all();
+    });
+    segops::Client client(opts);
+    CHECK(devsrv_script_text(server.srv, "400") == 0);
+    CHECK(client.track("u", "rejected"));
+    CHECK(client.flush(segops::no_deadline));
+    {
+        std::unique_lock<std::mutex> hold(state.lock);
+        state.changed.wait(hold, [&state] { return state.reports > 0; });
+        CHECK(state.destroyed);
+    }
+    // Its callable is still there for its next report, and it still delivers.
+    CHECK(devsrv_script_text(server.srv, "400") == 0);
+    CHECK(segops_track(other, "u", "rejected", nullptr) == SEGOPS_OK);
+    CHECK(segops_flush(other, -1) == SEGOPS_OK);
+    CHECK(other_rejected.load() == 1);
+    CHECK(segops_track(other, "u", "after", nullptr) == SEGOPS_OK);
+    CHECK(segops_flush(other, -1) == SEGOPS_OK);
+    CHECK(server.count() == 1);
+    CHECK_STR(server.raw(0), server.expect(0, "\"u\"", "after", "{}"));
+}
+
 // segops::sign_user_id is segops_sign_user_id, from any string type.
 void test_sign_user_id() {
     const char *secret = "00112233445566778899aabbccddeeff";
@@ -718,6 +763,7 @@ int main() {
     test_every_option_reaches_c();
     test_const_options_shared();
     test_destroy_in_callback();
+    test_destroy_other_in_callback();
     test_sign_user_id();
     test_char_pointers_are_strings();
     if (failures) {
