@@ -65,16 +65,16 @@ int main(int argc, char **argv) {
                                      {"shipping", {{"country", "CH"}, {"express", true}}},
                                      {"tags", segops::Array{"first_order", "mobile"}}});
     if (s) s = client.identify(user_id, {{"email", "alice@example.com"}, {"plan", "pro"}});
-    if (!s) std::fprintf(stderr, "cpp_client: track failed: %s\n", s.message());
 
     // A payload kept and extended over time.
     segops::Props session{{"path", "/home"}};
-    session.set("referrer", "newsletter");
+    if (s) s = session.set("referrer", "newsletter");
     if (s) s = client.track(user_id, "page_viewed", session);
+    if (!s) std::fprintf(stderr, "cpp_client: track failed: %s\n", s.message());
 
     segops::Status flushed = client.flush(std::chrono::seconds(10));
     segops_stats_t stats{};
-    client.stats(stats);
+    if (!client.stats(stats)) std::fprintf(stderr, "cpp_client: no stats\n");
     std::printf("cpp_client: tracked %llu, delivered %llu, dropped %llu (flush: %s)\n",
                 static_cast<unsigned long long>(stats.enqueued),
                 static_cast<unsigned long long>(stats.delivered),

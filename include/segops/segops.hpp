@@ -6,42 +6,60 @@
 //   });
 //   segops::Client client(opts);              // explicit operator bool: created or not
 //   if (!client) return client.status().message();
-//   client.track(user_id, "order_placed",
-//                {{"total", 42.5}, {"sku", sku}, {"qty", 3}, {"gift", true},
-//                 {"address", {{"city", city}}}, {"tags", segops::Array{"new", "promo"}}});
-//   client.identify(user_id, {{"plan", "pro"}});
-//   client.flush(std::chrono::seconds(5));     // returns a segops::Status
+//   segops::Status s = client.track(user_id, "order_placed",
+//       {{"total", 42.5}, {"sku", sku}, {"qty", 3}, {"gift", true},
+//        {"address", {{"city", city}}}, {"tags", segops::Array{"new", "promo"}}});
+//   if (s) s = client.identify(user_id, {{"plan", "pro"}});
+//   if (s) s = client.flush(std::chrono::seconds(5)); // or segops::no_deadline
 //
 // Rules:
 // - No exceptions and no RTTI are needed (-fno-exceptions -fno-rtti work); nothing here
 //   throws. Every call returns a segops::Status (the C segops_err_t with an explicit
 //   operator bool that is true on success), including out-of-memory (SEGOPS_E_NOMEM):
 //   the wrapper allocates only with new(std::nothrow), malloc and the C library.
-//   Copying your callables and strings follows their own rules.
+//   Copying your callables and strings follows their own rules. Status and every other
+//   result are [[nodiscard]].
 // - Thread-safety is the C library's: a Client may be used from any number of threads;
 //   Options and Props are builders for one thread at a time (a Props that no thread
-//   modifies may be tracked from several).
-// - Value, Member, Array and Json are views for one expression (like std::string_view):
-//   they borrow the strings and lists they are made from. Keep a payload in a Props.
+//   modifies may be tracked from several, and a const Options may make Clients on
+//   several threads at once: it is never written).
+// - Value, Member, Array and Json are views for one expression: they borrow the strings
+//   and lists they are made from, so they can be neither copied nor moved. Written
+//   inside the call that uses them they cannot dangle; one kept in a variable does not
+//   compile where it is used. Keep a payload in a Props.
 // - Callables (on_error, logger, get_user) run on library threads with no library lock
-//   held, exactly as their C counterparts (see segops.h); they must not throw. Each
-//   Client owns its own copies, alive until the Client is destroyed.
+//   held, exactly as their C counterparts (see segops.h); they must not throw. The
+//   Options and every Client made from them share one copy of each, alive until the last
+//   of them is gone; clients may call it from their threads at once.
 //
 // SPDX-License-Identifier: MIT
 #ifndef SEGOPS_SEGOPS_HPP
 #define SEGOPS_SEGOPS_HPP
 
+// One clear error below C++17 instead of dozens from the code that follows.
+#if defined(_MSVC_LANG)
+#define SEGOPS_HPP_CPLUSPLUS _MSVC_LANG
+#else
+#define SEGOPS_HPP_CPLUSPLUS __cplusplus
+#endif
+#if SEGOPS_HPP_CPLUSPLUS < 201703L
+#error "segops.hpp needs C++17 (e.g. -std=c++17); C++11 and C++14 code can use <segops/segops.h>"
+#else
+
 #include <segops/segops.h>
 
-#include <charconv>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <charconv>
 #include <initializer_list>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -50,16 +68,17 @@
 
 namespace segops {
 
-// The outcome of a call: a segops_err_t. `if (status)` means success.
-class Status {
+// The outcome of a call: a segops_err_t. `if (status)` means success. [[nodiscard]]: a
+// call whose outcome is ignored is a warning (an error with -Werror).
+class [[nodiscard]] Status {
   public:
     constexpr Status() noexcept = default;
     constexpr Status(segops_err_t code) noexcept : code_(code) {} // NOLINT: implicit on purpose
-    constexpr bool ok() const noexcept { return code_ == SEGOPS_OK; }
+    [[nodiscard]] constexpr bool ok() const noexcept { return code_ == SEGOPS_OK; }
     constexpr explicit operator bool() const noexcept { return ok(); }
-    constexpr segops_err_t code() const noexcept { return code_; }
+    [[nodiscard]] constexpr segops_err_t code() const noexcept { return code_; }
     // Static text, never null.
-    const char *message() const noexcept { return segops_strerror(code_); }
+    [[nodiscard]] const char *message() const noexcept { return segops_strerror(code_); }
     friend constexpr bool operator==(Status a, Status b) noexcept { return a.code_ == b.code_; }
     friend constexpr bool operator!=(Status a, Status b) noexcept { return a.code_ != b.code_; }
 
@@ -67,8 +86,51 @@ class Status {
     segops_err_t code_ = SEGOPS_OK;
 };
 
-// flush / shutdown without a deadline.
-inline constexpr std::chrono::milliseconds no_deadline{-1};
+namespace detail {
+
+// d in whole milliseconds, rounded up, within [0, cap] (cap: max, at most INT64_MAX): a
+// negative (or NaN) duration is 0 and one past cap is cap, whatever d's representation
+// (seconds::max() included).
+template <class Int, class Rep, class Period>
+constexpr Int clamp_ms(std::chrono::duration<Rep, Period> d, Int max) noexcept {
+    // long double holds every duration's magnitude without overflow, and milliseconds
+    // below the cap exactly enough to round up correctly. The cap stays within int64.
+    const long double ms = std::chrono::duration<long double, std::milli>(d).count();
+    constexpr auto int64_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    const Int cap = static_cast<std::uint64_t>(max) < int64_max ? max : static_cast<Int>(int64_max);
+    if (!(ms > 0)) return 0;
+    if (!(ms < static_cast<long double>(cap))) return cap;
+    Int whole = static_cast<Int>(ms);
+    return static_cast<long double>(whole) < ms ? whole + 1 : whole;
+}
+
+} // namespace detail
+
+// The tag for waiting without a deadline: client.flush(segops::no_deadline).
+struct NoDeadline {
+    explicit constexpr NoDeadline() noexcept = default;
+};
+inline constexpr NoDeadline no_deadline{};
+
+// How long a flush or shutdown may wait: a std::chrono duration or segops::no_deadline.
+// A negative duration (a deadline already past) waits not at all; one past INT_MAX ms
+// (about 24.8 days) waits that long.
+class Timeout {
+  public:
+    constexpr Timeout(NoDeadline) noexcept {} // NOLINT: implicit on purpose
+    template <class Rep, class Period>
+    constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept // NOLINT: implicit
+        : ms_(detail::clamp_ms<int>(d, INT_MAX)) {}
+    [[nodiscard]] constexpr bool has_deadline() const noexcept { return ms_ >= 0; }
+    // What the C calls take: 0..INT_MAX milliseconds, or -1 for no deadline.
+    [[nodiscard]] constexpr int ms() const noexcept { return ms_; }
+    friend constexpr bool operator==(Timeout a, Timeout b) noexcept { return a.ms_ == b.ms_; }
+    friend constexpr bool operator!=(Timeout a, Timeout b) noexcept { return a.ms_ != b.ms_; }
+
+  private:
+    int ms_ = -1;
+};
+
 // What ~Client gives segops_shutdown unless told otherwise (Options::shutdown_timeout,
 // Client::set_shutdown_timeout): 5 seconds; what is undelivered then is dropped and
 // reported through on_error.
@@ -77,8 +139,9 @@ inline constexpr std::chrono::milliseconds default_shutdown_timeout{5000};
 namespace detail {
 
 // A NUL-terminated string for a C call, from a C string, a std::string (no copy) or a
-// std::string_view (copied: inline when short, else on the heap). A view holding a NUL
-// becomes "" so the library refuses it as it refuses any invalid id (SEGOPS_E_INVALID_ARG).
+// std::string_view (copied: inline when short, else on the heap; the copy is wiped, as it
+// may be a key or an HMAC secret). A view holding a NUL becomes "" so the library refuses
+// it as it refuses any invalid id (SEGOPS_E_INVALID_ARG).
 class CStr {
   public:
     CStr(std::nullptr_t) noexcept {}                         // NOLINT
@@ -101,24 +164,33 @@ class CStr {
         if (!s.empty()) std::memcpy(dst, s.data(), s.size());
         dst[s.size()] = '\0';
         ptr_ = dst;
+        copied_ = s.size();
     }
     CStr(const CStr &) = delete;
     CStr &operator=(const CStr &) = delete;
-    ~CStr() { std::free(heap_); }
+    ~CStr() {
+        volatile char *copy = heap_ ? heap_ : inline_; // volatile: the wipe is not elided
+        for (std::size_t i = 0; i < copied_; i++) copy[i] = 0;
+        std::free(heap_);
+    }
     const char *get() const noexcept { return ptr_; }
     segops_err_t error() const noexcept { return error_; } // SEGOPS_E_NOMEM or SEGOPS_OK
 
   private:
     const char *ptr_ = nullptr;
     char *heap_ = nullptr;
+    std::size_t copied_ = 0;
     segops_err_t error_ = SEGOPS_OK;
     char inline_[128];
 };
 
-template <class T> std::int32_t to_ms_int(T d) noexcept { // < 0: no deadline
-    if (d < T::zero()) return -1;
-    auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
-    return ms > INT_MAX ? INT_MAX : static_cast<std::int32_t>(ms);
+// A duration option in whole milliseconds (rounded up) for a C setter: false for a
+// negative one, saturated at Int's largest value (which the setter then refuses).
+template <class Int, class Rep, class Period>
+bool option_ms(std::chrono::duration<Rep, Period> d, Int *out) noexcept {
+    if (!(d >= std::chrono::duration<Rep, Period>::zero())) return false; // negative or NaN
+    *out = clamp_ms<Int>(d, std::numeric_limits<Int>::max());
+    return true;
 }
 
 struct Writer;
@@ -126,23 +198,27 @@ struct Writer;
 } // namespace detail
 
 class Props;
-struct Member;
+class Member;
+class Array;
 
 // Nested JSON text, validated when the payload is built: {"raw", segops::Json("[1,2]")}.
+// For one expression only (it borrows the text): neither copied nor moved.
 class Json {
   public:
     explicit constexpr Json(std::string_view text) noexcept : text_(text) {}
-    constexpr std::string_view text() const noexcept { return text_; }
+    Json(const Json &) = delete; // a segops::Json borrows its text: write it where it is used
+    Json &operator=(const Json &) = delete;
+    [[nodiscard]] constexpr std::string_view text() const noexcept { return text_; }
 
   private:
     std::string_view text_;
 };
 
-class Array;
-
 // One payload value: null, bool, any integer, float/double, string, nested object
 // ({{"k", v}, ...}), segops::Array{...}, segops::Json("..."), or a Props. A const char*
-// that is null is JSON null; `{}` is null too.
+// that is null is JSON null; `{}` is null too. Any other pointer is a compile error (it
+// would otherwise become a bool). A view for one expression: a Value can be neither
+// copied nor moved, so one kept in a variable does not compile where it is used.
 class Value {
   public:
     Value() noexcept {}
@@ -161,6 +237,9 @@ class Value {
         }
     }
     Value(char) = delete; // a char is not a number nor a string: say which
+    template <class T, std::enable_if_t<!std::is_same_v<std::remove_cv_t<T>, char>, int> = 0>
+    Value(T *) = delete; // a pointer is not a payload value (it would become a bool)
+    template <class T, class C> Value(T C::*) = delete; // a member pointer is not a value
     template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
     Value(T v) noexcept : kind_(Kind::Double) { // NOLINT
         u_.d = static_cast<double>(v);
@@ -172,11 +251,15 @@ class Value {
     Value(const std::string &s) noexcept { set_text(Kind::String, s.data(), s.size()); } // NOLINT
     Value(Json j) noexcept { set_text(Kind::Json, j.text().data(), j.text().size()); }   // NOLINT
     Value(std::initializer_list<Member> object) noexcept;                                // NOLINT
-    Value(const Array &array) noexcept;                                                  // NOLINT
+    Value(Array array) noexcept;                                                         // NOLINT
     Value(const Props &props) noexcept : kind_(Kind::Props) { u_.props = &props; }       // NOLINT
+    Value(Value &&) = delete; // a segops::Value borrows its data: write it where it is used
+    Value &operator=(const Value &) = delete;
 
   private:
+    friend class Member;
     friend struct detail::Writer;
+    Value(const Value &) = default; // a segops::Value borrows its data: write it where it is used
     enum class Kind { Null, Bool, Int, Uint, Double, String, Json, Object, Array, Props };
     void set_text(Kind kind, const char *data, std::size_t len) noexcept {
         kind_ = kind;
@@ -201,19 +284,29 @@ class Value {
     } u_{};
 };
 
-// A key and its value in an object: {"total", 42.5}.
-struct Member {
-    Member(std::string_view k, Value v) noexcept : key(k), value(v) {}
-    std::string_view key;
-    Value value;
+// A key and its value in an object: {"total", 42.5}. For one expression, like Value.
+class Member {
+  public:
+    Member(std::string_view key, Value value) noexcept : key_(key), value_(value) {}
+    Member(const Member &) = delete; // a segops::Member borrows its data: write it where it is used
+    Member &operator=(const Member &) = delete;
+    [[nodiscard]] std::string_view key() const noexcept { return key_; }
+    [[nodiscard]] const Value &value() const noexcept { return value_; }
+
+  private:
+    std::string_view key_;
+    Value value_;
 };
 
-// A JSON array in an initializer list: {"tags", segops::Array{"new", 2, true}}.
+// A JSON array in an initializer list: {"tags", segops::Array{"new", 2, true}}. For one
+// expression, like Value: its items live until the end of the statement that lists them.
 class Array {
   public:
     Array(std::initializer_list<Value> items) noexcept : items_(items) {}
-    const Value *begin() const noexcept { return items_.begin(); }
-    std::size_t size() const noexcept { return items_.size(); }
+    Array(const Array &) = delete; // a segops::Array borrows its items: write it where it is used
+    Array &operator=(const Array &) = delete;
+    [[nodiscard]] const Value *begin() const noexcept { return items_.begin(); }
+    [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
 
   private:
     std::initializer_list<Value> items_;
@@ -224,7 +317,7 @@ inline Value::Value(std::initializer_list<Member> object) noexcept : kind_(Kind:
     u_.list.count = object.size();
 }
 
-inline Value::Value(const Array &array) noexcept : kind_(Kind::Array) {
+inline Value::Value(Array array) noexcept : kind_(Kind::Array) {
     u_.list.items = array.begin();
     u_.list.count = array.size();
 }
@@ -313,7 +406,8 @@ struct Writer {
                              std::size_t count) noexcept {
         for (std::size_t i = 0; i < count; i++) {
             const Member &m = members[i];
-            segops_err_t err = put(dst, m.key.data() ? m.key.data() : "", m.key.size(), m.value);
+            segops_err_t err =
+                put(dst, m.key().data() ? m.key().data() : "", m.key().size(), m.value());
             if (err != SEGOPS_OK) return err;
         }
         return SEGOPS_OK;
@@ -331,7 +425,7 @@ class Props {
     // this Props then returns it).
     Props(std::initializer_list<Member> members) noexcept { // NOLINT
         for (const Member &m : members) {
-            Status s = set(m.key, m.value);
+            Status s = put(m.key(), m.value());
             if (!s && status_) status_ = s;
         }
     }
@@ -341,7 +435,7 @@ class Props {
         p.array_ = true;
         p.status_ = p.ensure();
         for (const Value &v : items) {
-            Status s = p.append(v);
+            Status s = p.push(v);
             if (!s && p.status_) p.status_ = s;
         }
         return p;
@@ -362,37 +456,39 @@ class Props {
     ~Props() { segops_props_free(p_); }
 
     // Sets key to value (replacing it in place when set before). See segops_props_set_*.
-    Status set(std::string_view key, const Value &value) noexcept {
-        if (array_) return SEGOPS_E_INVALID_ARG;
-        Status s = ensure();
-        if (!s) return s;
-        return detail::Writer::put(p_, key.data() ? key.data() : "", key.size(), value);
-    }
+    Status set(std::string_view key, Value value) noexcept { return put(key, value); }
     // Appends to an array builder.
-    Status append(const Value &value) noexcept {
-        if (!array_) return SEGOPS_E_INVALID_ARG;
-        Status s = ensure();
-        if (!s) return s;
-        return detail::Writer::put(p_, nullptr, 0, value);
-    }
+    Status append(Value value) noexcept { return push(value); }
     // Empties it (keeps its memory) and forgets a failure of the constructor.
     void clear() noexcept {
         segops_props_clear(p_);
         status_ = SEGOPS_OK;
     }
     // The JSON text; valid until the next change.
-    std::string_view json() const noexcept {
+    [[nodiscard]] std::string_view json() const noexcept {
         if (!p_) return array_ ? "[]" : "{}";
         std::size_t len = 0;
         const char *text = segops_props_json(p_, &len);
         return {text, len};
     }
     Status status() const noexcept { return status_; }
-    bool is_array() const noexcept { return array_; }
+    [[nodiscard]] bool is_array() const noexcept { return array_; }
     // The C builder, or nullptr while empty (an object: tracking nullptr sends {}).
-    const segops_props_t *get() const noexcept { return p_; }
+    [[nodiscard]] const segops_props_t *get() const noexcept { return p_; }
 
   private:
+    Status put(std::string_view key, const Value &value) noexcept {
+        if (array_) return SEGOPS_E_INVALID_ARG;
+        Status s = ensure();
+        if (!s) return s;
+        return detail::Writer::put(p_, key.data() ? key.data() : "", key.size(), value);
+    }
+    Status push(const Value &value) noexcept {
+        if (!array_) return SEGOPS_E_INVALID_ARG;
+        Status s = ensure();
+        if (!s) return s;
+        return detail::Writer::put(p_, nullptr, 0, value);
+    }
     Status ensure() noexcept {
         if (p_) return SEGOPS_OK;
         return array_ ? segops_props_new_array(&p_) : segops_props_new(&p_);
@@ -485,49 +581,55 @@ segops_err_t with_members(std::initializer_list<Member> members, Track &&track) 
     return err != SEGOPS_OK ? err : track(lease.get());
 }
 
-// A small owning callable (std::function without exceptions): allocation failure is
-// reported, never thrown. Copied with copy_from (each Client owns its own copy).
-template <class Sig> class Callable;
-template <class R, class... Args> class Callable<R(Args...)> {
+// A shared, immutable callable (std::function without exceptions, reference-counted):
+// the Options and each Client made from them hold one reference, and the C library
+// holds its address as the callback's userdata. Allocation failure is reported, never
+// thrown.
+template <class Sig> class SharedFn;
+template <class R, class... Args> class SharedFn<R(Args...)> {
   public:
-    Callable() noexcept = default;
-    Callable(Callable &&other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
-    Callable &operator=(Callable &&other) noexcept {
+    SharedFn() noexcept = default;
+    SharedFn(const SharedFn &other) noexcept : p_(other.p_) {
+        if (p_) p_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    SharedFn(SharedFn &&other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+    SharedFn &operator=(SharedFn other) noexcept {
         std::swap(p_, other.p_);
         return *this;
     }
-    Callable(const Callable &) = delete;
-    Callable &operator=(const Callable &) = delete;
-    ~Callable() { delete p_; }
+    ~SharedFn() {
+        if (p_ && p_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p_;
+    }
 
     template <class F> segops_err_t assign(F &&f) noexcept {
         Base *fresh = new (std::nothrow) Holder<std::decay_t<F>>(std::forward<F>(f));
         if (!fresh) return SEGOPS_E_NOMEM;
-        delete std::exchange(p_, fresh);
+        *this = SharedFn(fresh);
         return SEGOPS_OK;
     }
-    void reset() noexcept { delete std::exchange(p_, nullptr); }
-    segops_err_t copy_from(const Callable &other) noexcept {
-        Base *fresh = other.p_ ? other.p_->clone() : nullptr;
-        if (other.p_ && !fresh) return SEGOPS_E_NOMEM;
-        delete std::exchange(p_, fresh);
-        return SEGOPS_OK;
-    }
+    void reset() noexcept { *this = SharedFn(); }
+    // Gives up this reference without releasing it: for a callable a C client may still
+    // call when nothing can ever free that client.
+    void leak() noexcept { p_ = nullptr; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
-    R operator()(Args... args) const { return p_->call(std::forward<Args>(args)...); }
+    // The C callback's userdata, and the call through it.
+    void *userdata() const noexcept { return p_; }
+    static R call(void *userdata, Args... args) {
+        return static_cast<Base *>(userdata)->call(std::forward<Args>(args)...);
+    }
 
   private:
     struct Base {
         virtual ~Base() = default;
         virtual R call(Args... args) = 0;
-        virtual Base *clone() const noexcept = 0;
+        std::atomic<long> refs{1};
     };
     template <class F> struct Holder final : Base {
         template <class G> explicit Holder(G &&g) : f(std::forward<G>(g)) {}
         R call(Args... args) override { return f(std::forward<Args>(args)...); }
-        Base *clone() const noexcept override { return new (std::nothrow) Holder(f); }
         F f;
     };
+    explicit SharedFn(Base *p) noexcept : p_(p) {}
     Base *p_ = nullptr;
 };
 
@@ -555,15 +657,93 @@ class User {
     segops_user_t *user_;
 };
 
-using ErrorCallback = detail::Callable<void(const segops_error_info_t &)>;
-using LogCallback = detail::Callable<void(segops_log_level_t, std::string_view)>;
-using GetUserCallback = detail::Callable<Status(User &)>;
+using ErrorCallback = detail::SharedFn<void(const segops_error_info_t &)>;
+using LogCallback = detail::SharedFn<void(segops_log_level_t, std::string_view)>;
+using GetUserCallback = detail::SharedFn<Status(User &)>;
+
+namespace detail {
+
+// The C callbacks: userdata is the SharedFn's holder.
+inline void on_error_trampoline(const segops_error_info_t *error, void *userdata) noexcept {
+    ErrorCallback::call(userdata, *error);
+}
+inline void logger_trampoline(segops_log_level_t level, const char *message,
+                              void *userdata) noexcept {
+    LogCallback::call(userdata, level, message ? message : "");
+}
+inline segops_err_t get_user_trampoline(segops_user_t *user, void *userdata) noexcept {
+    User wrapped(user);
+    return GetUserCallback::call(userdata, wrapped).code();
+}
+
+// The callables a client's C callbacks point at: they live as long as the client.
+struct Callables {
+    ErrorCallback on_error;
+    LogCallback logger;
+    GetUserCallback get_user;
+};
+
+// Clients destroyed inside a segops callback, which the C library refuses to shut down
+// or free there (segops_client_free does nothing inside a callback): they keep running
+// and are shut down (with their shutdown timeout, so what they hold is delivered or
+// reported) and freed when the process exits. Their callables must still be callable then.
+class RefusedClients {
+  public:
+    static void adopt(segops_client_t *client, Callables &&callables, Timeout timeout) noexcept {
+        Node *node = new (std::nothrow) Node{client, std::move(callables), timeout, nullptr};
+        if (!node) { // nothing can free it now: its callables stay alive with it
+            callables.on_error.leak();
+            callables.logger.leak();
+            callables.get_user.leak();
+            return;
+        }
+        RefusedClients &all = instance();
+        std::lock_guard<std::mutex> hold(all.lock_);
+        node->next = std::exchange(all.head_, node);
+    }
+    RefusedClients(const RefusedClients &) = delete;
+    RefusedClients &operator=(const RefusedClients &) = delete;
+    ~RefusedClients() {
+        while (Node *node = head_) {
+            head_ = node->next;
+            if (segops_shutdown(node->client, node->timeout.ms()) == SEGOPS_E_STATE) {
+                node->callables.on_error.leak(); // exit called inside a callback: leave it
+                node->callables.logger.leak();
+                node->callables.get_user.leak();
+            } else {
+                segops_client_free(node->client);
+            }
+            delete node;
+        }
+    }
+
+  private:
+    struct Node {
+        segops_client_t *client;
+        Callables callables;
+        Timeout timeout;
+        Node *next;
+    };
+    RefusedClients() noexcept = default;
+    static RefusedClients &instance() noexcept {
+        static RefusedClients all; // its destructor runs at exit
+        return all;
+    }
+    std::mutex lock_;
+    Node *head_ = nullptr;
+};
+
+} // namespace detail
 
 class Client;
 
 // Client options: chainable setters over segops_options_t. A setter that fails keeps
 // its code (the first one) in status() and which setter it was in failed_setter(); a
-// Client made from these options fails with that code. Move-only; not thread-safe.
+// Client made from these options fails with that code. Durations are std::chrono
+// durations, rounded up to milliseconds; a negative one is refused (SEGOPS_E_INVALID_ARG)
+// and one past the C type saturates (and is refused as out of range). Move-only; set it
+// up on one thread. A const Options is never written: several threads may make Clients
+// from it at once.
 class Options {
   public:
     Options() noexcept { note("segops_options_new", segops_options_new(&opts_)); }
@@ -572,10 +752,7 @@ class Options {
         std::swap(opts_, other.opts_);
         std::swap(status_, other.status_);
         std::swap(failed_, other.failed_);
-        std::swap(on_error_, other.on_error_);
-        std::swap(logger_, other.logger_);
-        std::swap(get_user_, other.get_user_);
-        std::swap(log_level_, other.log_level_);
+        std::swap(callables_, other.callables_);
         std::swap(shutdown_timeout_, other.shutdown_timeout_);
         return *this;
     }
@@ -615,9 +792,11 @@ class Options {
     Options &max_retries(std::uint32_t n) {
         return note("max_retries", segops_options_set_max_retries(opts_, n));
     }
-    Options &retry_backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap) {
+    template <class Rep1, class Period1, class Rep2, class Period2>
+    Options &retry_backoff(std::chrono::duration<Rep1, Period1> base,
+                           std::chrono::duration<Rep2, Period2> cap) {
         std::uint32_t b = 0, c = 0;
-        if (!to_u32(base, &b) || !to_u32(cap, &c))
+        if (!detail::option_ms(base, &b) || !detail::option_ms(cap, &c))
             return note("retry_backoff", SEGOPS_E_INVALID_ARG);
         return note("retry_backoff", segops_options_set_retry_backoff_ms(opts_, b, c));
     }
@@ -636,6 +815,10 @@ class Options {
     Options &request_timeout(std::chrono::duration<Rep, Period> d) {
         return ms("request_timeout", d, segops_options_set_request_timeout_ms);
     }
+    // With batch(false): the longest one track call blocks.
+    template <class Rep, class Period> Options &sync_timeout(std::chrono::duration<Rep, Period> d) {
+        return ms("sync_timeout", d, segops_options_set_sync_timeout_ms);
+    }
     Options &ca_file(detail::CStr path) {
         return text("ca_file", path, segops_options_set_ca_file);
     }
@@ -649,44 +832,78 @@ class Options {
     Options &user_agent_suffix(detail::CStr suffix) {
         return text("user_agent_suffix", suffix, segops_options_set_user_agent_suffix);
     }
-    // The deadline ~Client gives segops_shutdown (default: default_shutdown_timeout;
-    // no_deadline waits for every event).
+    Options &max_requests_per_minute(std::uint32_t n) {
+        return note("max_requests_per_minute",
+                    segops_options_set_max_requests_per_minute(opts_, n));
+    }
+    // The on-disk spool (nullptr: none, the default). See segops_options_set_spool_*.
+    Options &spool_dir(detail::CStr path) {
+        return text("spool_dir", path, segops_options_set_spool_dir);
+    }
+    Options &spool_max_bytes(std::uint64_t bytes) {
+        return note("spool_max_bytes", segops_options_set_spool_max_bytes(opts_, bytes));
+    }
     template <class Rep, class Period>
-    Options &shutdown_timeout(std::chrono::duration<Rep, Period> d) {
-        shutdown_timeout_ = std::chrono::ceil<std::chrono::milliseconds>(d);
+    Options &spool_max_age(std::chrono::duration<Rep, Period> d) {
+        return ms("spool_max_age", d, segops_options_set_spool_max_age_ms);
+    }
+    // How soon after a write the spool files are synced; zero (the default) never.
+    template <class Rep, class Period> Options &spool_fsync(std::chrono::duration<Rep, Period> d) {
+        return ms("spool_fsync", d, segops_options_set_spool_fsync_ms);
+    }
+    // The deadline ~Client gives segops_shutdown (default: default_shutdown_timeout;
+    // no_deadline waits for every event; a negative duration is zero).
+    Options &shutdown_timeout(Timeout timeout) {
+        shutdown_timeout_ = timeout;
         return *this;
     }
 
-    // Callables, copied into each Client. F: void(const segops_error_info_t &).
-    // nullptr restores the default (one line on stderr per report).
+    // Callables, shared with each Client (see the rules at the top). F: void(const
+    // segops_error_info_t &). nullptr restores the default (one line on stderr per report).
     template <class F> Options &on_error(F &&f) {
-        return note("on_error", on_error_.assign(std::forward<F>(f)));
+        segops_err_t err = callables_.on_error.assign(std::forward<F>(f));
+        if (err == SEGOPS_OK)
+            err = segops_options_set_on_error(opts_, detail::on_error_trampoline,
+                                              callables_.on_error.userdata());
+        return note("on_error", err);
     }
     Options &on_error(std::nullptr_t) {
-        on_error_.reset();
-        return *this;
+        callables_.on_error.reset();
+        return note("on_error", segops_options_set_on_error(opts_, nullptr, nullptr));
     }
     // F: void(segops_log_level_t, std::string_view message); lines below min_level skipped.
     template <class F> Options &logger(F &&f, segops_log_level_t min_level = SEGOPS_LOG_INFO) {
-        log_level_ = min_level;
-        return note("logger", logger_.assign(std::forward<F>(f)));
+        segops_err_t err = callables_.logger.assign(std::forward<F>(f));
+        if (err == SEGOPS_OK)
+            err = segops_options_set_logger(opts_, detail::logger_trampoline, min_level,
+                                            callables_.logger.userdata());
+        return note("logger", err);
     }
     Options &logger(std::nullptr_t) {
-        logger_.reset();
-        return *this;
+        callables_.logger.reset();
+        return note("logger", segops_options_set_logger(opts_, nullptr, SEGOPS_LOG_INFO, nullptr));
     }
     // F: Status-or-segops_err_t(segops::User &); required with a pk_ key.
     template <class F> Options &get_user(F &&f) {
-        return note("get_user", get_user_.assign(std::forward<F>(f)));
+        segops_err_t err = callables_.get_user.assign(std::forward<F>(f));
+        if (err == SEGOPS_OK)
+            err = segops_options_set_get_user(opts_, detail::get_user_trampoline,
+                                              callables_.get_user.userdata());
+        return note("get_user", err);
     }
     Options &get_user(std::nullptr_t) {
-        get_user_.reset();
-        return *this;
+        callables_.get_user.reset();
+        return note("get_user", segops_options_set_get_user(opts_, nullptr, nullptr));
     }
 
     Status status() const noexcept { return status_; }
     // The setter that failed first ("api_url", ...), or nullptr.
-    const char *failed_setter() const noexcept { return failed_; }
+    [[nodiscard]] const char *failed_setter() const noexcept { return failed_; }
+    // The C options, for C calls (a C setter's result is not kept in status(); its
+    // callbacks and these callables are the same settings: the last one set wins).
+    // Owned by this object; null only when segops_options_new failed (see status()).
+    [[nodiscard]] segops_options_t *get() noexcept { return opts_; }
+    [[nodiscard]] const segops_options_t *get() const noexcept { return opts_; }
 
   private:
     friend class Client;
@@ -701,73 +918,43 @@ class Options {
                   segops_err_t (*set)(segops_options_t *, const char *)) noexcept {
         return note(setter, value.error() ? value.error() : set(opts_, value.get()));
     }
-    template <class D> static bool to_u32(D d, std::uint32_t *out) noexcept {
-        if (d < D::zero()) return false;
-        auto n = std::chrono::ceil<std::chrono::milliseconds>(d).count();
-        *out =
-            n > static_cast<decltype(n)>(UINT32_MAX) ? UINT32_MAX : static_cast<std::uint32_t>(n);
-        return true;
-    }
-    template <class D>
-    Options &ms(const char *setter, D d,
-                segops_err_t (*set)(segops_options_t *, std::uint32_t)) noexcept {
-        std::uint32_t n = 0;
-        return note(setter, to_u32(d, &n) ? set(opts_, n) : SEGOPS_E_INVALID_ARG);
+    template <class Int, class D>
+    Options &ms(const char *setter, D d, segops_err_t (*set)(segops_options_t *, Int)) noexcept {
+        Int n = 0;
+        return note(setter, detail::option_ms(d, &n) ? set(opts_, n) : SEGOPS_E_INVALID_ARG);
     }
 
     segops_options_t *opts_ = nullptr;
     Status status_;
     const char *failed_ = nullptr;
-    ErrorCallback on_error_;
-    LogCallback logger_;
-    GetUserCallback get_user_;
-    segops_log_level_t log_level_ = SEGOPS_LOG_INFO;
-    std::chrono::milliseconds shutdown_timeout_ = default_shutdown_timeout;
+    detail::Callables callables_;
+    Timeout shutdown_timeout_ = default_shutdown_timeout;
 };
 
 // A client (segops_client_t). Move-only. The destructor calls segops_shutdown with the
 // shutdown timeout (default_shutdown_timeout unless set), then frees the client, then
-// its callables. All calls are thread-safe, as in C.
+// releases its callables. All calls are thread-safe, as in C. Destroyed inside a segops
+// callback (its own or another client's), where the C library refuses to shut down or
+// free a client, it is not freed either: it keeps running and is shut down and freed at
+// process exit.
 class Client {
   public:
     // Not created: operator bool is false, status() SEGOPS_E_STATE.
     Client() noexcept = default;
-    // Creates the client (segops_client_new) from a copy of opts; on failure operator
-    // bool is false and status() says why (opts.status() first).
-    explicit Client(const Options &opts) noexcept : shutdown_timeout_(opts.shutdown_timeout_) {
-        status_ = opts.status();
-        if (!status_) return;
-        std::unique_ptr<Callbacks> cb(new (std::nothrow) Callbacks);
-        if (!cb) {
-            status_ = SEGOPS_E_NOMEM;
-            return;
-        }
-        segops_err_t err = cb->on_error.copy_from(opts.on_error_);
-        if (err == SEGOPS_OK) err = cb->logger.copy_from(opts.logger_);
-        if (err == SEGOPS_OK) err = cb->get_user.copy_from(opts.get_user_);
-        if (err != SEGOPS_OK) {
-            status_ = err;
-            return;
-        }
-        // The client copies the options with these trampolines pointing at its own
-        // callables; the Options then go back to holding none.
-        segops_options_t *o = opts.opts_;
-        Callbacks *ud = cb.get();
-        segops_options_set_on_error(o, cb->on_error ? on_error_trampoline : nullptr, ud);
-        segops_options_set_logger(o, cb->logger ? logger_trampoline : nullptr, opts.log_level_, ud);
-        segops_options_set_get_user(o, cb->get_user ? get_user_trampoline : nullptr, ud);
-        status_ = segops_client_new(o, &client_);
-        segops_options_set_on_error(o, nullptr, nullptr);
-        segops_options_set_logger(o, nullptr, opts.log_level_, nullptr);
-        segops_options_set_get_user(o, nullptr, nullptr);
-        if (status_) callbacks_ = std::move(cb);
+    // Creates the client (segops_client_new) from opts, which it only reads; on failure
+    // operator bool is false and status() says why (opts.status() first).
+    explicit Client(const Options &opts) noexcept
+        : callables_(opts.callables_), status_(opts.status()),
+          shutdown_timeout_(opts.shutdown_timeout_) {
+        if (status_) status_ = segops_client_new(opts.get(), &client_);
+        if (!status_) callables_ = detail::Callables();
     }
     Client(Client &&other) noexcept { *this = std::move(other); }
     Client &operator=(Client &&other) noexcept {
         if (this != &other) {
             close();
             client_ = std::exchange(other.client_, nullptr);
-            callbacks_ = std::move(other.callbacks_);
+            callables_ = std::move(other.callables_);
             status_ = std::exchange(other.status_, SEGOPS_E_STATE);
             shutdown_timeout_ = other.shutdown_timeout_;
         }
@@ -819,42 +1006,18 @@ class Client {
     }
 
     // segops_flush: waits until everything tracked before is delivered or dropped, or
-    // the timeout passes (SEGOPS_E_TIMEOUT). no_deadline waits without one.
-    template <class Rep, class Period>
-    Status flush(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return segops_flush(client_, detail::to_ms_int(timeout));
-    }
+    // the timeout passes (SEGOPS_E_TIMEOUT). A duration (a negative one: no wait) or
+    // no_deadline.
+    Status flush(Timeout timeout) noexcept { return segops_flush(client_, timeout.ms()); }
     // segops_shutdown: flush, then stop; idempotent. The destructor calls it too.
-    template <class Rep, class Period>
-    Status shutdown(std::chrono::duration<Rep, Period> timeout) noexcept {
-        return segops_shutdown(client_, detail::to_ms_int(timeout));
-    }
-    template <class Rep, class Period>
-    void set_shutdown_timeout(std::chrono::duration<Rep, Period> timeout) noexcept {
-        shutdown_timeout_ = std::chrono::ceil<std::chrono::milliseconds>(timeout);
-    }
-    std::chrono::milliseconds shutdown_timeout() const noexcept { return shutdown_timeout_; }
+    Status shutdown(Timeout timeout) noexcept { return segops_shutdown(client_, timeout.ms()); }
+    void set_shutdown_timeout(Timeout timeout) noexcept { shutdown_timeout_ = timeout; }
+    [[nodiscard]] Timeout shutdown_timeout() const noexcept { return shutdown_timeout_; }
     Status stats(segops_stats_t &out) const noexcept { return segops_client_stats(client_, &out); }
     // The C client, for C calls; owned by this object.
-    segops_client_t *get() const noexcept { return client_; }
+    [[nodiscard]] segops_client_t *get() const noexcept { return client_; }
 
   private:
-    struct Callbacks {
-        ErrorCallback on_error;
-        LogCallback logger;
-        GetUserCallback get_user;
-    };
-    static void on_error_trampoline(const segops_error_info_t *error, void *userdata) noexcept {
-        static_cast<Callbacks *>(userdata)->on_error(*error);
-    }
-    static void logger_trampoline(segops_log_level_t level, const char *message,
-                                  void *userdata) noexcept {
-        static_cast<Callbacks *>(userdata)->logger(level, message ? message : "");
-    }
-    static segops_err_t get_user_trampoline(segops_user_t *user, void *userdata) noexcept {
-        User wrapped(user);
-        return static_cast<Callbacks *>(userdata)->get_user(wrapped).code();
-    }
     static constexpr const char *kIdentified = "context_identified";
 
     // An id copied from a string_view that could not be allocated: no C call can say so.
@@ -880,17 +1043,34 @@ class Client {
     }
     void close() noexcept {
         if (!client_) return;
-        segops_shutdown(client_, detail::to_ms_int(shutdown_timeout_));
+        // SEGOPS_E_STATE only inside a segops callback, where freeing the client (and the
+        // callable that may be running) would pull it from under the library.
+        if (segops_shutdown(client_, shutdown_timeout_.ms()) == SEGOPS_E_STATE) {
+            detail::RefusedClients::adopt(std::exchange(client_, nullptr), std::move(callables_),
+                                          shutdown_timeout_);
+            return;
+        }
         segops_client_free(std::exchange(client_, nullptr));
-        callbacks_.reset();
+        callables_ = detail::Callables();
     }
 
     segops_client_t *client_ = nullptr;
-    std::unique_ptr<Callbacks> callbacks_;
+    detail::Callables callables_;
     Status status_ = SEGOPS_E_STATE;
-    std::chrono::milliseconds shutdown_timeout_ = default_shutdown_timeout;
+    Timeout shutdown_timeout_ = default_shutdown_timeout;
 };
+
+// segops_sign_user_id (a backend helper; no client needed): signs "<user_id>|<unix_ts>"
+// with HMAC-SHA256 keyed by the hex-decoded secret; unix_ts <= 0 means now. The secret
+// may be a C string, std::string or std::string_view (a copy made of it is wiped).
+inline Status sign_user_id(detail::CStr hmac_secret_hex, detail::CStr user_id, std::int64_t unix_ts,
+                           segops_signed_user_t &out) noexcept {
+    if (hmac_secret_hex.error()) return hmac_secret_hex.error();
+    if (user_id.error()) return user_id.error();
+    return segops_sign_user_id(hmac_secret_hex.get(), user_id.get(), unix_ts, &out);
+}
 
 } // namespace segops
 
+#endif // C++17
 #endif // SEGOPS_SEGOPS_HPP
