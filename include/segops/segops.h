@@ -70,6 +70,29 @@ typedef enum segops_err {
  * Thread-safe, never blocks. */
 SEGOPS_API const char *segops_strerror(segops_err_t err);
 
+/* The reason for the last call on this thread that returned an error: one line
+ * of English, e.g. "segops_options_set_api_key: the key ends with a line break
+ * (read from a file? strip the trailing newline)" or "segops_track: HTTP 400
+ * from the batch endpoint: <the server's message>". Never NULL; "" before any
+ * call on this thread failed. It never holds a key, token or HMAC secret (a
+ * refused key or URL is described, never quoted).
+ *
+ * Every public function that returns a segops_err_t other than SEGOPS_OK sets
+ * it before returning; calls that succeed leave it unchanged (as errno and
+ * libgit2's git_error_last do), so read it right after the call that failed.
+ * The code is still the return value: the text is for people and logs, and its
+ * wording may change between versions.
+ *
+ * Kept per thread (libgit2's model) rather than per object (sqlite's): most
+ * failures worth explaining have no object to hang a reason on (a setter's NULL
+ * opts, a segops_client_new that returns no client), and a client is shared by
+ * threads whose reasons would overwrite each other. A thread sees only the
+ * reasons of its own calls. The text lives in a static buffer of the calling
+ * thread, valid until that thread's next failing segops call or its exit. Drop
+ * reports of events accepted earlier still go to on_error, not here.
+ * Thread-safe, never blocks, never allocates. */
+SEGOPS_API const char *segops_last_error(void);
+
 /* The library version as "MAJOR.MINOR.PATCH"; static, never NULL. Thread-safe. */
 SEGOPS_API const char *segops_version(void);
 
