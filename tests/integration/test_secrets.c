@@ -373,7 +373,7 @@ static void test_tls_failure(void **state) {
     devsrv_revoke_tokens(srv);
     devsrv_fail_mints(srv, 401, 1);
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE); /* a refused mint is a handshake failure */
     segops_client_free(client);
     sink_check(3);
     devsrv_stop(srv);
@@ -398,7 +398,7 @@ static void test_handshake_errors(void **state) {
     devsrv_revoke_tokens(srv);
     devsrv_fail_mints(srv, 403, 1);
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     /* Revoked and the mint failing with 500 until retries run out. */
     devsrv_fail_mints(srv, 500, 10);
     send_n(client, 1);
@@ -425,15 +425,15 @@ static void test_handshake_errors(void **state) {
     /* An unknown pk_ key, a wrong signature, and batch = false. */
     client = new_client(srv, &(spec_t){.key = PK_UNKNOWN});
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     segops_client_free(client);
     client = new_client(srv, &(spec_t){.key = PK, .sign_with = "00112233445566778899aabbccddeeff"});
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     segops_client_free(client);
     client = new_client(srv, &(spec_t){.key = PK, .sync = true});
     devsrv_fail_mints(srv, 401, 1);
-    assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_E_AUTH);
+    assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_E_HANDSHAKE);
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     remember_token(srv);
     segops_client_free(client);
