@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "deliver.h"
+#include "exit_watch.h"
 #include "fork.h"
 #include "gate.h"
 #include "last_error.h"
@@ -40,6 +41,7 @@ struct segops_client {
     segops__spooler_t *spooler;      /* batch mode with a spool_dir */
     segops__worker_t *worker;        /* batch mode */
     segops__sync_t *sync;            /* batch = false */
+    segops__exit_watch_t exit_watch; /* says so at exit when events were never sent */
 };
 
 /* The fork hooks, in lock order: a lock taken while another is held comes
@@ -77,6 +79,18 @@ static void client_destroy(segops_client_t *c) {
     segops__free(c->batch_url);
     segops_options_free(c->cfg);
     segops__free(c);
+}
+
+/* At exit: events accepted and not yet settled, unless segops_shutdown was
+ * called (it settles or reports them itself). */
+static uint64_t unsent_at_exit(void *arg, bool *in_spool) {
+    segops_client_t *c = arg;
+    if (segops__gate_stopping(c->gate)) return 0;
+    if (c->admission) segops__admission_collect(c->admission); /* every accepted event counts */
+    segops_stats_t st;
+    segops__ledger_snapshot(c->ledger, &st);
+    *in_spool = c->spooler != NULL;
+    return st.pending;
 }
 
 static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, char *why,
@@ -148,6 +162,8 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     segops__fork_hook_t *hooks[10];
     fork_hooks(c, hooks);
     for (size_t i = 0; hooks[i]; i++) segops__fork_register(hooks[i]);
+    c->exit_watch = (segops__exit_watch_t){unsent_at_exit, c, NULL, NULL};
+    segops__exit_watch_add(&c->exit_watch);
     *out = c;
     return SEGOPS_OK;
 }
@@ -294,6 +310,7 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
 
 void segops_client_free(segops_client_t *c) {
     if (!c || segops__in_callback()) return;
+    segops__exit_watch_remove(&c->exit_watch); /* the shutdown is asked for: nothing to say */
     segops_shutdown(c, -1);
     client_destroy(c);
 }
