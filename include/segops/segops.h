@@ -12,6 +12,12 @@
  * Accounting rule: a call that returns an error has no further effect and fires no
  * callback. A track call that returns SEGOPS_OK has exactly one outcome later:
  * delivered, or dropped and reported once through on_error with its reason.
+ * segops_last_error() says why the last failed call on a thread failed.
+ *
+ * Exit: call segops_shutdown (or segops_client_free) before the process exits.
+ * A client still holding undelivered events at exit() was never asked to
+ * settle them; the library then writes one line on stderr naming how many (see
+ * segops_shutdown).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -56,10 +62,11 @@ typedef enum segops_err {
     SEGOPS_E_NETWORK = 9,       /* connect/DNS/reset/transfer failure */
     SEGOPS_E_TLS = 10,          /* TLS handshake or certificate verification failed */
     SEGOPS_E_HTTP = 11,         /* an HTTP status not covered below (400, 404, 413 ...) */
-    SEGOPS_E_AUTH = 12,         /* 401/403: bad or revoked key or token */
+    SEGOPS_E_AUTH = 12,         /* 401/403 from the batch endpoint: bad or revoked key/token */
     SEGOPS_E_RATE_LIMITED = 13, /* 429 */
     SEGOPS_E_SERVER = 14,       /* 5xx */
-    SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (bad response, get_user error) */
+    SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (refused with 401/403, a bad
+                                   answer, a get_user error), in every mode */
     SEGOPS_E_CRYPTO = 16,       /* the crypto library failed */
     SEGOPS_E_INTERNAL = 17,     /* a bug in libsegops; please report it */
     SEGOPS_E_SKIPPED = 18,      /* the server accepted the request but skipped events as invalid */
@@ -192,6 +199,11 @@ SEGOPS_API void segops_options_free(segops_options_t *opts);
  * SEGOPS_E_NOMEM. A builder is not thread-safe: set it up on one thread. None blocks.
  * A setter checks its own option alone, so options may be set in any order;
  * the checks that relate two options run in segops_client_new.
+ * A refusal says why in segops_last_error(), e.g. "segops_options_set_api_key:
+ * the key ends with a line break (read from a file? strip the trailing
+ * newline)" or "segops_options_set_batch_size: 0 is outside 1..100000". The
+ * builder remembers why its last set_api_url / set_api_key was refused until
+ * one is accepted, so segops_client_new can name that cause.
  */
 /* Base URL, http:// or https://, with or without a trailing '/'. Required. */
 SEGOPS_API segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url);
@@ -378,9 +390,12 @@ typedef struct segops_stats {
  *   - batch_size > max_queue_events (the queue could never hold one batch);
  *   - max_event_bytes > max_queue_bytes (an event could not fit the queue).
  * The last two relate two options, so no setter can check them. (A key without
- * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.) With a
- * logger set, the cause is logged at SEGOPS_LOG_ERROR. On failure *out is NULL.
- * Thread-safe; does no network I/O. */
+ * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.)
+ * segops_last_error() names the cause, with the values involved ("batch_size
+ * 50 is larger than max_queue_events 10"); for a URL or key that its setter
+ * refused it says so ("api_url was refused by its setter: the url has no
+ * scheme ..."), not "not set". With a logger set, the cause is also logged at
+ * SEGOPS_LOG_ERROR. On failure *out is NULL. Thread-safe; does no network I/O. */
 SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out);
 
 /* Tracks one event: validates on the calling thread, copies, stamps occurred_at
@@ -399,8 +414,13 @@ SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_c
  * returns the delivery outcome instead, within sync_timeout_ms (default 30 s);
  * calls from different threads use separate connections and never wait for each
  * other. A failed send is counted as dropped and reported by the return value,
- * not through on_error. It returns SEGOPS_E_STATE when called from inside a
- * segops callback (a logger or get_user running in a send). */
+ * not through on_error; segops_last_error() then says why, with the HTTP status
+ * and the server's message when there was an answer ("segops_track: not
+ * delivered: HTTP 400 from the batch endpoint: <the server's detail>"). A
+ * refused pk_ session mint returns SEGOPS_E_HANDSHAKE. It returns
+ * SEGOPS_E_STATE when called from inside a segops callback (a logger or
+ * get_user running in a send). Every refusal names its field or cause in
+ * segops_last_error(). */
 SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_id,
                                      const char *event_type, const char *payload_json);
 
@@ -442,7 +462,20 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * until the worker has stopped (the deadline plus a few ms). Every other call,
  * concurrent or later, waits for that with its own timeout_ms and returns the
  * first call's result, or SEGOPS_E_TIMEOUT when its own deadline passes first
- * (the shutdown then goes on). */
+ * (the shutdown then goes on).
+ *
+ * Exiting without it: the events a batching client holds live in its memory and
+ * worker thread, which exit() ends; the library does not send at exit (the
+ * worker may be mid-request, the application's callbacks may be torn down, and
+ * the exiting thread may be one that must not wait). Instead an atexit handler,
+ * installed with the first client, writes one line to stderr for each client
+ * that was never shut down and still holds undelivered events:
+ *   "segops: 1000 events were not sent: the process exited without
+ *    segops_shutdown (they are lost)"
+ * (with a spool_dir: "(they stay in the spool for the next client)"). A client
+ * shut down or freed, holding nothing, or inherited by a forked child (which
+ * never inherits events) prints nothing. _exit, quick_exit, crashes and fatal
+ * signals run no atexit handler. */
 SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms);
 
 /* Shuts down (without a deadline if never shut down: call segops_shutdown first
