@@ -5,6 +5,7 @@
  * client here never sends. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,10 +26,19 @@ static void expect_reason(const char *want) {
     if (strstr(got, "LASTERR_CANARY")) fail_msg("reason holds the key: \"%s\"", got);
 }
 
+/* A reason left by an earlier failure, so each EXPECT proves its call set one. */
+static void leave_stale_reason(void) {
+    assert_int_equal(segops_options_set_max_retries(NULL, 0), SEGOPS_E_INVALID_ARG);
+    expect_reason("segops_options_set_max_retries: opts is NULL");
+}
+
 #define EXPECT(call, code, want)                                                                   \
     do {                                                                                           \
+        leave_stale_reason();                                                                      \
         assert_int_equal((call), (code));                                                          \
         expect_reason(want);                                                                       \
+        if (strstr(segops_last_error(), "set_max_retries: opts is NULL"))                          \
+            fail_msg("%s did not set a reason", #call);                                            \
     } while (0)
 
 static void test_every_setter_says_why(void **state) {
@@ -303,6 +313,60 @@ static void test_each_thread_has_its_own(void **state) {
     expect_reason("segops_options_set_max_retries: 500 is outside 0..100");
 }
 
+/* ---- the payload builder, identities and signing helpers ---- */
+
+static void test_helpers_say_why(void **state) {
+    (void)state;
+    segops_props_t *p = NULL, *a = NULL;
+    EXPECT(segops_props_new(NULL), SEGOPS_E_INVALID_ARG, "segops_props_new: out is NULL");
+    assert_int_equal(segops_props_new(&p), SEGOPS_OK);
+    assert_int_equal(segops_props_new_array(&a), SEGOPS_OK);
+    EXPECT(segops_props_set_int(NULL, "k", 1), SEGOPS_E_INVALID_ARG, "props is NULL");
+    EXPECT(segops_props_set_int(p, NULL, 1), SEGOPS_E_INVALID_ARG, "an object builder needs a key");
+    EXPECT(segops_props_set_int(a, "k", 1), SEGOPS_E_INVALID_ARG,
+           "an array builder takes key NULL");
+    EXPECT(segops_props_set_int(p, "\xc3", 1), SEGOPS_E_INVALID_ARG, "the key is not valid UTF-8");
+    EXPECT(segops_props_set_string(p, "k", NULL), SEGOPS_E_INVALID_ARG,
+           "use segops_props_set_null");
+    EXPECT(segops_props_set_string(p, "k", "\xff"), SEGOPS_E_INVALID_ARG,
+           "the string is not valid UTF-8");
+    EXPECT(segops_props_set_double(p, "k", NAN), SEGOPS_E_INVALID_ARG, "NaN or infinite");
+    EXPECT(segops_props_set_json(p, "k", "{"), SEGOPS_E_INVALID_JSON, "not one JSON value");
+    EXPECT(segops_props_set_json(p, "k", NULL), SEGOPS_E_INVALID_JSON, "the text is NULL");
+    EXPECT(segops_props_set_props(p, "k", p), SEGOPS_E_INVALID_ARG, "the builder itself");
+    segops_value_t bad = {.type = (segops_value_type_t)99};
+    EXPECT(segops_props_set_value(p, "k", 1, &bad), SEGOPS_E_INVALID_ARG, "type 99 is unknown");
+    segops_props_free(a);
+    segops_props_free(p);
+
+    EXPECT(segops_user_set_id(NULL, "u"), SEGOPS_E_INVALID_ARG, "segops_user_set_id: user is NULL");
+    EXPECT(segops_user_set_signature(NULL, "ab", 1), SEGOPS_E_INVALID_ARG,
+           "segops_user_set_signature: user is NULL");
+
+    static const char secret[] = "5ec2e7ca4a2e75ec2e7ca4a2e7c0ffee";
+    segops_signed_user_t su;
+    EXPECT(segops_sign_user_id(secret, "u", 0, NULL), SEGOPS_E_INVALID_ARG, "out is NULL");
+    EXPECT(segops_sign_user_id("5ec", "u", 0, &su), SEGOPS_E_INVALID_ARG,
+           "segops_sign_user_id: hmac_secret_hex has an odd number of hex digits");
+    EXPECT(segops_sign_user_id("zz", "u", 0, &su), SEGOPS_E_INVALID_ARG, "is not hex");
+    EXPECT(segops_sign_user_id("", "u", 0, &su), SEGOPS_E_INVALID_ARG, "hmac_secret_hex is empty");
+    EXPECT(segops_sign_user_id(secret, "", 0, &su), SEGOPS_E_INVALID_ARG,
+           "user_id is empty or not UTF-8");
+    if (strstr(segops_last_error(), "5ec2e7")) fail_msg("the secret is in the reason");
+    assert_int_equal(segops_sign_user_id(secret, "u", 1700000000, &su), SEGOPS_OK);
+    EXPECT(segops_verify_user_id(secret, "v", su.user_id_sig, su.user_id_ts, 1700000000, 300),
+           SEGOPS_E_AUTH, "segops_verify_user_id: the signature does not match");
+    EXPECT(segops_verify_user_id(secret, "u", su.user_id_sig, su.user_id_ts, 1700000400, 300),
+           SEGOPS_E_AUTH, "user_id_ts is 400 s from now, over the tolerance of 300 s");
+    EXPECT(segops_verify_user_id(secret, "u", "xyz", su.user_id_ts, 0, 300), SEGOPS_E_INVALID_ARG,
+           "user_id_sig is not 64 hex digits");
+    char small[8];
+    size_t needed = 0;
+    EXPECT(segops_signed_user_json("u", &su, small, sizeof small, &needed), SEGOPS_E_TOO_LARGE,
+           "buflen 8 is below the");
+    EXPECT(segops_new_anonymous_id(NULL), SEGOPS_E_INVALID_ARG, "out is NULL");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_setter_says_why),
@@ -310,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_client_new_names_the_cause),
         cmocka_unit_test(test_track_says_which_field),
         cmocka_unit_test(test_each_thread_has_its_own),
+        cmocka_unit_test(test_helpers_say_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
