@@ -82,7 +82,10 @@ static void client_destroy(segops_client_t *c) {
 }
 
 /* At exit: events accepted and not yet settled, unless segops_shutdown was
- * called (it settles or reports them itself). */
+ * called (it settles or reports them itself). With exit_flush_ms the client is
+ * first shut down with that deadline (what it drops is reported as any
+ * shutdown's is), except on a worker thread or inside a callback, where
+ * waiting for a worker could never end. */
 static uint64_t unsent_at_exit(void *arg, bool *in_spool) {
     segops_client_t *c = arg;
     if (segops__gate_stopping(c->gate)) return 0;
@@ -90,7 +93,11 @@ static uint64_t unsent_at_exit(void *arg, bool *in_spool) {
     segops_stats_t st;
     segops__ledger_snapshot(c->ledger, &st);
     *in_spool = c->spooler != NULL;
-    return st.pending;
+    if (!st.pending || !c->cfg->exit_flush_ms || segops__on_worker_thread() ||
+        segops__in_callback())
+        return st.pending;
+    segops_shutdown(c, (int)c->cfg->exit_flush_ms);
+    return c->spooler ? segops__ledger_left_in_spool(c->ledger) : 0;
 }
 
 static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, char *why,

@@ -320,6 +320,17 @@ SEGOPS_API segops_err_t segops_options_set_spool_max_age_ms(segops_options_t *op
  * can take to the last N ms, at the cost of one fdatasync per interval (about a
  * millisecond on an SSD, tens on a spinning disk). */
 SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts, uint32_t ms);
+/* Opt-in flush at exit (default 0: off, 0..60000 ms). When the process calls
+ * exit() (or returns from main) while this client was never shut down and
+ * still holds undelivered events, the library's atexit handler calls
+ * segops_shutdown(client, ms) first: what is delivered by then is delivered,
+ * and what is not is dropped and reported through on_error (the stderr line by
+ * default) as any shutdown's drops are. Off, or when exit() runs on a segops
+ * worker thread or inside a segops callback (where a shutdown could wait for
+ * itself), the handler only writes its line (see segops_shutdown). Your
+ * callbacks may then run during exit: keep what they use alive until then.
+ * It never replaces calling segops_shutdown yourself. */
+SEGOPS_API segops_err_t segops_options_set_exit_flush_ms(segops_options_t *opts, uint32_t ms);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -475,7 +486,8 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * (with a spool_dir: "(they stay in the spool for the next client)"). A client
  * shut down or freed, holding nothing, or inherited by a forked child (which
  * never inherits events) prints nothing. _exit, quick_exit, crashes and fatal
- * signals run no atexit handler. */
+ * signals run no atexit handler. To have the handler try to deliver first, with
+ * a bound, set segops_options_set_exit_flush_ms. */
 SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms);
 
 /* Shuts down (without a deadline if never shut down: call segops_shutdown first

@@ -1,7 +1,7 @@
 /* A client that exits with or without segops_shutdown, for test_exit_warning
  * (a helper program, not a test):
  *
- *   exit_child URL COUNT END
+ *   exit_child URL COUNT END [EXIT_FLUSH_MS]
  *
  * Tracks COUNT events "item_viewed" of user "child" (each must be accepted),
  * then ends as END says:
@@ -9,6 +9,7 @@
  *   shutdown  segops_shutdown(10 s) and segops_client_free, then exit(0);
  *   fork      fork a child that exits at once (exit(0): its atexit handlers
  *             run), wait for it, then exit(0) without segops_shutdown.
+ * EXIT_FLUSH_MS sets segops_options_set_exit_flush_ms.
  * Exit codes other than 0 name what failed. It writes nothing itself, so all
  * of its stderr is the library's. */
 #define _GNU_SOURCE 1
@@ -20,7 +21,7 @@
 #include "testutil.h"
 
 int main(int argc, char **argv) {
-    if (argc != 4) return 2;
+    if (argc != 4 && argc != 5) return 2;
     const char *url = argv[1], *end = argv[3];
     long count = atol(argv[2]);
     segops_options_t *opts = NULL;
@@ -30,6 +31,8 @@ int main(int argc, char **argv) {
         segops_options_set_api_key(opts, TEST_SK) != SEGOPS_OK ||
         segops_options_set_batch_size(opts, 500) != SEGOPS_OK)
         return 4;
+    if (argc == 5 && segops_options_set_exit_flush_ms(opts, (uint32_t)atol(argv[4])) != SEGOPS_OK)
+        return 11;
     segops_client_t *client = NULL;
     if (segops_client_new(opts, &client) != SEGOPS_OK) return 5;
     segops_options_free(opts);

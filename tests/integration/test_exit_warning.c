@@ -13,10 +13,12 @@
 /* A child that has not exited by then is hung (never a speed threshold). */
 #define CHILD_DEADLINE_MS 60000
 
-/* Runs exit_child against srv; returns its stderr (free it). */
-static char *run_child(devsrv_t *srv, const char *count, const char *end) {
-    char *argv[] = {(char *)"exit_child", (char *)devsrv_url(srv), (char *)count, (char *)end,
-                    NULL};
+/* Runs exit_child against srv (exit_flush_ms NULL: not set); returns its
+ * stderr (free it). */
+static char *run_child_flushing(devsrv_t *srv, const char *count, const char *end,
+                                const char *exit_flush_ms) {
+    char *argv[] = {(char *)"exit_child", (char *)devsrv_url(srv), (char *)count,
+                    (char *)end,          (char *)exit_flush_ms,   NULL};
     /* The child leaves its client unfreed on purpose: no leak report. */
     char *envp[] = {(char *)"ASAN_OPTIONS=detect_leaks=0", NULL};
     cli_child_t child;
@@ -29,6 +31,10 @@ static char *run_child(devsrv_t *srv, const char *count, const char *end) {
     child.err = NULL;
     cli_child_free(&child);
     return err;
+}
+
+static char *run_child(devsrv_t *srv, const char *count, const char *end) {
+    return run_child_flushing(srv, count, end, NULL);
 }
 
 static size_t lines_of(const char *text) {
@@ -91,12 +97,45 @@ static void test_forked_child_says_nothing(void **state) {
     fixture_stop(&f);
 }
 
+/* ---- the opt-in flush at exit (exit_flush_ms) ---- */
+
+/* Without it these 50 events (a partial batch, held by pacing) would still be
+ * queued at exit; with it they are delivered and nothing is said. */
+static void test_exit_flush_delivers(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f, NULL);
+    char *err = run_child_flushing(f.srv, "50", "exit", "10000");
+    assert_string_equal(err, "");
+    assert_int_equal(server_stats(f.srv).events_received, 50);
+    free(err);
+    fixture_stop(&f);
+}
+
+/* A server that never answers: the flush's deadline drops them, reported
+ * like any shutdown's drops (the default on_error line), never silently. */
+static void test_exit_flush_deadline_reports_drops(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f, NULL);
+    assert_int_equal(devsrv_script_text(f.srv, "noanswer"), 0);
+    char *err = run_child_flushing(f.srv, "30", "exit", "300");
+    if (lines_of(err) != 1 || !strstr(err, "segops: dropped 30 events (shutdown deadline)"))
+        fail_msg("expected one drop report for 30 events, got:\n%s", err);
+    assert_int_equal(server_stats(f.srv).events_received, 0);
+    free(err);
+    unstick(f.srv);
+    fixture_stop(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_without_shutdown_says_how_many),
         cmocka_unit_test(test_nothing_held_says_nothing),
         cmocka_unit_test(test_shutdown_then_exit_says_nothing),
         cmocka_unit_test(test_forked_child_says_nothing),
+        cmocka_unit_test(test_exit_flush_delivers),
+        cmocka_unit_test(test_exit_flush_deadline_reports_drops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
