@@ -4,29 +4,27 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "fork.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t walked = PTHREAD_COND_INITIALIZER; /* the exit check is done */
 static segops__exit_watch_t *first;
+static bool walking; /* the exit check is calling hooks: watches cannot leave */
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-/* exit() may run while another thread adds or removes a client: wait for it a
- * little, but never hang the exit of a process. */
-#define EXIT_LOCK_WAIT_MS 1000
-
+/* One line per client that holds events it never sent. The hooks run without
+ * the registry lock (one may shut its client down, whose callbacks may create
+ * clients); a client freed meanwhile waits in segops__exit_watch_remove. */
 static void check_at_exit(void) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += EXIT_LOCK_WAIT_MS / 1000;
-    if (pthread_mutex_timedlock(&lock, &until) != 0) {
-        fputs("segops: exiting without checking for unsent events (a client was being created "
-              "or freed)\n",
-              stderr);
-        return;
-    }
-    for (segops__exit_watch_t *w = first; w; w = w->next) {
+    pthread_mutex_lock(&lock);
+    segops__exit_watch_t *list = first;
+    first = NULL; /* clients created from now on are not checked */
+    walking = true;
+    pthread_mutex_unlock(&lock);
+    segops__exit_watch_t *last = NULL;
+    for (segops__exit_watch_t *w = list; w; w = w->next) {
+        last = w;
         bool in_spool = false;
         uint64_t n = w->unsent(w->arg, &in_spool);
         if (!n) continue;
@@ -35,20 +33,34 @@ static void check_at_exit(void) {
                 (unsigned long long)n, n == 1 ? " was" : "s were",
                 in_spool ? " (they stay in the spool for the next client)" : " (they are lost)");
     }
+    pthread_mutex_lock(&lock);
+    if (last) { /* back in front of those created meanwhile */
+        last->next = first;
+        if (first) first->prev = last;
+        first = list;
+    }
+    walking = false;
+    pthread_cond_broadcast(&walked);
     pthread_mutex_unlock(&lock);
 }
 
-/* fork: the child inherits a consistent registry. Registered before any
- * client's hooks, so the registry lock is taken first, as check_at_exit does. */
+/* fork: the child inherits a consistent registry (and no check in progress:
+ * the thread running it does not exist there). */
 static void fork_prepare(void *arg) {
     SEGOPS__UNUSED(arg);
     pthread_mutex_lock(&lock);
 }
-static void fork_release(void *arg) {
+static void fork_parent(void *arg) {
     SEGOPS__UNUSED(arg);
     pthread_mutex_unlock(&lock);
 }
-static segops__fork_hook_t fork_hook = {fork_prepare, fork_release, fork_release, NULL, NULL, NULL};
+static void fork_child(void *arg) {
+    SEGOPS__UNUSED(arg);
+    walking = false; /* a check the parent was running is the parent's */
+    pthread_cond_init(&walked, NULL);
+    pthread_mutex_unlock(&lock);
+}
+static segops__fork_hook_t fork_hook = {fork_prepare, fork_parent, fork_child, NULL, NULL, NULL};
 
 static void install(void) {
     segops__fork_register(&fork_hook);
@@ -67,6 +79,7 @@ void segops__exit_watch_add(segops__exit_watch_t *w) {
 
 void segops__exit_watch_remove(segops__exit_watch_t *w) {
     pthread_mutex_lock(&lock);
+    while (walking) pthread_cond_wait(&walked, &lock);
     if (w->prev || w->next || first == w) {
         if (w->prev)
             w->prev->next = w->next;
