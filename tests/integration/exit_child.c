@@ -8,7 +8,7 @@
  *   exit      exit(0) without segops_shutdown;
  *   shutdown  segops_shutdown(10 s) and segops_client_free, then exit(0);
  *   fork      fork a child that exits at once (exit(0): its atexit handlers
- *             run), wait for it, then exit(0) without segops_shutdown.
+ *             run), wait for it to exit, then exit(0) without segops_shutdown.
  * EXIT_FLUSH_MS sets segops_options_set_exit_flush_ms.
  * Exit codes other than 0 name what failed. It writes nothing itself, so all
  * of its stderr is the library's. */
@@ -45,9 +45,10 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         if (pid < 0) return 8;
         if (pid == 0) exit(0);
+        /* Its exit code is not checked: under valgrind a forked child reports
+         * the parent worker's memory as lost and exits 1 (see scripts/test.sh). */
         int status;
-        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            return 9;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 9;
     } else if (strcmp(end, "exit") != 0) {
         return 10;
     }
