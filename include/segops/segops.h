@@ -476,9 +476,9 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * (the shutdown then goes on).
  *
  * Exiting without it: the events a batching client holds live in its memory and
- * worker thread, which exit() ends; the library does not send at exit (the
- * worker may be mid-request, the application's callbacks may be torn down, and
- * the exiting thread may be one that must not wait). Instead an atexit handler,
+ * worker thread, which exit() ends; by default the library does not send at
+ * exit (the worker may be mid-request, the application's callbacks may be torn
+ * down, and the exiting thread may be one that must not wait). An atexit handler,
  * installed with the first client, writes one line to stderr for each client
  * that was never shut down and still holds undelivered events:
  *   "segops: 1000 events were not sent: the process exited without
