@@ -292,6 +292,11 @@ static void *fail_then_read(void *arg) {
     return NULL;
 }
 
+static void *read_only(void *arg) {
+    snprintf(arg, 8, "%s", segops_last_error());
+    return NULL;
+}
+
 static void test_each_thread_has_its_own(void **state) {
     (void)state;
     segops_options_t *o = new_options();
@@ -311,6 +316,12 @@ static void test_each_thread_has_its_own(void **state) {
     assert_string_equal(b.seen, "segops_options_set_batch_size: 200000 is outside 1..100000");
     /* The main thread's own reason is untouched by theirs. */
     expect_reason("segops_options_set_max_retries: 500 is outside 0..100");
+    /* A thread whose calls never failed has none, whatever other threads did. */
+    char fresh[8] = "unset";
+    pthread_t tc;
+    assert_int_equal(pthread_create(&tc, NULL, read_only, fresh), 0);
+    pthread_join(tc, NULL);
+    assert_string_equal(fresh, "");
 }
 
 /* ---- the payload builder, identities and signing helpers ---- */
