@@ -15,8 +15,10 @@
 #include "auth.h"
 #include "clock.h"
 #include "deliver.h"
+#include "exit_watch.h"
 #include "fork.h"
 #include "gate.h"
+#include "last_error.h"
 #include "ledger.h"
 #include "log.h"
 #include "pacer.h"
@@ -35,10 +37,11 @@ struct segops_client {
     segops__ledger_t *ledger;
     segops__auth_t *auth;
     segops__pacer_t *pacer;
-    segops__admission_t *admission; /* batch mode */
-    segops__spooler_t *spooler;     /* batch mode with a spool_dir */
-    segops__worker_t *worker;       /* batch mode */
-    segops__sync_t *sync;           /* batch = false */
+    segops__admission_t *admission;  /* batch mode */
+    segops__spooler_t *spooler;      /* batch mode with a spool_dir */
+    segops__worker_t *worker;        /* batch mode */
+    segops__sync_t *sync;            /* batch = false */
+    segops__exit_watch_t exit_watch; /* says so at exit when events were never sent */
 };
 
 /* The fork hooks, in lock order: a lock taken while another is held comes
@@ -76,6 +79,25 @@ static void client_destroy(segops_client_t *c) {
     segops__free(c->batch_url);
     segops_options_free(c->cfg);
     segops__free(c);
+}
+
+/* At exit: events accepted and not yet settled, unless segops_shutdown was
+ * called (it settles or reports them itself). With exit_flush_ms the client is
+ * first shut down with that deadline (what it drops is reported as any
+ * shutdown's is), except on a worker thread or inside a callback, where
+ * waiting for a worker could never end. */
+static uint64_t unsent_at_exit(void *arg, bool *in_spool) {
+    segops_client_t *c = arg;
+    if (segops__gate_stopping(c->gate)) return 0;
+    if (c->admission) segops__admission_collect(c->admission); /* every accepted event counts */
+    segops_stats_t st;
+    segops__ledger_snapshot(c->ledger, &st);
+    *in_spool = c->spooler != NULL;
+    if (!st.pending || !c->cfg->exit_flush_ms || segops__on_worker_thread() ||
+        segops__in_callback())
+        return st.pending;
+    segops_shutdown(c, (int)c->cfg->exit_flush_ms);
+    return c->spooler ? segops__ledger_left_in_spool(c->ledger) : 0;
 }
 
 static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, char *why,
@@ -118,17 +140,17 @@ static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, c
 }
 
 segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out) {
-    if (!out) return SEGOPS_E_INVALID_ARG;
+    if (!out) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_client_new: out is NULL");
     *out = NULL;
-    if (!opts) return SEGOPS_E_INVALID_ARG;
-    char why[200];
+    if (!opts) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_client_new: opts is NULL");
+    char why[SEGOPS__DETAIL_LEN + 64];
     segops_err_t err = segops__config_check(opts, why, sizeof why);
     if (err != SEGOPS_OK) {
         segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
-        return err;
+        return segops__fail(err, "segops_client_new: %s", why);
     }
     segops_client_t *c = segops__calloc(1, sizeof *c);
-    if (!c) return SEGOPS_E_NOMEM;
+    if (!c) return segops__fail(SEGOPS_E_NOMEM, "segops_client_new: out of memory");
     why[0] = '\0';
     if ((err = assemble(c, opts, why, sizeof why)) != SEGOPS_OK) {
         if (why[0]) segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
@@ -138,11 +160,17 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
             segops__worker_join(c->worker, 0);
         }
         client_destroy(c);
-        return err;
+        return segops__fail(err, "segops_client_new: %s",
+                            why[0] ? why
+                            : err == SEGOPS_E_INTERNAL
+                                ? "could not start the worker thread or set up libcurl"
+                                : segops_strerror(err));
     }
     segops__fork_hook_t *hooks[10];
     fork_hooks(c, hooks);
     for (size_t i = 0; hooks[i]; i++) segops__fork_register(hooks[i]);
+    c->exit_watch = (segops__exit_watch_t){unsent_at_exit, c, NULL, NULL};
+    segops__exit_watch_add(&c->exit_watch);
     *out = c;
     return SEGOPS_OK;
 }
@@ -153,12 +181,34 @@ segops_err_t segops__track_reject(segops_client_t *c, segops_err_t err) {
     return segops__ledger_reject(c->ledger, err);
 }
 
+/* Why the client refuses calls in its state: shut down, or inside a callback. */
+static const char *state_reason(const segops_client_t *c) {
+    return segops__in_callback()            ? "called from inside a segops callback"
+           : segops__gate_stopping(c->gate) ? "the client is shut down (segops_shutdown was called)"
+                                            : "the client cannot take it now";
+}
+
+/* A track refused after planning: counted, with its reason. */
+static segops_err_t refuse_planned(segops_client_t *c, segops_err_t err) {
+    const segops_options_t *cfg = c->cfg;
+    if (err == SEGOPS_E_STATE)
+        segops__fail(err, "segops_track: %s", state_reason(c));
+    else if (err == SEGOPS_E_QUEUE_FULL)
+        segops__fail(
+            err, "segops_track: the queue is full (max_queue_events %zu, max_queue_bytes %zu%s)",
+            cfg->max_queue_events, cfg->max_queue_bytes,
+            cfg->overflow == SEGOPS_OVERFLOW_BLOCK ? ", after waiting block_timeout_ms" : "");
+    else
+        segops__failed(err, "segops_track");
+    return segops__ledger_reject(c->ledger, err);
+}
+
 segops_err_t segops__track_plan(segops_client_t *c, const segops__event_plan_t *plan) {
     if (!c->cfg->batch) {
         /* A logger or get_user runs inside a send: a track from there would
          * nest sends without bound. */
         if (segops__gate_stopping(c->gate) || segops__in_callback())
-            return segops__ledger_reject(c->ledger, SEGOPS_E_STATE);
+            return refuse_planned(c, SEGOPS_E_STATE);
         return segops__sync_send(c->sync, plan);
     }
     if (segops__admission_try_lane(c->admission, plan)) return SEGOPS_OK;
@@ -166,11 +216,11 @@ segops_err_t segops__track_plan(segops_client_t *c, const segops__event_plan_t *
      * whose worker has not started yet) or no memory in the lane. */
     segops_err_t err = segops__worker_ensure(c->worker);
     if (err == SEGOPS_OK) err = segops__admission_track(c->admission, plan);
-    return err == SEGOPS_OK ? SEGOPS_OK : segops__ledger_reject(c->ledger, err);
+    return err == SEGOPS_OK ? SEGOPS_OK : refuse_planned(c, err);
 }
 
 segops_err_t segops_track_event(segops_client_t *c, const segops_event_t *ev) {
-    if (!c) return SEGOPS_E_INVALID_ARG;
+    if (!c) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_track: client is NULL");
     segops__event_plan_t plan;
     segops_err_t err =
         segops__event_prepare(ev, c->cfg->max_event_bytes, segops__clock_realtime_ms(), &plan);
@@ -189,13 +239,16 @@ segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char
 }
 
 segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
-    if (!c) return SEGOPS_E_INVALID_ARG;
-    if (segops__in_callback()) return SEGOPS_E_STATE;
+    if (!c) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_flush: client is NULL");
+    if (segops__in_callback())
+        return segops__fail(SEGOPS_E_STATE, "segops_flush: called from inside a segops callback");
     int64_t deadline = segops__clock_deadline_after(timeout_ms);
-    if (segops__gate_stopping(c->gate)) return SEGOPS_E_STATE;
+    if (segops__gate_stopping(c->gate))
+        return segops__fail(SEGOPS_E_STATE, "segops_flush: %s", state_reason(c));
     if (!c->cfg->batch) return SEGOPS_OK; /* every send already returned its outcome */
     segops_err_t err = segops__worker_ensure(c->worker);
-    if (err != SEGOPS_OK) return err;
+    if (err != SEGOPS_OK)
+        return segops__fail(err, "segops_flush: could not start the worker in this process");
     uint64_t target = segops__admission_collect(c->admission);
     segops__gate_request_drain(c->gate, target);
     for (;;) {
@@ -204,21 +257,44 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
          * to the worker already, and the ledger holds it. */
         bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
         err = segops__ledger_wait_settled(c->ledger, target, deadline);
-        if (err != SEGOPS_OK || !backlog) return err;
-        if (deadline && segops__clock_monotonic_ms() >= deadline) return SEGOPS_E_TIMEOUT;
+        if (err != SEGOPS_OK || !backlog) break;
+        if (deadline && segops__clock_monotonic_ms() >= deadline) {
+            err = SEGOPS_E_TIMEOUT;
+            break;
+        }
         segops__gate_kick(c->gate, true);
         segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
                            0);
     }
+    if (err == SEGOPS_E_TIMEOUT)
+        segops__fail(err, "segops_flush: events were still pending after %d ms; they stay queued",
+                     timeout_ms);
+    else
+        segops__failed(err, "segops_flush");
+    return err;
+}
+
+/* A shutdown's reason, when it is not SEGOPS_OK. */
+static segops_err_t shutdown_result(segops_err_t err, const segops_client_t *c) {
+    if (err == SEGOPS_E_TIMEOUT)
+        segops__fail(err, "segops_shutdown: %s",
+                     c->spooler ? "events were left in the spool for the next client"
+                                : "events were dropped at the deadline (see on_error)");
+    else
+        segops__failed(err, "segops_shutdown");
+    return err;
 }
 
 segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
-    if (!c) return SEGOPS_E_INVALID_ARG;
-    if (segops__in_callback()) return SEGOPS_E_STATE;
+    if (!c) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_shutdown: client is NULL");
+    if (segops__in_callback())
+        return segops__fail(SEGOPS_E_STATE,
+                            "segops_shutdown: called from inside a segops callback");
     int64_t deadline = segops__clock_deadline_after(timeout_ms);
     /* Only the first caller drives the shutdown; every other one waits for it
      * with its own deadline and returns its result. */
-    if (!segops__gate_stop(c->gate, deadline)) return segops__gate_wait_finished(c->gate, deadline);
+    if (!segops__gate_stop(c->gate, deadline))
+        return shutdown_result(segops__gate_wait_finished(c->gate, deadline), c);
     uint64_t dropped_before = segops__ledger_dropped_shutdown(c->ledger);
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
@@ -236,17 +312,20 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     bool left = c->spooler && segops__ledger_left_in_spool(c->ledger) > 0;
     segops_err_t result = dropped || left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
     segops__gate_finish(c->gate, result);
-    return result;
+    return shutdown_result(result, c);
 }
 
 void segops_client_free(segops_client_t *c) {
     if (!c || segops__in_callback()) return;
+    segops__exit_watch_remove(&c->exit_watch); /* the shutdown is asked for: nothing to say */
     segops_shutdown(c, -1);
     client_destroy(c);
 }
 
 segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
-    if (!c || !out) return SEGOPS_E_INVALID_ARG;
+    if (!c || !out)
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_client_stats: %s is NULL",
+                            c ? "out" : "client");
     if (c->admission) segops__admission_collect(c->admission); /* every accepted event counts */
     segops__ledger_snapshot(c->ledger, out);
     out->token_mints = segops__auth_mints(c->auth);

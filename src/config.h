@@ -39,10 +39,15 @@ struct segops_options {
     char *user_agent_suffix;
     bool allow_insecure_http;
     uint32_t max_requests_per_minute; /* 0 = no limit of the application's own */
-    char *spool_dir; /* NULL: no spool */
+    char *spool_dir;                  /* NULL: no spool */
     uint64_t spool_max_bytes;
     uint64_t spool_max_age_ms;
     uint32_t spool_fsync_ms; /* 0: never */
+    uint32_t exit_flush_ms;  /* 0: at exit, only say what was never sent */
+    /* Why the last set_api_url / set_api_key was refused ("" when it was not),
+     * so segops_client_new can name the real cause of a missing one. */
+    char api_url_refused[SEGOPS__DETAIL_LEN];
+    char api_key_refused[SEGOPS__DETAIL_LEN];
 };
 
 /* The largest max_queue_bytes: 4 GiB where size_t has 64 bits. Where it has 32

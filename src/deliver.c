@@ -56,6 +56,7 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     segops__event_release(events, n);
     segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
+    if (drop.count) memcpy(s->outcome_message, drop.message, sizeof s->outcome_message);
 }
 
 /* With a spool, at the stop: the events stay on disk for the next client,
@@ -64,6 +65,8 @@ static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n
     segops__event_release(events, n);
     segops__ledger_park(s->ctx->ledger, s->held_by, n);
     s->outcome = SEGOPS_E_TIMEOUT;
+    snprintf(s->outcome_message, sizeof s->outcome_message,
+             "not delivered by the shutdown deadline; kept in the spool for the next client");
 }
 
 static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
@@ -84,7 +87,7 @@ typedef struct attempt {
 } attempt_t;
 
 /* Turns a failed mint into a verdict: the same retry rules as a send, reported
- * as a handshake (or auth) failure. */
+ * as a handshake failure (a refused key or identity included). */
 static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
     a->verdict = segops__retry_classify(f->transport_err, f->http_status, false);
     a->status = f->http_status;
@@ -127,6 +130,16 @@ static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *sta
 static void end_slot(segops__sender_t *s, attempt_t *a, bool accepted) {
     segops__pacer_note_done(s->ctx->pacer, a->started, segops__clock_monotonic_ms(), accepted);
     a->slot_open = false;
+}
+
+/* "HTTP 400 from the batch endpoint: <the server's message>" (its words when
+ * it gave any, never the key). */
+static void describe_status(segops__sender_t *s, attempt_t *a) {
+    char said[160];
+    segops__json_error_detail(s->resp.body.data, s->resp.body.len, s->ctx->cfg->api_key, said,
+                              sizeof said);
+    snprintf(a->detail, sizeof a->detail, "HTTP %d from the batch endpoint%s%s", s->resp.status,
+             said[0] ? ": " : "", said);
 }
 
 static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n, bool is_retry,
@@ -178,7 +191,7 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     if (s->resp.err != SEGOPS_OK)
         snprintf(a->detail, sizeof a->detail, "%s", s->resp.detail);
     else
-        snprintf(a->detail, sizeof a->detail, "HTTP %d from the batch endpoint", s->resp.status);
+        describe_status(s, a);
 }
 
 /* Backoff for retry number `attempt`, never shorter than a Retry-After the

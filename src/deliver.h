@@ -50,6 +50,7 @@ typedef struct segops__sender {
     segops__http_response_t resp;
     uint64_t rng;         /* backoff jitter */
     segops_err_t outcome; /* the last settled group: SEGOPS_OK or its drop code */
+    char outcome_message[SEGOPS__DETAIL_LEN]; /* why, when outcome is not SEGOPS_OK */
 } segops__sender_t;
 
 /* Writes {"events":[e1,e2,…]} from the events' encoded objects into body

@@ -2,6 +2,7 @@
 #include "event.h"
 
 #include "json_text.h"
+#include "last_error.h"
 #include "timefmt.h"
 
 /* A present, non-empty UTF-8 id: its length and escaped length, in one pass. */
@@ -61,19 +62,32 @@ static void format_stamp(int64_t ms, char out[SEGOPS__RFC3339_MS_LEN + 1]) {
 /* The checks every event gets: ids, anonymous_id and occurred_at (stamped
  * with now_ms when absent). */
 static segops_err_t plan_ids(const segops_event_t *ev, int64_t now_ms, segops__event_plan_t *plan) {
-    if (!ev || !measure_id(ev->user_id, &plan->user_len, &plan->user_esc) ||
-        !measure_id(ev->event_type, &plan->type_len, &plan->type_esc))
-        return SEGOPS_E_INVALID_ARG;
+    if (!ev) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_track: the event is NULL");
+    if (!measure_id(ev->user_id, &plan->user_len, &plan->user_esc))
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_track: user_id is %s",
+                            ev->user_id ? "empty or not UTF-8" : "NULL");
+    if (!measure_id(ev->event_type, &plan->type_len, &plan->type_esc))
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_track: event_type is %s",
+                            ev->event_type ? "empty or not UTF-8" : "NULL");
     plan->anon_len = plan->anon_esc = 0;
     if (ev->anonymous_id && !measure_id(ev->anonymous_id, &plan->anon_len, &plan->anon_esc))
-        return SEGOPS_E_INVALID_ARG;
+        return segops__fail(SEGOPS_E_INVALID_ARG,
+                            "segops_track: anonymous_id is empty or not UTF-8");
 
     int64_t stamp_ms = now_ms;
     if (ev->occurred_at &&
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
-        return SEGOPS_E_INVALID_ARG;
+        return segops__fail(
+            SEGOPS_E_INVALID_ARG,
+            "segops_track: occurred_at is not an RFC 3339 time in years 0000..9999");
     format_stamp(stamp_ms, plan->stamp);
     return SEGOPS_OK;
+}
+
+static segops_err_t too_large(size_t len, size_t max_bytes) {
+    return segops__fail(SEGOPS_E_TOO_LARGE,
+                        "segops_track: the event takes %s%zu bytes, over max_event_bytes %zu",
+                        len > max_bytes ? "" : "more than ", len, max_bytes);
 }
 
 /* The encoded size, checked against max_bytes. */
@@ -84,7 +98,7 @@ static segops_err_t plan_size(const segops_event_t *ev, size_t max_bytes,
                  LIT_LEN(KEY_TIME) + SEGOPS__RFC3339_MS_LEN + 1 + LIT_LEN(KEY_PAYLOAD) +
                  plan->payload_len + 1;
     if (ev->anonymous_id) len += LIT_LEN(KEY_ANON) + plan->anon_esc + 1;
-    if (len > max_bytes) return SEGOPS_E_TOO_LARGE;
+    if (len > max_bytes) return too_large(len, max_bytes);
     plan->len = len;
     return SEGOPS_OK;
 }
@@ -96,9 +110,14 @@ segops_err_t segops__event_prepare(const segops_event_t *ev, size_t max_bytes, i
     plan->payload = ev->payload_json ? ev->payload_json : "{}";
     plan->payload_len = strlen(plan->payload);
     /* A payload far over the limit is refused before it is scanned. */
-    if (plan->payload_len > max_bytes) return SEGOPS_E_TOO_LARGE;
+    if (plan->payload_len > max_bytes) return too_large(plan->payload_len, max_bytes);
     err = segops__json_check_object(plan->payload, plan->payload_len);
-    if (err != SEGOPS_OK) return err;
+    if (err != SEGOPS_OK)
+        return segops__fail(err, "segops_track: %s",
+                            err == SEGOPS_E_INVALID_JSON
+                                ? "the payload is not the text of one JSON object, or nests "
+                                  "deeper than 64 levels"
+                                : segops_strerror(err));
     return plan_size(ev, max_bytes, plan);
 }
 

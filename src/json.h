@@ -17,4 +17,13 @@ bool segops__json_batch_skipped(const char *body, size_t len, uint64_t *skipped)
 segops_err_t segops__json_session(const char *body, size_t len, char **token, int64_t *expires_ms,
                                   char *why, size_t why_len);
 
+/* The server's own words in an error answer, as one line in out (always
+ * NUL-terminated, "" when there are none): the "detail", "message" or "error"
+ * string of a JSON object (the SegOps service answers {"detail": "..."}), or
+ * else the body itself when it is short text. Control characters become
+ * spaces, and every occurrence of `secret` (the key, when the server echoes
+ * it; may be NULL) is replaced by "[redacted]". */
+void segops__json_error_detail(const char *body, size_t len, const char *secret, char *out,
+                               size_t out_len);
+
 #endif

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "json_number.h"
 #include "json_text.h"
+#include "last_error.h"
 
 #define INLINE_MEMBERS 8
 
@@ -39,17 +40,17 @@ typedef struct piece {
 } piece_t;
 
 static segops_err_t props_create(segops_props_t **out, bool array) {
-    if (!out) return SEGOPS_E_INVALID_ARG;
+    if (!out) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_new: out is NULL");
     *out = NULL;
     segops_props_t *p = segops__calloc(1, sizeof *p);
-    if (!p) return SEGOPS_E_NOMEM;
+    if (!p) return segops__fail(SEGOPS_E_NOMEM, "segops_props_new: out of memory");
     p->members = p->inline_members;
     p->cap = INLINE_MEMBERS;
     p->array = array;
     p->depth = 1;
     if (segops__buf_append(&p->text, array ? "[]" : "{}", 2) != SEGOPS_OK) {
         segops__free(p);
-        return SEGOPS_E_NOMEM;
+        return segops__fail(SEGOPS_E_NOMEM, "segops_props_new: out of memory");
     }
     *out = p;
     return SEGOPS_OK;
@@ -200,11 +201,19 @@ static segops_err_t append_member(segops_props_t *p, const char *key, size_t key
 
 /* Sets key (NULL: appends, for arrays) to v; the one path of every setter. */
 static segops_err_t put(segops_props_t *p, const char *key, size_t key_len, const piece_t *v) {
-    if (!p || p->array != (key == NULL)) return SEGOPS_E_INVALID_ARG;
-    if (1 + v->depth > SEGOPS__PROPS_MAX_DEPTH) return SEGOPS_E_INVALID_ARG;
+    if (p->array != (key == NULL))
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_set: %s",
+                            key ? "an array builder takes key NULL"
+                                : "an object builder needs a key (NULL appends to arrays only)");
+    if (1 + v->depth > SEGOPS__PROPS_MAX_DEPTH)
+        return segops__fail(SEGOPS_E_INVALID_ARG,
+                            "segops_props_set: the value would nest deeper than %d levels",
+                            (int)SEGOPS__PROPS_MAX_DEPTH);
     size_t esc_len = 0, index = p->count;
     if (key) {
-        if (!segops__json_string_measure(key, key_len, &esc_len)) return SEGOPS_E_INVALID_ARG;
+        if (!segops__json_string_measure(key, key_len, &esc_len))
+            return segops__fail(SEGOPS_E_INVALID_ARG,
+                                "segops_props_set: the key is not valid UTF-8 or holds a NUL");
         segops_err_t err = lookup(p, key, key_len, esc_len, &index);
         if (err != SEGOPS_OK) return err;
     }
@@ -253,20 +262,27 @@ static segops_err_t make_piece(const segops_value_t *value, const segops_props_t
     case SEGOPS_VALUE_DOUBLE:
         v->len = segops__json_double(buf, value->as.number);
         v->src = buf;
-        return v->len ? SEGOPS_OK : SEGOPS_E_INVALID_ARG;
+        return v->len ? SEGOPS_OK
+                      : segops__fail(SEGOPS_E_INVALID_ARG,
+                                     "segops_props_set: a NaN or infinite double has no JSON form");
     case SEGOPS_VALUE_STRING: {
         const char *s = value->as.text.data;
         size_t len = value->as.text.len, esc;
-        if (!s && len) return SEGOPS_E_INVALID_ARG;
+        if (!s && len)
+            return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_set: the string is NULL");
         if (!s) s = "";
-        if (!segops__json_string_measure(s, len, &esc)) return SEGOPS_E_INVALID_ARG;
+        if (!segops__json_string_measure(s, len, &esc))
+            return segops__fail(SEGOPS_E_INVALID_ARG,
+                                "segops_props_set: the string is not valid UTF-8 or holds a NUL");
         *v = (piece_t){s, len, esc + 2, true, 0};
         return SEGOPS_OK;
     }
     case SEGOPS_VALUE_JSON: {
         const char *s = value->as.text.data;
         size_t len = value->as.text.len;
-        if (!s || segops__json_check_value(s, len) != SEGOPS_OK) return SEGOPS_E_INVALID_JSON;
+        if (!s || segops__json_check_value(s, len) != SEGOPS_OK)
+            return segops__fail(SEGOPS_E_INVALID_JSON,
+                                "segops_props_set_json: the text is not one JSON value");
         while (is_json_space(*s)) s++, len--;
         while (is_json_space(s[len - 1])) len--;
         *v = (piece_t){s, len, len, false, json_depth(s, len)};
@@ -274,11 +290,15 @@ static segops_err_t make_piece(const segops_value_t *value, const segops_props_t
     }
     case SEGOPS_VALUE_PROPS: {
         const segops_props_t *child = value->as.props;
-        if (!child || child == self) return SEGOPS_E_INVALID_ARG;
+        if (!child || child == self)
+            return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_set_props: the child is %s",
+                                child ? "the builder itself" : "NULL");
         *v = (piece_t){child->text.data, child->text.len, child->text.len, false, child->depth};
         return SEGOPS_OK;
     }
-    default: return SEGOPS_E_INVALID_ARG;
+    default:
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_set_value: type %d is unknown",
+                            (int)value->type);
     }
     v->len = strlen(v->src);
     return SEGOPS_OK;
@@ -286,11 +306,15 @@ static segops_err_t make_piece(const segops_value_t *value, const segops_props_t
 
 segops_err_t segops_props_set_value(segops_props_t *props, const char *key, size_t key_len,
                                     const segops_value_t *value) {
-    if (!props || !value) return SEGOPS_E_INVALID_ARG;
+    if (!props || !value)
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_props_set: %s is NULL",
+                            props ? "value" : "props");
     char buf[SEGOPS__JSON_NUMBER_MAX];
     piece_t v;
     segops_err_t err = make_piece(value, props, buf, &v);
-    return err == SEGOPS_OK ? put(props, key, key_len, &v) : err;
+    if (err == SEGOPS_OK) err = put(props, key, key_len, &v);
+    if (err == SEGOPS_E_NOMEM) segops__fail(err, "segops_props_set: out of memory");
+    return err;
 }
 
 /* The typed setters: a NUL-terminated key (NULL for arrays) and one value. */
@@ -299,7 +323,10 @@ static segops_err_t set(segops_props_t *props, const char *key, segops_value_t v
 }
 
 segops_err_t segops_props_set_string(segops_props_t *props, const char *key, const char *value) {
-    if (!value) return SEGOPS_E_INVALID_ARG;
+    if (!value)
+        return segops__fail(
+            SEGOPS_E_INVALID_ARG,
+            "segops_props_set_string: the value is NULL (use segops_props_set_null)");
     segops_value_t v = {SEGOPS_VALUE_STRING, {.text = {value, strlen(value)}}};
     return set(props, key, v);
 }
@@ -321,7 +348,8 @@ segops_err_t segops_props_set_null(segops_props_t *props, const char *key) {
 }
 
 segops_err_t segops_props_set_json(segops_props_t *props, const char *key, const char *json) {
-    if (!json) return SEGOPS_E_INVALID_JSON;
+    if (!json)
+        return segops__fail(SEGOPS_E_INVALID_JSON, "segops_props_set_json: the text is NULL");
     segops_value_t v = {SEGOPS_VALUE_JSON, {.text = {json, strlen(json)}}};
     return set(props, key, v);
 }

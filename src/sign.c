@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "last_error.h"
 #include "json_text.h"
 
 #define MAC_LEN 32
@@ -176,15 +177,29 @@ static segops_err_t compute_mac(const char *secret_hex, const char *user_id, int
 
 static int64_t now_s(void) { return segops__clock_realtime_ms() / 1000; }
 
+/* The reason for a failed compute_mac, in the words of function fn. The
+ * secret is described, never quoted. */
+static segops_err_t explain(segops_err_t err, const char *fn, const char *secret_hex,
+                            const char *user_id) {
+    if (err != SEGOPS_E_INVALID_ARG) return segops__failed(err, fn);
+    if (!secret_hex || !*secret_hex)
+        return segops__fail(err, "%s: hmac_secret_hex is %s", fn, secret_hex ? "empty" : "NULL");
+    if (!user_id_ok(user_id))
+        return segops__fail(err, "%s: user_id is %s", fn, user_id ? "empty or not UTF-8" : "NULL");
+    if (strlen(secret_hex) % 2)
+        return segops__fail(err, "%s: hmac_secret_hex has an odd number of hex digits", fn);
+    return segops__fail(err, "%s: hmac_secret_hex is not hex (0-9, a-f)", fn);
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_id, int64_t unix_ts,
                                  segops_signed_user_t *out) {
-    if (!out) return SEGOPS_E_INVALID_ARG;
+    if (!out) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_sign_user_id: out is NULL");
     int64_t ts = unix_ts > 0 ? unix_ts : now_s();
     unsigned char mac[MAC_LEN];
     segops_err_t err = compute_mac(hmac_secret_hex, user_id, ts, mac);
-    if (err != SEGOPS_OK) return err;
+    if (err != SEGOPS_OK) return explain(err, "segops_sign_user_id", hmac_secret_hex, user_id);
     segops__hex_encode(mac, MAC_LEN, out->user_id_sig);
     out->user_id_ts = ts;
     return SEGOPS_OK;
@@ -193,8 +208,13 @@ segops_err_t segops_sign_user_id(const char *hmac_secret_hex, const char *user_i
 segops_err_t segops_verify_user_id(const char *hmac_secret_hex, const char *user_id,
                                    const char *user_id_sig, int64_t user_id_ts, int64_t now,
                                    int64_t tolerance_s) {
-    if (!user_id_sig || !is_sig_hex(user_id_sig) || user_id_ts <= 0 || tolerance_s < 0)
-        return SEGOPS_E_INVALID_ARG;
+    if (!user_id_sig || !is_sig_hex(user_id_sig))
+        return segops__fail(SEGOPS_E_INVALID_ARG,
+                            "segops_verify_user_id: user_id_sig is not 64 hex digits");
+    if (user_id_ts <= 0 || tolerance_s < 0)
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_verify_user_id: %s is negative%s",
+                            user_id_ts <= 0 ? "user_id_ts" : "tolerance_s",
+                            user_id_ts <= 0 ? " or zero" : "");
     unsigned char given[MAC_LEN];
     hex_decode(user_id_sig, MAC_LEN, given); /* accepts either case */
 
@@ -206,6 +226,15 @@ segops_err_t segops_verify_user_id(const char *hmac_secret_hex, const char *user
         int64_t skew = (now > 0 ? now : now_s()) - user_id_ts;
         bool fresh = skew <= tolerance_s && -skew <= tolerance_s;
         err = match && fresh ? SEGOPS_OK : SEGOPS_E_AUTH;
+        if (!match)
+            segops__fail(err, "segops_verify_user_id: the signature does not match");
+        else if (!fresh)
+            segops__fail(err,
+                         "segops_verify_user_id: user_id_ts is %lld s from now, over the "
+                         "tolerance of %lld s",
+                         (long long)(skew < 0 ? -skew : skew), (long long)tolerance_s);
+    } else {
+        explain(err, "segops_verify_user_id", hmac_secret_hex, user_id);
     }
     /* A valid signature for this user is a credential; do not leave it behind. */
     OPENSSL_cleanse(expected, sizeof expected);
@@ -218,22 +247,31 @@ segops_err_t segops_signed_user_json(const char *user_id, const segops_signed_us
     static const char mid_sig[] = "\",\"user_id_sig\":\"";
     static const char mid_ts[] = "\",\"user_id_ts\":";
 
-    if (!user_id_ok(user_id) || !signed_user || (!buf && buflen) ||
-        !is_sig_hex(signed_user->user_id_sig) || signed_user->user_id_ts <= 0)
-        return SEGOPS_E_INVALID_ARG;
+    const char *why = !user_id_ok(user_id) ? "user_id is NULL, empty or not UTF-8"
+                      : !signed_user       ? "signed_user is NULL"
+                      : !buf && buflen     ? "buf is NULL with a buflen"
+                      : !is_sig_hex(signed_user->user_id_sig) ? "user_id_sig is not 64 hex digits"
+                      : signed_user->user_id_ts <= 0          ? "user_id_ts is not positive"
+                                                              : NULL;
+    if (why) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_signed_user_json: %s", why);
 
     char ts[TS_SUFFIX_MAX];
     int ts_len = snprintf(ts, sizeof ts, "%" PRId64, signed_user->user_id_ts);
-    if (ts_len < 0 || (size_t)ts_len >= sizeof ts) return SEGOPS_E_INTERNAL;
+    if (ts_len < 0 || (size_t)ts_len >= sizeof ts)
+        return segops__failed(SEGOPS_E_INTERNAL, "segops_signed_user_json");
 
     size_t id_len = strlen(user_id);
     size_t esc_len = segops__json_escaped_len(user_id, id_len);
     size_t fixed = (sizeof head - 1) + (sizeof mid_sig - 1) + SIG_HEX_LEN + (sizeof mid_ts - 1) +
                    (size_t)ts_len + 2; /* '}' and NUL */
-    if (esc_len > SIZE_MAX - fixed) return SEGOPS_E_INVALID_ARG;
+    if (esc_len > SIZE_MAX - fixed)
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_signed_user_json: user_id is too long");
     size_t total = fixed + esc_len;
     if (needed) *needed = total;
-    if (buflen < total) return SEGOPS_E_TOO_LARGE;
+    if (buflen < total)
+        return segops__fail(SEGOPS_E_TOO_LARGE,
+                            "segops_signed_user_json: buflen %zu is below the %zu bytes needed",
+                            buflen, total);
 
     char *p = buf;
     memcpy(p, head, sizeof head - 1);
@@ -253,11 +291,12 @@ segops_err_t segops_signed_user_json(const char *user_id, const segops_signed_us
 }
 
 segops_err_t segops_new_anonymous_id(char out[37]) {
-    if (!out) return SEGOPS_E_INVALID_ARG;
+    if (!out) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_new_anonymous_id: out is NULL");
     unsigned char b[16];
     if (segops__random_bytes(b, sizeof b) != SEGOPS_OK) {
         out[0] = '\0';
-        return SEGOPS_E_CRYPTO;
+        return segops__fail(SEGOPS_E_CRYPTO,
+                            "segops_new_anonymous_id: the random number generator failed");
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */

@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "event_pool.h"
+#include "last_error.h"
 
 /* Idle transports kept for reuse (their connections stay alive); more
  * concurrent calls than this make and free their own. */
@@ -140,7 +141,12 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     int64_t deadline = segops__clock_monotonic_ms() + ctx->cfg->sync_timeout_ms;
     segops_err_t err = SEGOPS_OK;
     slot_t *slot = acquire(sync, deadline, &err);
-    if (!slot) return segops__ledger_reject(ctx->ledger, err);
+    if (!slot) {
+        segops__fail(err, "segops_track: %s",
+                     err == SEGOPS_E_NOMEM ? "out of memory for a connection"
+                                           : "could not set up a connection (libcurl)");
+        return segops__ledger_reject(ctx->ledger, err);
+    }
     /* Refused or accepted under the lock segops__sync_stop takes: shutdown then
      * waits for every send accepted before it (ledger_wait_quiet). */
     pthread_mutex_lock(&sync->lock);
@@ -155,6 +161,9 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     pthread_mutex_unlock(&sync->lock);
     if (err != SEGOPS_OK) {
         release(sync, slot);
+        segops__fail(err, "segops_track: %s",
+                     err == SEGOPS_E_STATE ? "the client is shut down (segops_shutdown was called)"
+                                           : "out of memory for the event");
         return segops__ledger_reject(ctx->ledger, err);
     }
     segops__sender_t sender;
@@ -163,6 +172,8 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     sender.full = sender.urgent = true; /* the caller waits: only the plan's limit holds it */
     segops__deliver(&sender, &event, 1);
     segops_err_t outcome = sender.outcome;
+    if (outcome != SEGOPS_OK) /* the caller gets no report: the reason is all it has */
+        segops__fail(outcome, "segops_track: not delivered: %s", sender.outcome_message);
     segops__sender_release(&sender);
     release(sync, slot);
     return outcome;

@@ -100,13 +100,17 @@ static segops_err_t mint(segops__token_cache_t *tc, segops__transport_t *t, char
         err = fail(f, SEGOPS_E_HANDSHAKE, resp.err, 0, resp.detail);
         goto out;
     }
-    if (resp.status == 401 || resp.status == 403) {
-        err = fail(f, SEGOPS_E_AUTH, SEGOPS_OK, resp.status,
-                   "the server refused the key or identity");
-        goto out;
-    }
     if (resp.status < 200 || resp.status > 299) {
-        err = fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, resp.status, "unexpected HTTP status");
+        /* A refused mint is a handshake failure like any other (a 401/403 is
+         * still final: the retry rules see its status). */
+        char said[160], why[200];
+        segops__json_error_detail(resp.body.data, resp.body.len, tc->cfg->api_key, said,
+                                  sizeof said);
+        snprintf(why, sizeof why, "HTTP %d, %s%s%s", resp.status,
+                 resp.status == 401 || resp.status == 403 ? "the server refused the key or identity"
+                                                          : "unexpected status",
+                 said[0] ? ": " : "", said);
+        err = fail(f, SEGOPS_E_HANDSHAKE, SEGOPS_OK, resp.status, why);
         snprintf(f->retry_after, sizeof f->retry_after, "%s", resp.retry_after);
         goto out;
     }

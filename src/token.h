@@ -15,7 +15,7 @@ typedef struct segops__token_cache segops__token_cache_t;
 typedef struct segops__mint_failure {
     segops_err_t transport_err; /* SEGOPS_OK when an HTTP status arrived */
     int http_status;            /* 0 without one */
-    segops_err_t code;          /* SEGOPS_E_AUTH for 401/403, else SEGOPS_E_HANDSHAKE (or NOMEM) */
+    segops_err_t code;          /* SEGOPS_E_HANDSHAKE (401/403 included), or SEGOPS_E_NOMEM */
     char message[SEGOPS__DETAIL_LEN];
     char retry_after[64]; /* the session answer's Retry-After, "" when none */
 } segops__mint_failure_t;

@@ -4,36 +4,49 @@
 #include <stdio.h>
 
 #include "json_text.h"
+#include "last_error.h"
 
-static segops_err_t set_text(char **slot, const char *value) {
-    if (!value || !*value || strlen(value) > 4096 || !segops__utf8_valid(value, strlen(value)))
-        return SEGOPS_E_INVALID_ARG;
+static segops_err_t set_text(char **slot, const char *value, const char *fn) {
+    const char *why = !value                                      ? "is NULL"
+                      : !*value                                   ? "is empty"
+                      : strlen(value) > 4096                      ? "is longer than 4096 bytes"
+                      : !segops__utf8_valid(value, strlen(value)) ? "is not valid UTF-8"
+                                                                  : NULL;
+    if (why) return segops__fail(SEGOPS_E_INVALID_ARG, "%s: the id %s", fn, why);
     char *copy = segops__strdup(value);
-    if (!copy) return SEGOPS_E_NOMEM;
+    if (!copy) return segops__fail(SEGOPS_E_NOMEM, "%s: out of memory", fn);
     segops__free(*slot);
     *slot = copy;
     return SEGOPS_OK;
 }
 
 segops_err_t segops_user_set_id(segops_user_t *user, const char *user_id) {
-    return user ? set_text(&user->user_id, user_id) : SEGOPS_E_INVALID_ARG;
+    return user ? set_text(&user->user_id, user_id, "segops_user_set_id")
+                : segops__fail(SEGOPS_E_INVALID_ARG, "segops_user_set_id: user is NULL");
 }
 
 segops_err_t segops_user_set_anonymous_id(segops_user_t *user, const char *anonymous_id) {
-    return user ? set_text(&user->anonymous_id, anonymous_id) : SEGOPS_E_INVALID_ARG;
+    return user ? set_text(&user->anonymous_id, anonymous_id, "segops_user_set_anonymous_id")
+                : segops__fail(SEGOPS_E_INVALID_ARG, "segops_user_set_anonymous_id: user is NULL");
 }
 
 segops_err_t segops_user_set_signature(segops_user_t *user, const char *user_id_sig,
                                        int64_t user_id_ts) {
-    if (!user || !user_id_sig || strlen(user_id_sig) != 64 || user_id_ts <= 0)
-        return SEGOPS_E_INVALID_ARG;
+    if (!user || user_id_ts <= 0)
+        return segops__fail(SEGOPS_E_INVALID_ARG, "segops_user_set_signature: %s",
+                            user ? "user_id_ts is not positive" : "user is NULL");
+    if (!user_id_sig || strlen(user_id_sig) != 64)
+        return segops__fail(SEGOPS_E_INVALID_ARG,
+                            "segops_user_set_signature: user_id_sig is not 64 hex digits");
     /* Validate the whole signature first: a refused call must leave a signature
      * set earlier untouched. */
     char sig[65];
     for (size_t i = 0; i < 64; i++) {
         char c = user_id_sig[i];
         bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (!hex) return SEGOPS_E_INVALID_ARG;
+        if (!hex)
+            return segops__fail(SEGOPS_E_INVALID_ARG,
+                                "segops_user_set_signature: user_id_sig is not 64 hex digits");
         sig[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
     }
     sig[64] = '\0';

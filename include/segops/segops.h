@@ -12,6 +12,12 @@
  * Accounting rule: a call that returns an error has no further effect and fires no
  * callback. A track call that returns SEGOPS_OK has exactly one outcome later:
  * delivered, or dropped and reported once through on_error with its reason.
+ * segops_last_error() says why the last failed call on a thread failed.
+ *
+ * Exit: call segops_shutdown (or segops_client_free) before the process exits.
+ * A client still holding undelivered events at exit() was never asked to
+ * settle them; the library then writes one line on stderr naming how many (see
+ * segops_shutdown).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -56,10 +62,11 @@ typedef enum segops_err {
     SEGOPS_E_NETWORK = 9,       /* connect/DNS/reset/transfer failure */
     SEGOPS_E_TLS = 10,          /* TLS handshake or certificate verification failed */
     SEGOPS_E_HTTP = 11,         /* an HTTP status not covered below (400, 404, 413 ...) */
-    SEGOPS_E_AUTH = 12,         /* 401/403: bad or revoked key or token */
+    SEGOPS_E_AUTH = 12,         /* 401/403 from the batch endpoint: bad or revoked key/token */
     SEGOPS_E_RATE_LIMITED = 13, /* 429 */
     SEGOPS_E_SERVER = 14,       /* 5xx */
-    SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (bad response, get_user error) */
+    SEGOPS_E_HANDSHAKE = 15,    /* the pk_ session mint failed (refused with 401/403, a bad
+                                   answer, a get_user error), in every mode */
     SEGOPS_E_CRYPTO = 16,       /* the crypto library failed */
     SEGOPS_E_INTERNAL = 17,     /* a bug in libsegops; please report it */
     SEGOPS_E_SKIPPED = 18,      /* the server accepted the request but skipped events as invalid */
@@ -69,6 +76,29 @@ typedef enum segops_err {
 /* Static English text for a code; never NULL (unknown codes get a generic text).
  * Thread-safe, never blocks. */
 SEGOPS_API const char *segops_strerror(segops_err_t err);
+
+/* The reason for the last call on this thread that returned an error: one line
+ * of English, e.g. "segops_options_set_api_key: the key ends with a line break
+ * (read from a file? strip the trailing newline)" or "segops_track: HTTP 400
+ * from the batch endpoint: <the server's message>". Never NULL; "" before any
+ * call on this thread failed. It never holds a key, token or HMAC secret (a
+ * refused key or URL is described, never quoted).
+ *
+ * Every public function that returns a segops_err_t other than SEGOPS_OK sets
+ * it before returning; calls that succeed leave it unchanged (as errno and
+ * libgit2's git_error_last do), so read it right after the call that failed.
+ * The code is still the return value: the text is for people and logs, and its
+ * wording may change between versions.
+ *
+ * Kept per thread (libgit2's model) rather than per object (sqlite's): most
+ * failures worth explaining have no object to hang a reason on (a setter's NULL
+ * opts, a segops_client_new that returns no client), and a client is shared by
+ * threads whose reasons would overwrite each other. A thread sees only the
+ * reasons of its own calls. The text lives in a static buffer of the calling
+ * thread, valid until that thread's next failing segops call or its exit. Drop
+ * reports of events accepted earlier still go to on_error, not here.
+ * Thread-safe, never blocks, never allocates. */
+SEGOPS_API const char *segops_last_error(void);
 
 /* The library version as "MAJOR.MINOR.PATCH"; static, never NULL. Thread-safe. */
 SEGOPS_API const char *segops_version(void);
@@ -169,6 +199,11 @@ SEGOPS_API void segops_options_free(segops_options_t *opts);
  * SEGOPS_E_NOMEM. A builder is not thread-safe: set it up on one thread. None blocks.
  * A setter checks its own option alone, so options may be set in any order;
  * the checks that relate two options run in segops_client_new.
+ * A refusal says why in segops_last_error(), e.g. "segops_options_set_api_key:
+ * the key ends with a line break (read from a file? strip the trailing
+ * newline)" or "segops_options_set_batch_size: 0 is outside 1..100000". The
+ * builder remembers why its last set_api_url / set_api_key was refused until
+ * one is accepted, so segops_client_new can name that cause.
  */
 /* Base URL, http:// or https://, with or without a trailing '/'. Required. */
 SEGOPS_API segops_err_t segops_options_set_api_url(segops_options_t *opts, const char *url);
@@ -285,6 +320,17 @@ SEGOPS_API segops_err_t segops_options_set_spool_max_age_ms(segops_options_t *op
  * can take to the last N ms, at the cost of one fdatasync per interval (about a
  * millisecond on an SSD, tens on a spinning disk). */
 SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts, uint32_t ms);
+/* Opt-in flush at exit (default 0: off, 0..60000 ms). When the process calls
+ * exit() (or returns from main) while this client was never shut down and
+ * still holds undelivered events, the library's atexit handler calls
+ * segops_shutdown(client, ms) first: what is delivered by then is delivered,
+ * and what is not is dropped and reported through on_error (the stderr line by
+ * default) as any shutdown's drops are. Off, or when exit() runs on a segops
+ * worker thread or inside a segops callback (where a shutdown could wait for
+ * itself), the handler only writes its line (see segops_shutdown). Your
+ * callbacks may then run during exit: keep what they use alive until then.
+ * It never replaces calling segops_shutdown yourself. */
+SEGOPS_API segops_err_t segops_options_set_exit_flush_ms(segops_options_t *opts, uint32_t ms);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -355,9 +401,12 @@ typedef struct segops_stats {
  *   - batch_size > max_queue_events (the queue could never hold one batch);
  *   - max_event_bytes > max_queue_bytes (an event could not fit the queue).
  * The last two relate two options, so no setter can check them. (A key without
- * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.) With a
- * logger set, the cause is logged at SEGOPS_LOG_ERROR. On failure *out is NULL.
- * Thread-safe; does no network I/O. */
+ * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.)
+ * segops_last_error() names the cause, with the values involved ("batch_size
+ * 50 is larger than max_queue_events 10"); for a URL or key that its setter
+ * refused it says so ("api_url was refused by its setter: the url has no
+ * scheme ..."), not "not set". With a logger set, the cause is also logged at
+ * SEGOPS_LOG_ERROR. On failure *out is NULL. Thread-safe; does no network I/O. */
 SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **out);
 
 /* Tracks one event: validates on the calling thread, copies, stamps occurred_at
@@ -376,8 +425,13 @@ SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_c
  * returns the delivery outcome instead, within sync_timeout_ms (default 30 s);
  * calls from different threads use separate connections and never wait for each
  * other. A failed send is counted as dropped and reported by the return value,
- * not through on_error. It returns SEGOPS_E_STATE when called from inside a
- * segops callback (a logger or get_user running in a send). */
+ * not through on_error; segops_last_error() then says why, with the HTTP status
+ * and the server's message when there was an answer ("segops_track: not
+ * delivered: HTTP 400 from the batch endpoint: <the server's detail>"). A
+ * refused pk_ session mint returns SEGOPS_E_HANDSHAKE. It returns
+ * SEGOPS_E_STATE when called from inside a segops callback (a logger or
+ * get_user running in a send). Every refusal names its field or cause in
+ * segops_last_error(). */
 SEGOPS_API segops_err_t segops_track(segops_client_t *client, const char *user_id,
                                      const char *event_type, const char *payload_json);
 
@@ -419,7 +473,21 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * until the worker has stopped (the deadline plus a few ms). Every other call,
  * concurrent or later, waits for that with its own timeout_ms and returns the
  * first call's result, or SEGOPS_E_TIMEOUT when its own deadline passes first
- * (the shutdown then goes on). */
+ * (the shutdown then goes on).
+ *
+ * Exiting without it: the events a batching client holds live in its memory and
+ * worker thread, which exit() ends; by default the library does not send at
+ * exit (the worker may be mid-request, the application's callbacks may be torn
+ * down, and the exiting thread may be one that must not wait). An atexit handler,
+ * installed with the first client, writes one line to stderr for each client
+ * that was never shut down and still holds undelivered events:
+ *   "segops: 1000 events were not sent: the process exited without
+ *    segops_shutdown (they are lost)"
+ * (with a spool_dir: "(they stay in the spool for the next client)"). A client
+ * shut down or freed, holding nothing, or inherited by a forked child (which
+ * never inherits events) prints nothing. _exit, quick_exit, crashes and fatal
+ * signals run no atexit handler. To have the handler try to deliver first, with
+ * a bound, set segops_options_set_exit_flush_ms. */
 SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms);
 
 /* Shuts down (without a deadline if never shut down: call segops_shutdown first

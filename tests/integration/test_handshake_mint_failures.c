@@ -118,7 +118,7 @@ static void test_mint_5xx_forever_exhausts_retries(void **state) {
     fixture_finish(&f);
 }
 
-static void test_unknown_public_key_is_auth_error(void **state) {
+static void test_unknown_public_key_is_handshake_error(void **state) {
     (void)state;
     identity_t id;
     identity_init(&id, "u");
@@ -126,7 +126,10 @@ static void test_unknown_public_key_is_auth_error(void **state) {
     pk_fixture_start(&f, &id, NULL, &(pk_setup_t){.key = "pk_live_unknown_key_123"});
     track_and_flush(&f, NULL, 3, 10000);
     assert_int_equal(reports_of(&f.rec), 1);
-    assert_int_equal(f.rec.info[0].code, SEGOPS_E_AUTH);
+    /* A refused mint is a handshake failure, final (not retried), with its status. */
+    assert_int_equal(f.rec.info[0].code, SEGOPS_E_HANDSHAKE);
+    assert_int_equal(f.rec.info[0].http_status, 401);
+    assert_int_equal(f.rec.info[0].reason, SEGOPS_DROP_REJECTED);
     assert_int_equal(f.rec.info[0].event_count, 3);
     assert_null(strstr(f.rec.messages[0], "pk_live"));
     assert_int_equal(server_stats(f.srv).mint_requests, 1);
@@ -140,7 +143,7 @@ int main(void) {
         cmocka_unit_test(test_mint_500_then_200_is_retried),
         cmocka_unit_test(test_mint_429_retry_after_is_honoured),
         cmocka_unit_test(test_mint_5xx_forever_exhausts_retries),
-        cmocka_unit_test(test_unknown_public_key_is_auth_error),
+        cmocka_unit_test(test_unknown_public_key_is_handshake_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

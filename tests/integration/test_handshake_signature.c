@@ -37,7 +37,7 @@ static void run_rejected_signature(identity_t *id) {
     track_and_flush(&f, NULL, 5, 10000);
 
     assert_int_equal(reports_of(&f.rec), 1);
-    assert_report(&f.rec, 0, SEGOPS_E_AUTH, 401, 5, SEGOPS_DROP_REJECTED);
+    assert_report(&f.rec, 0, SEGOPS_E_HANDSHAKE, 401, 5, SEGOPS_DROP_REJECTED);
     devsrv_stats_t ss = server_stats(f.srv);
     assert_int_equal(ss.mint_requests, 1); /* an auth error is not retried */
     assert_int_equal(ss.mints, 0);

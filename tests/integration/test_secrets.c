@@ -330,6 +330,7 @@ static void test_wrong_key_and_server_down(void **state) {
     /* batch = false: the outcome is returned, nothing is reported. */
     client = new_client(srv, &(spec_t){.key = SK_WRONG, .sync = true});
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_E_AUTH);
+    assert_no_secret(segops_last_error(), "segops_last_error");
     segops_client_free(client);
 
     /* A server that is gone, directly and through a proxy with credentials. */
@@ -373,7 +374,7 @@ static void test_tls_failure(void **state) {
     devsrv_revoke_tokens(srv);
     devsrv_fail_mints(srv, 401, 1);
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE); /* a refused mint is a handshake failure */
     segops_client_free(client);
     sink_check(3);
     devsrv_stop(srv);
@@ -398,7 +399,7 @@ static void test_handshake_errors(void **state) {
     devsrv_revoke_tokens(srv);
     devsrv_fail_mints(srv, 403, 1);
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     /* Revoked and the mint failing with 500 until retries run out. */
     devsrv_fail_mints(srv, 500, 10);
     send_n(client, 1);
@@ -425,15 +426,16 @@ static void test_handshake_errors(void **state) {
     /* An unknown pk_ key, a wrong signature, and batch = false. */
     client = new_client(srv, &(spec_t){.key = PK_UNKNOWN});
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     segops_client_free(client);
     client = new_client(srv, &(spec_t){.key = PK, .sign_with = "00112233445566778899aabbccddeeff"});
     send_n(client, 1);
-    expect_last(SEGOPS_E_AUTH);
+    expect_last(SEGOPS_E_HANDSHAKE);
     segops_client_free(client);
     client = new_client(srv, &(spec_t){.key = PK, .sync = true});
     devsrv_fail_mints(srv, 401, 1);
-    assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_E_AUTH);
+    assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_E_HANDSHAKE);
+    assert_no_secret(segops_last_error(), "segops_last_error");
     assert_int_equal(segops_track(client, "u", "e", NULL), SEGOPS_OK);
     remember_token(srv);
     segops_client_free(client);
@@ -446,33 +448,40 @@ static void test_handshake_errors(void **state) {
 
 /* ---- configuration errors ---- */
 
+/* A refused call: its reason (segops_last_error) holds no secret either. */
+#define expect_refused(call, code)                                                                 \
+    do {                                                                                           \
+        assert_int_equal((call), (code));                                                          \
+        assert_no_secret(segops_last_error(), "segops_last_error after " #call);                   \
+    } while (0)
+
 static void test_config_errors(void **state) {
     (void)state;
     segops_options_t *opts = NULL;
     assert_int_equal(segops_options_new(&opts), SEGOPS_OK);
     assert_int_equal(segops_options_set_logger(opts, on_log, SEGOPS_LOG_DEBUG, NULL), SEGOPS_OK);
     assert_int_equal(segops_options_set_on_error(opts, on_error, NULL), SEGOPS_OK);
-    assert_int_equal(segops_options_set_api_key(opts, "xk_" CANARY "_bad_prefix"), SEGOPS_E_CONFIG);
-    assert_int_equal(segops_options_set_api_key(opts, "sk_" CANARY "\x01"), SEGOPS_E_INVALID_ARG);
-    assert_int_equal(segops_options_set_api_key(opts, "sk_" CANARY " space"), SEGOPS_E_INVALID_ARG);
-    assert_int_equal(segops_options_set_api_url(opts, "https://u:" URL_PASS "@segops.example"),
-                     SEGOPS_E_INVALID_ARG);
-    assert_int_equal(segops_options_set_api_url(opts, "https://segops.example/?key=" SK),
-                     SEGOPS_E_INVALID_ARG);
+    expect_refused(segops_options_set_api_key(opts, "xk_" CANARY "_bad_prefix"), SEGOPS_E_CONFIG);
+    expect_refused(segops_options_set_api_key(opts, "sk_" CANARY "\x01"), SEGOPS_E_INVALID_ARG);
+    expect_refused(segops_options_set_api_key(opts, "sk_" CANARY " space"), SEGOPS_E_INVALID_ARG);
+    expect_refused(segops_options_set_api_url(opts, "https://u:" URL_PASS "@segops.example"),
+                   SEGOPS_E_INVALID_ARG);
+    expect_refused(segops_options_set_api_url(opts, "https://segops.example/?key=" SK),
+                   SEGOPS_E_INVALID_ARG);
     segops_client_t *client = NULL;
     /* No URL yet, then plain http to another host, then pk_ without get_user. */
     assert_int_equal(segops_options_set_api_key(opts, SK), SEGOPS_OK);
-    assert_int_equal(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
+    expect_refused(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
     assert_int_equal(segops_options_set_api_url(opts, "http://segops.example"), SEGOPS_OK);
-    assert_int_equal(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
+    expect_refused(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
     assert_int_equal(segops_options_set_api_url(opts, "https://segops.example"), SEGOPS_OK);
     assert_int_equal(segops_options_set_api_key(opts, PK), SEGOPS_OK);
-    assert_int_equal(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
+    expect_refused(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
     assert_null(client);
     assert_int_equal(segops_options_set_api_key(opts, SK), SEGOPS_OK);
     assert_int_equal(segops_options_set_batch_size(opts, 50), SEGOPS_OK);
     assert_int_equal(segops_options_set_max_queue_events(opts, 10), SEGOPS_OK);
-    assert_int_equal(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
+    expect_refused(segops_client_new(opts, &client), SEGOPS_E_CONFIG);
     segops_options_free(opts);
     /* The refusals were logged (so the check below looks at real lines). */
     assert_true(sink.log_lines >= 3);

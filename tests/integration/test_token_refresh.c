@@ -178,7 +178,7 @@ static void run_refresh_fails(int status) {
     assert_int_equal(reports_of(&f.rec), 1);
     assert_int_equal(f.rec.info[0].event_count, 4);
     if (status == 401 || status == 403) {
-        assert_int_equal(f.rec.info[0].code, SEGOPS_E_AUTH);
+        assert_int_equal(f.rec.info[0].code, SEGOPS_E_HANDSHAKE); /* refused, not retried */
         assert_int_equal(f.rec.info[0].reason, SEGOPS_DROP_REJECTED);
     } else {
         assert_int_equal(f.rec.info[0].code, SEGOPS_E_HANDSHAKE);
