@@ -819,6 +819,10 @@ class Options {
     template <class Rep, class Period> Options &sync_timeout(std::chrono::duration<Rep, Period> d) {
         return ms("sync_timeout", d, segops_options_set_sync_timeout_ms);
     }
+    // At exit, a client never shut down is shut down with this deadline first.
+    template <class Rep, class Period> Options &exit_flush(std::chrono::duration<Rep, Period> d) {
+        return ms("exit_flush", d, segops_options_set_exit_flush_ms);
+    }
     Options &ca_file(detail::CStr path) {
         return text("ca_file", path, segops_options_set_ca_file);
     }

@@ -497,6 +497,7 @@ void test_every_option_reaches_c() {
         .connect_timeout(milliseconds(1234))
         .request_timeout(milliseconds(2345))
         .sync_timeout(milliseconds(3456))
+        .exit_flush(milliseconds(4567))
         .ca_file(std::string("/nonexistent/ca.pem"))
         .ca_path("/nonexistent/certs")
         .proxy("http://proxy.invalid:3128")
@@ -533,6 +534,7 @@ void test_every_option_reaches_c() {
     CHECK(c->connect_timeout_ms == 1234);
     CHECK(c->request_timeout_ms == 2345);
     CHECK(c->sync_timeout_ms == 3456);
+    CHECK(c->exit_flush_ms == 4567);
     CHECK_STR(c->ca_file, "/nonexistent/ca.pem");
     CHECK_STR(c->ca_path, "/nonexistent/certs");
     CHECK_STR(c->proxy, "http://proxy.invalid:3128");
