@@ -3,6 +3,7 @@
 #   <!-- file: PATH -->   the block is exactly the file PATH, which tests/cmake/run.sh builds
 #                         and runs as the README says (PATH relative to the repository)
 #   <!-- snippet -->      a fragment of a program, or commands, that does not build alone
+# A ```text block is output a program prints, not code: it needs no marker.
 # A block with neither, a file block that differs from its file, or a file in
 # tests/cmake/readme/ (the recipes' project aside) that no block shows is an error.
 # Usage: check-readme.sh [REPOSITORY_ROOT]
@@ -21,6 +22,8 @@ awk -v out="$tmp" '
             sub(/^<!-- file: /, "", path); sub(/ -->$/, "", path)
         } else if (prev == "<!-- snippet -->") {
             kind = "snippet"
+        } else if ($0 == "```text") {
+            kind = "text"
         }
         block = out "/" n
         printf "" > block
@@ -38,7 +41,7 @@ error() { echo "check-readme: $*" >&2; errors=$((errors + 1)); }
 shown=" "
 while read -r n line kind path; do
     case $kind in
-    snippet) ;;
+    snippet | text) ;;
     file)
         shown+="$path "
         if [[ ! -f $root/$path ]]; then
