@@ -355,7 +355,7 @@ static void test_wrong_key_and_server_down(void **state) {
 
 static void test_tls_failure(void **state) {
     (void)state;
-    if (!have_tls) skip();
+    require_or_skip(have_tls, "no openssl tool to make certificates", SKIP_INSTALLABLE);
     devsrv_config_t cfg = {.tls_cert_file = tls.server_cert, .tls_key_file = tls.server_key};
     devsrv_t *srv = start_secret_server(&cfg);
     segops_client_t *client = new_client(srv, &(spec_t){.key = SK});

@@ -16,6 +16,7 @@
 #include <segops/segops.h>
 
 #include "devserver.h"
+#include "skip.h"
 
 #define TEST_SK "sk_test_4f1d8a9c2b7e6d5a"
 #define TEST_PK "pk_test_9a8b7c6d5e4f3a2b"
