@@ -9,52 +9,20 @@
 
 #include "bounded_thread.h"
 #include "latency.h"
+#include "producers.h"
 
 /* The bounds hold across lanes: threads racing for the places of a queue fill
  * it exactly (a track is refused only when the queue is full), never overfill
  * it, and every refusal is counted. */
 enum { RACE_THREADS = 8, RACE_TRIES = 200, RACE_QUEUE = 400 };
 
-typedef struct racer {
-    segops_client_t *client;
-    int id;
-    int accepted, refused, other; /* other: neither OK nor SEGOPS_E_QUEUE_FULL */
-} racer_t;
-
-static void *race_for_room(void *arg) {
-    racer_t *r = arg;
-    char payload[48];
-    for (int i = 0; i < RACE_TRIES; i++) {
-        snprintf(payload, sizeof payload, "{\"i\":%d}", 1000 + r->id * RACE_TRIES + i);
-        segops_err_t err = segops_track(r->client, "u", "e", payload);
-        if (err == SEGOPS_OK)
-            r->accepted++;
-        else if (err == SEGOPS_E_QUEUE_FULL)
-            r->refused++;
-        else
-            r->other++;
-    }
-    return NULL;
-}
-
 static void test_queue_bound_holds_across_threads(void **state) {
     (void)state;
     fixture_t f;
     fixture_start_stuck(&f, RACE_QUEUE, SEGOPS_OVERFLOW_DROP_NEWEST, 0); /* RACE_QUEUE in flight */
-    racer_t racers[RACE_THREADS];
-    pthread_t threads[RACE_THREADS];
-    for (int t = 0; t < RACE_THREADS; t++) {
-        racers[t] = (racer_t){f.client, t, 0, 0, 0};
-        pthread_create(&threads[t], NULL, race_for_room, &racers[t]);
-    }
-    int accepted = 0, refused = 0, other = 0;
-    for (int t = 0; t < RACE_THREADS; t++) {
-        pthread_join(threads[t], NULL);
-        accepted += racers[t].accepted;
-        refused += racers[t].refused;
-        other += racers[t].other;
-    }
-    assert_int_equal(other, 0);
+    producer_counts_t raced = run_producers(f.client, RACE_THREADS, RACE_TRIES);
+    uint64_t accepted = raced.ok, refused = raced.queue_full;
+    assert_int_equal(raced.other, 0);
     assert_int_equal(accepted + refused, RACE_THREADS * RACE_TRIES);
     assert_int_equal(accepted, RACE_QUEUE); /* every place taken, none twice */
     segops_stats_t st = stats_of(f.client);

@@ -8,13 +8,6 @@
 
 #include "alloc.h" /* the fail-the-Nth-allocation hook (defect 5 only) */
 
-/* Events the recorder has seen reported, read under its lock. */
-static uint64_t events_of(recorder_t *rec) {
-    uint64_t events;
-    recorder_snapshot(rec, NULL, &events);
-    return events;
-}
-
 /* An event of about `bytes` bytes with payload {"i":i,"pad":"xx…"}. */
 static segops_err_t track_sized(segops_client_t *client, const char *type, int i, size_t bytes) {
     static char payload[16384];
@@ -299,7 +292,7 @@ static void test_failed_track_has_no_effect(void **state) {
     assert_int_equal(segops_flush(client, 10000), SEGOPS_OK);
     segops_stats_t st = stats_of(client);
     assert_int_equal(devsrv_event_count(srv), st.delivered);
-    assert_int_equal(events_of(&rec), st.dropped);
+    assert_int_equal(events_reported(&rec), st.dropped);
     assert_int_equal(st.dropped, st.dropped_queue_overflow);
     assert_int_equal(segops_shutdown(client, 5000), SEGOPS_OK);
     segops_client_free(client);

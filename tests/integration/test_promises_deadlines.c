@@ -13,13 +13,6 @@
 #include "bounded_thread.h"
 #include "log_capture.h"
 
-/* Events the recorder has seen reported, read under its lock. */
-static uint64_t events_of(recorder_t *rec) {
-    uint64_t events;
-    recorder_snapshot(rec, NULL, &events);
-    return events;
-}
-
 /* A backoff far longer than any flush below waits: only a cut ends it in time. */
 #define LONG_BACKOFF_MS 20000
 
@@ -229,7 +222,7 @@ static void check_second_shutdown_keeps_timeout(uint32_t answer_delay_ms) {
     /* Both returned: read what they said, then free before judging it. */
     shutdown_call_t a = t->a, b = t->b;
     segops_stats_t st = stats_of(client);
-    uint64_t reported = events_of(&t->rec);
+    uint64_t reported = events_reported(&t->rec);
     uint64_t on_server = devsrv_event_count(srv);
     assert_conservation(client);
     segops_client_free(client);
@@ -295,7 +288,7 @@ static void test_second_shutdown_not_ok_after_winner_dropped(void **state) {
     }
     shutdown_call_t a = t->a, b = t->b;
     segops_stats_t st = stats_of(client);
-    uint64_t reported = events_of(&t->rec);
+    uint64_t reported = events_reported(&t->rec);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);

@@ -34,6 +34,12 @@ void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events) {
     pthread_mutex_unlock(&r->lock);
 }
 
+uint64_t events_reported(recorder_t *r) {
+    uint64_t events;
+    recorder_snapshot(r, NULL, &events);
+    return events;
+}
+
 segops_stats_t stats_of(segops_client_t *client) {
     segops_stats_t st;
     assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);

@@ -42,6 +42,8 @@ void recorder_destroy(recorder_t *r);
 void recorder_on_error(const segops_error_info_t *error, void *userdata);
 /* Snapshot under the lock. */
 void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events);
+/* Events the recorder has seen reported (the sum of event_count), under its lock. */
+uint64_t events_reported(recorder_t *r);
 
 /* Starts a devserver knowing TEST_SK, TEST_PK and TEST_SIGNED_PK, keeping events in memory.
  * cfg may be NULL for defaults, or carry extra settings (keys are filled in
