@@ -19,10 +19,20 @@ void log_capture_destroy(log_capture_t *c) {
     c->text = NULL;
 }
 
+/* The letter a line starts with. */
+static char level_letter(segops_log_level_t level) {
+    switch (level) {
+    case SEGOPS_LOG_DEBUG: return 'D';
+    case SEGOPS_LOG_INFO: return 'I';
+    case SEGOPS_LOG_WARN: return 'W';
+    case SEGOPS_LOG_ERROR: return 'E';
+    }
+    return '?';
+}
+
 void log_capture_fn(segops_log_level_t level, const char *message, void *userdata) {
-    (void)level;
     log_capture_t *c = userdata;
-    size_t n = strlen(message);
+    size_t n = strlen(message) + 2; /* and the level letter and a space first */
     pthread_mutex_lock(&c->lock);
     if (c->len + n + 2 > c->cap) {
         size_t cap = c->cap ? c->cap : 4096;
@@ -36,8 +46,10 @@ void log_capture_fn(segops_log_level_t level, const char *message, void *userdat
         c->text = text;
         c->cap = cap;
     }
-    memcpy(c->text + c->len, message, n);
-    c->len += n;
+    c->text[c->len++] = level_letter(level);
+    c->text[c->len++] = ' ';
+    memcpy(c->text + c->len, message, n - 2);
+    c->len += n - 2;
     c->text[c->len++] = '\n';
     c->text[c->len] = '\0';
     c->lines++;
@@ -45,14 +57,14 @@ void log_capture_fn(segops_log_level_t level, const char *message, void *userdat
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Called with the lock held. */
-static size_t count_locked(const log_capture_t *c, const char *needle) {
+/* Lines at `letter` ('\0': any) holding needle; called with the lock held. */
+static size_t count_locked(const log_capture_t *c, char letter, const char *needle) {
     if (!needle[0] || !c->text) return 0;
     size_t count = 0;
     for (const char *line = c->text; line < c->text + c->len;) {
         const char *end = strchr(line, '\n');
-        const char *hit = strstr(line, needle);
-        if (hit && hit < end) count++;
+        const char *hit = strstr(line + 2, needle);
+        if (hit && hit < end && (!letter || line[0] == letter)) count++;
         line = end + 1;
     }
     return count;
@@ -67,13 +79,19 @@ size_t log_capture_lines(log_capture_t *c) {
     return lines;
 }
 
-size_t log_capture_count(log_capture_t *c, const char *needle) {
+static size_t count_at(log_capture_t *c, char letter, const char *needle) {
     pthread_mutex_lock(&c->lock);
     bool lost = c->lost;
-    size_t count = lost ? 0 : count_locked(c, needle);
+    size_t count = lost ? 0 : count_locked(c, letter, needle);
     pthread_mutex_unlock(&c->lock);
     if (lost) fail_msg("the log capture lost a line (out of memory)");
     return count;
+}
+
+size_t log_capture_count(log_capture_t *c, const char *needle) { return count_at(c, 0, needle); }
+
+size_t log_capture_count_at(log_capture_t *c, segops_log_level_t level, const char *needle) {
+    return count_at(c, level_letter(level), needle);
 }
 
 bool log_capture_contains(log_capture_t *c, const char *needle) {
@@ -85,7 +103,7 @@ void log_capture_wait(log_capture_t *c, const char *needle, size_t n) {
     size_t seen_lines = c->lines;
     for (;;) {
         if (c->lost) break;
-        if (count_locked(c, needle) >= n) {
+        if (count_locked(c, 0, needle) >= n) {
             pthread_mutex_unlock(&c->lock);
             return;
         }
@@ -99,7 +117,7 @@ void log_capture_wait(log_capture_t *c, const char *needle, size_t n) {
         seen_lines = c->lines;
     }
     bool lost = c->lost;
-    size_t have = lost ? 0 : count_locked(c, needle);
+    size_t have = lost ? 0 : count_locked(c, 0, needle);
     pthread_mutex_unlock(&c->lock);
     if (lost) fail_msg("the log capture lost a line (out of memory)");
     fail_msg("waited for %zu log lines holding \"%s\"; %zu came, then nothing for 10 s", n, needle,

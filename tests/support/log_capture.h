@@ -13,7 +13,7 @@
 typedef struct log_capture {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    char *text; /* every line, each ended by '\n' */
+    char *text; /* every line as "<level letter D/I/W/E> <message>\n" */
     size_t len, cap;
     size_t lines;
     bool lost; /* an append could not allocate */
@@ -28,6 +28,8 @@ void log_capture_fn(segops_log_level_t level, const char *message, void *userdat
 size_t log_capture_lines(log_capture_t *c);
 /* Lines holding needle. */
 size_t log_capture_count(log_capture_t *c, const char *needle);
+/* Lines logged at `level` holding needle. */
+size_t log_capture_count_at(log_capture_t *c, segops_log_level_t level, const char *needle);
 /* Whether any line holds needle (an empty needle: false). */
 bool log_capture_contains(log_capture_t *c, const char *needle);
 /* Waits until n lines hold needle; fails when none more arrives for 10 s (a
