@@ -565,14 +565,19 @@ static void test_fault_delay_and_answer_delay(void **state) {
     assert_true(r.elapsed_ms >= 290);
     assert_int_equal(server_stats(srv).events_received, 1);
 
-    devsrv_set_answer_delay(srv, 200);
+    /* A delay of 1 s, then none: the undelayed request takes well under half
+     * of the delayed one (compared in one run, so a slow machine slows both). */
+    devsrv_set_answer_delay(srv, 1000);
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.status, 200);
-    assert_true(r.elapsed_ms >= 190);
+    assert_true(r.elapsed_ms >= 990);
+    int64_t delayed = r.elapsed_ms;
     devsrv_set_answer_delay(srv, 0);
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.status, 200);
-    assert_true(r.elapsed_ms < 190);
+    if (r.elapsed_ms * 2 >= delayed)
+        fail_msg("with the delay set back to 0 a request took %lld ms, with 1 s %lld ms",
+                 (long long)r.elapsed_ms, (long long)delayed);
 }
 
 static void test_fault_close_before_and_mid(void **state) {
@@ -637,9 +642,9 @@ static void test_noanswer_does_not_hang_stop(void **state) {
     assert_int_equal(pthread_create(&bg.thread, NULL, bg_post, &bg), 0);
     assert_true(wait_batch_requests(srv, 1));
 
-    int64_t t0 = now_ms();
+    /* Stopping cuts the held request: the client sees it end, not time out
+     * (after its 20 s), which is what a stop waiting for it would give. */
     devsrv_stop(srv);
-    assert_true(now_ms() - t0 < 3000);
     pthread_join(bg.thread, NULL);
     assert_int_not_equal(bg.r.rc, CURLE_OK);
     assert_int_not_equal(bg.r.rc, CURLE_OPERATION_TIMEDOUT);
@@ -655,11 +660,10 @@ static void test_pause_resume_same_port(void **state) {
     bg_t bg = {.url = devsrv_url(srv)};
     assert_int_equal(pthread_create(&bg.thread, NULL, bg_post, &bg), 0);
     assert_true(wait_batch_requests(srv, 1));
-    int64_t t0 = now_ms();
     assert_int_equal(devsrv_pause(srv), 0);
-    assert_true(now_ms() - t0 < 3000);
     pthread_join(bg.thread, NULL);
     assert_int_not_equal(bg.r.rc, CURLE_OK);
+    assert_int_not_equal(bg.r.rc, CURLE_OPERATION_TIMEDOUT); /* cut, not waited out */
 
     post_batch(srv, "ApiKey " SK, one_event, &r);
     assert_int_equal(r.rc, CURLE_COULDNT_CONNECT);
