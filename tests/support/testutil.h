@@ -62,6 +62,10 @@ size_t reports_of(recorder_t *rec);
 /* Asserts enqueued + recovered == delivered + dropped + pending and dropped == sum of reasons. */
 void assert_conservation(segops_client_t *client);
 
+/* The seed of a randomised test: $SEGOPS_TEST_SEED when set (a bad value fails
+ * the test), else a fresh one; printed either way, with the line that replays it. */
+unsigned test_seed(const char *test);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t now_ms(void);
 void sleep_ms(int ms);
