@@ -21,6 +21,7 @@
 #include "testutil.h"
 
 #include "cJSON.h"
+#include "rawhttp.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -43,71 +44,20 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-typedef struct resp {
-    long status;
-    char body[65536];
-    size_t len;
-    char retry_after[64];
-} resp_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    resp_t *r = ud;
-    size_t k = size * n, room = sizeof r->body - 1 - r->len;
-    size_t take = k < room ? k : room;
-    memcpy(r->body + r->len, p, take);
-    r->len += take;
-    r->body[r->len] = '\0';
-    return k;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-    resp_t *r = ud;
-    size_t k = size * n;
-    if (k > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        size_t start = 12, end = k;
-        while (start < end && p[start] == ' ') start++;
-        while (end > start && (p[end - 1] == '\r' || p[end - 1] == '\n')) end--;
-        size_t len = end - start < sizeof r->retry_after ? end - start : sizeof r->retry_after - 1;
-        memcpy(r->retry_after, p + start, len);
-        r->retry_after[len] = '\0';
-    }
-    return k;
-}
-
-/* One request (POST when body is given, else GET); auth is the Authorization value or NULL. */
+/* One request (POST when body is given, else GET) that must get an answer;
+ * auth is the Authorization value or NULL. */
 static void request(devsrv_t *srv, const char *path, const char *auth, const char *body,
-                    resp_t *r) {
-    char url[256], hdr[512];
-    memset(r, 0, sizeof *r);
-    snprintf(url, sizeof url, "%s%s", devsrv_url(srv), path);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (auth) {
-        snprintf(hdr, sizeof hdr, "Authorization: %s", auth);
-        headers = curl_slist_append(headers, hdr);
-    }
-    CURL *h = curl_easy_init();
-    assert_non_null(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-    if (body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    assert_int_equal(curl_easy_perform(h), CURLE_OK);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(headers);
+                    raw_resp_t *r) {
+    raw_request(devsrv_url(srv), path, auth, body, 10000, r);
+    assert_int_equal(r->rc, CURLE_OK);
 }
 
-static long post_batch(devsrv_t *srv, const char *body, resp_t *r) {
+static long post_batch(devsrv_t *srv, const char *body, raw_resp_t *r) {
     request(srv, BATCH, "ApiKey " TEST_SK, body, r);
     return r->status;
 }
 
-static long post_mint(devsrv_t *srv, resp_t *r) {
+static long post_mint(devsrv_t *srv, raw_resp_t *r) {
     request(srv, SESSION, "ApiKey " TEST_PK, "{\"user_id\":\"u-mint\"}", r);
     return r->status;
 }
@@ -159,7 +109,7 @@ static void run_with_window(bool (*case_fn)(uint32_t window_ms), const char *nam
 
 static bool plan_refuses_case(uint32_t window_ms) {
     devsrv_t *srv = start_plan(LIMIT, window_ms, false, false, 0);
-    resp_t r;
+    raw_resp_t r;
     long status[LIMIT];
     int64_t t0 = now_ms();
     for (unsigned i = 0; i < LIMIT; i++) {
@@ -236,7 +186,7 @@ static void test_plan_refuses_past_the_limit_with_exact_retry_after(void **state
 
 static void test_plan_counts_mints_unless_told_not_to(void **state) {
     (void)state;
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(2, LONG_WINDOW_MS, false, false, 0);
     assert_int_equal(post_mint(srv, &r), 200);
     assert_int_equal(post_batch(srv, ONE_EVENT, &r), 200);
@@ -274,7 +224,7 @@ static void test_plan_counts_mints_unless_told_not_to(void **state) {
 }
 
 static bool counting_refused_case(uint32_t window_ms) {
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(2, window_ms, false, true, 0);
     long status[4];
     status[0] = post_batch(srv, ONE_EVENT, &r);
@@ -309,7 +259,7 @@ static void test_plan_counting_refused_calls_extends_the_wait(void **state) {
 
 static void test_refuse_every_kth_batch(void **state) {
     (void)state;
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(0, 0, false, false, 5);
     assert_int_equal(devsrv_script_text(srv, "delay=1,delay=1,delay=1,delay=1,503:ra=9"), 0);
     for (int i = 1; i <= 12; i++) {
@@ -348,7 +298,7 @@ static void test_refuse_every_kth_batch(void **state) {
 
 static void test_plan_can_change_while_running(void **state) {
     (void)state;
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(0, 0, false, false, 0);
     for (int i = 0; i < 3; i++) assert_int_equal(post_batch(srv, ONE_EVENT, &r), 200);
     devsrv_set_plan_limit(srv, 1, LONG_WINDOW_MS); /* calls made before the plan never count */
@@ -395,7 +345,7 @@ static void test_max_in_window_counts_rolling_windows(void **state) {
 
 static void test_request_log_and_event_arrival_times(void **state) {
     (void)state;
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(0, 0, false, false, 0);
     int64_t before = now_ms();
     assert_int_equal(post_batch(srv, TWO_EVENTS, &r), 200);
@@ -468,7 +418,7 @@ static void test_request_log_and_event_arrival_times(void **state) {
 
 static void test_stats_json_has_the_rate_limit_counters(void **state) {
     (void)state;
-    resp_t r;
+    raw_resp_t r;
     devsrv_t *srv = start_plan(1, LONG_WINDOW_MS, false, false, 3);
     assert_int_equal(devsrv_script_text(srv, "429:ra=4"), 0);
     assert_int_equal(post_batch(srv, ONE_EVENT, &r), 429); /* scripted */
