@@ -146,7 +146,19 @@ build() { # build DIR [cmake args...]
     fi
 }
 
+# A test skips through SEGOPS_SKIP (tests/support/skip.h), which says why and is
+# counted; cmocka's bare skip() would pass silently.
+no_bare_skips() {
+    local found
+    found=$(grep -rnE '\bskip\(\)' tests --include='*.c' --include='*.cpp' --include='*.h' |
+        grep -v '^tests/support/skip.h:')
+    [ -z "$found" ] && return 0
+    printf 'a bare skip() (use SEGOPS_SKIP from tests/support/skip.h):\n%s\n' "$found"
+    return 1
+}
+
 stage_checks() {
+    check no_bare_skips
     # Every global symbol of the static archive is segops_-prefixed (stage 1's build).
     check bash tools/check-symbols.sh build/test/libsegops.a
     # No banned libc calls in src/.
