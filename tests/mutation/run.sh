@@ -85,7 +85,8 @@ run_test() { # run_test NAME -> 0 passed, 1 failed, 2 timed out
 }
 
 echo "copying the tracked files of $src to $copy"
-rm -rf "$copy" && mkdir -p "$copy" "$work/logs"
+# A fresh build too: objects of an earlier run may hold a mutant.
+rm -rf "$copy" "$build" && mkdir -p "$copy" "$work/logs"
 (cd "$src" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C "$copy" || exit 1
 if [ -n "${SEGOPS_MUTATION_TESTS_FROM:-}" ]; then
     echo "tests/ from $SEGOPS_MUTATION_TESTS_FROM"
@@ -117,6 +118,7 @@ for i in "${!names[@]}"; do
     if ! apply "$file" "${olds[$i]}" "${news[$i]}"; then
         printf '%-36s %-26s %s\n' "$name" - "NOT APPLIED (text changed in ${files[$i]})"
         mv "$file.orig" "$file"
+        touch "$file"
         status=1
         continue
     fi
@@ -137,6 +139,7 @@ for i in "${!names[@]}"; do
         done
     fi
     mv "$file.orig" "$file"
+    touch "$file" # newer than the mutant's object, so the next build restores it
     [ "$killed" -eq 1 ] || status=1
 done
 # Leave the copy's build as the unchanged tree.
