@@ -9,17 +9,20 @@
 # failure of the test itself is a failure.
 set -u
 cc=$1 src=$2 out=$3
+# shellcheck source=../support/skip.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/skip.sh"
 mkdir -p "$out"
 printf 'int main(void) { return 0; }\n' >"$out/probe.c"
 if ! "$cc" -m32 "$out/probe.c" -o "$out/probe" >"$out/probe.log" 2>&1; then
-    echo "skipped: '$cc -m32' cannot build a program (install gcc-multilib):"
     head -3 "$out/probe.log"
-    [ "${CI:-}" = true ] && { echo "FAIL: CI installs gcc-multilib, so this skip is a failure"; exit 1; }
-    exit 77
+    segops_skip unit/test_ilp32 "'$cc -m32' cannot build a program (install gcc-multilib)" \
+        installable
+    exit
 fi
 if ! "$out/probe" >"$out/probe.log" 2>&1; then
-    echo "skipped: this kernel cannot execute 32-bit programs ($(head -1 "$out/probe.log"))"
-    exit 77
+    segops_skip unit/test_ilp32 \
+        "this kernel cannot execute 32-bit programs ($(head -1 "$out/probe.log"))" machine-cannot
+    exit
 fi
 sources=(config alloc error last_error timefmt json_text event event_pool queue retry)
 files=("$src/tests/ilp32/test_ilp32.c")

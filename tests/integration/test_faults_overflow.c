@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "producers.h"
+
 static void test_overflow_drop_newest(void **state) {
     (void)state;
     fixture_t f;
@@ -61,21 +63,6 @@ static void test_overflow_drop_oldest(void **state) {
  * reported dropped, and each producer's events arrive in the order tracked. */
 enum { EVICT_THREADS = 3, EVICT_PER_THREAD = 20000 };
 
-typedef struct evict_producer {
-    segops_client_t *client;
-    int id;
-} evict_producer_t;
-
-static void *evict_produce(void *arg) {
-    evict_producer_t *p = arg;
-    char payload[48];
-    for (int i = 0; i < EVICT_PER_THREAD; i++) {
-        snprintf(payload, sizeof payload, "{\"t\":%d,\"i\":%d}", p->id, i);
-        assert_int_equal(segops_track(p->client, "u", "e", payload), SEGOPS_OK);
-    }
-    return NULL;
-}
-
 static void drop_oldest_race(size_t queue_events, size_t batch_size) {
     fixture_t f;
     fixture_start(&f, NULL);
@@ -85,13 +72,9 @@ static void drop_oldest_race(size_t queue_events, size_t batch_size) {
     assert_int_equal(segops_options_set_overflow(opts, SEGOPS_OVERFLOW_DROP_OLDEST), SEGOPS_OK);
     fixture_client(&f, opts);
 
-    evict_producer_t prod[EVICT_THREADS];
-    pthread_t threads[EVICT_THREADS];
-    for (int t = 0; t < EVICT_THREADS; t++) {
-        prod[t] = (evict_producer_t){f.client, t};
-        pthread_create(&threads[t], NULL, evict_produce, &prod[t]);
-    }
-    for (int t = 0; t < EVICT_THREADS; t++) pthread_join(threads[t], NULL);
+    producer_counts_t tracked = run_producers(f.client, EVICT_THREADS, EVICT_PER_THREAD);
+    assert_int_equal(tracked.ok, EVICT_THREADS * EVICT_PER_THREAD); /* DROP_OLDEST never refuses */
+    assert_int_equal(tracked.queue_full + tracked.other, 0);
     assert_int_equal(segops_flush(f.client, 20000), SEGOPS_OK);
 
     segops_stats_t st = stats_of(f.client);

@@ -3,52 +3,28 @@
  * makes. Times asserted are lower bounds or generous hang detectors. */
 #include "fixture.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The bounds hold across lanes: threads racing for the last places of a full
- * queue never overfill it, and every refusal is counted. */
+#include "bounded_thread.h"
+#include "latency.h"
+#include "producers.h"
+
+/* The bounds hold across lanes: threads racing for the places of a queue fill
+ * it exactly (a track is refused only when the queue is full), never overfill
+ * it, and every refusal is counted. */
 enum { RACE_THREADS = 8, RACE_TRIES = 200, RACE_QUEUE = 400 };
-
-typedef struct racer {
-    segops_client_t *client;
-    int id;
-    int accepted, refused;
-} racer_t;
-
-static void *race_for_room(void *arg) {
-    racer_t *r = arg;
-    char payload[48];
-    for (int i = 0; i < RACE_TRIES; i++) {
-        snprintf(payload, sizeof payload, "{\"i\":%d}", 1000 + r->id * RACE_TRIES + i);
-        segops_err_t err = segops_track(r->client, "u", "e", payload);
-        if (err == SEGOPS_OK)
-            r->accepted++;
-        else if (err == SEGOPS_E_QUEUE_FULL)
-            r->refused++;
-    }
-    return NULL;
-}
 
 static void test_queue_bound_holds_across_threads(void **state) {
     (void)state;
     fixture_t f;
     fixture_start_stuck(&f, RACE_QUEUE, SEGOPS_OVERFLOW_DROP_NEWEST, 0); /* RACE_QUEUE in flight */
-    racer_t racers[RACE_THREADS];
-    pthread_t threads[RACE_THREADS];
-    for (int t = 0; t < RACE_THREADS; t++) {
-        racers[t] = (racer_t){f.client, t, 0, 0};
-        pthread_create(&threads[t], NULL, race_for_room, &racers[t]);
-    }
-    int accepted = 0, refused = 0;
-    for (int t = 0; t < RACE_THREADS; t++) {
-        pthread_join(threads[t], NULL);
-        accepted += racers[t].accepted;
-        refused += racers[t].refused;
-    }
+    producer_counts_t raced = run_producers(f.client, RACE_THREADS, RACE_TRIES);
+    uint64_t accepted = raced.ok, refused = raced.queue_full;
+    assert_int_equal(raced.other, 0);
     assert_int_equal(accepted + refused, RACE_THREADS * RACE_TRIES);
-    assert_true(accepted <= RACE_QUEUE);                /* never over the bound */
-    assert_true(accepted >= RACE_QUEUE - RACE_THREADS); /* a race may refuse near it */
+    assert_int_equal(accepted, RACE_QUEUE); /* every place taken, none twice */
     segops_stats_t st = stats_of(f.client);
     assert_int_equal(st.enqueued, RACE_QUEUE + (uint64_t)accepted);
     assert_int_equal(st.rejected_queue_full, (uint64_t)refused);
@@ -69,10 +45,12 @@ typedef struct blocked_track {
     segops_err_t rc;
     int done;
     pthread_mutex_t lock;
+    _Atomic pid_t tid; /* set just before the track */
 } blocked_track_t;
 
 static void *track_blocking(void *arg) {
     blocked_track_t *b = arg;
+    b->tid = thread_id();
     segops_err_t rc = segops_track(b->client, "u", "e", "{\"i\":100}");
     pthread_mutex_lock(&b->lock);
     b->rc = rc;
@@ -94,10 +72,13 @@ static void test_overflow_block(void **state) {
     assert_true(waited < 2000 + HANG_MS); /* and no longer */
     assert_int_equal(stats_of(f.client).rejected_queue_full, 1);
 
-    blocked_track_t b = {f.client, SEGOPS_E_INTERNAL, 0, PTHREAD_MUTEX_INITIALIZER};
+    blocked_track_t b = {f.client, SEGOPS_E_INTERNAL, 0, PTHREAD_MUTEX_INITIALIZER, 0};
     pthread_t t;
     pthread_create(&t, NULL, track_blocking, &b);
-    sleep_ms(100);
+    int64_t until = now_ms() + 10000; /* hang detector */
+    while (!b.tid && now_ms() < until) sleep_ms(1);
+    assert_true(b.tid != 0);
+    wait_thread_asleep(b.tid); /* blocked in the track */
     pthread_mutex_lock(&b.lock);
     assert_int_equal(b.done, 0); /* still waiting for room */
     pthread_mutex_unlock(&b.lock);
@@ -162,16 +143,29 @@ static void test_max_queue_bytes_drop_newest(void **state) {
 }
 
 /* The byte bound fills before batch_size is reached: a blocked track must still
- * make the worker send, or it waits for the (hour-long) flush interval. */
+ * make the worker send at once, or it waits for the pacing (1.05 s; the flush
+ * interval is an hour). The longest track must be well under the wait of a
+ * lone event, measured after them: a missed wake-up makes them equal. */
 static void test_max_queue_bytes_block_drains(void **state) {
     (void)state;
     fixture_t f;
     start_bytes_bound(&f, SEGOPS_OVERFLOW_BLOCK);
-    for (int i = 0; i < 8; i++) assert_int_equal(track_big(f.client, i), SEGOPS_OK);
+    int64_t longest_track = 0;
+    for (int i = 0; i < 8; i++) {
+        int64_t start = now_ms();
+        assert_int_equal(track_big(f.client, i), SEGOPS_OK);
+        int64_t took = now_ms() - start;
+        if (took > longest_track) longest_track = took;
+    }
+    /* Two requests made room (3 + 3 events); events 6 and 7 and a lone one
+     * wait for the pacing. */
+    wait_requests(f.srv, 2);
+    int64_t by_pacing = track_and_time_arrival(f.client, f.srv, 0, 9);
+    assert_sooner_than_pacing(longest_track, by_pacing, "a track blocked on a full queue");
     assert_int_equal(segops_flush(f.client, 10000), SEGOPS_OK);
-    assert_int_equal(devsrv_event_count(f.srv), 8);
+    assert_int_equal(devsrv_event_count(f.srv), 9);
     segops_stats_t st = stats_of(f.client);
-    assert_int_equal(st.delivered, 8);
+    assert_int_equal(st.delivered, 9);
     assert_int_equal(st.rejected_queue_full, 0);
     assert_int_equal(reports_of(&f.rec), 0);
     fixture_stop(&f);

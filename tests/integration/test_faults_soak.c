@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* ---- soak: producers, random faults, exact books ---- */
 
@@ -46,8 +45,7 @@ static void test_soak_random_faults_balance_exactly(void **state) {
     assert_int_equal(segops_options_set_request_timeout_ms(opts, 2000), SEGOPS_OK);
     fixture_client(&f, opts);
 
-    unsigned seed = (unsigned)time(NULL);
-    printf("soak seed %u\n", seed);
+    unsigned seed = test_seed("soak");
     static const char *const kinds[] = {"503", "429:ra=0", "delay=150", "close", "closemid"};
     int scripted[5] = {0};
 

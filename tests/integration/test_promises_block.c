@@ -7,12 +7,6 @@
 
 #include <stdio.h>
 
-static uint64_t events_of(recorder_t *rec) {
-    uint64_t events;
-    recorder_snapshot(rec, NULL, &events);
-    return events;
-}
-
 static segops_err_t track_i(segops_client_t *client, const char *type, int i) {
     char payload[32];
     snprintf(payload, sizeof payload, "{\"i\":%d}", i);
@@ -163,7 +157,7 @@ static void check_block_from_worker_callback(hook_kind_t kind) {
     assert_int_equal(st.delivered, 2 * QUEUE_EVENTS - rejected);
     assert_int_equal(st.dropped_rejected, rejected);
     assert_int_equal(devsrv_event_count(srv), 2 * QUEUE_EVENTS - rejected);
-    assert_int_equal(events_of(&rec), rejected);
+    assert_int_equal(events_reported(&rec), rejected);
     assert_conservation(client);
     assert_int_equal(segops_shutdown(client, 5000), SEGOPS_OK);
     segops_client_free(client);

@@ -65,12 +65,15 @@ typedef struct sync_run {
 } sync_run_t;
 
 /* Runs `threads` track calls at once and checks each returned within the bound
- * with a failure, counted as dropped and not reported through on_error. With
+ * with the failure `expected` (the last attempt's: SEGOPS_E_NETWORK for a
+ * refused connect, SEGOPS_E_TIMEOUT for one that hangs or an answer that never
+ * comes), counted as dropped with retries exhausted and not reported through
+ * on_error. With
  * `srv` (a server holding every request) it also checks that all the calls'
  * first requests arrived together. On failure the calls still running are left
  * behind; `cleanup` runs first either way. */
-static void check_bounded(const char *url, int threads, devsrv_t *srv, void (*cleanup)(void *),
-                          void *cleanup_arg) {
+static void check_bounded(const char *url, int threads, devsrv_t *srv, segops_err_t expected,
+                          void (*cleanup)(void *), void *cleanup_arg) {
     sync_run_t *run = calloc(1, sizeof *run);
     assert_non_null(run);
     recorder_init(&run->rec);
@@ -113,12 +116,15 @@ static void check_bounded(const char *url, int threads, devsrv_t *srv, void (*cl
                (long long)calls[i].took_ms);
         if (calls[i].took_ms > SYNC_BOUND_MS + SLACK_MS)
             fail_msg("a call took %lld ms", (long long)calls[i].took_ms);
-        assert_int_not_equal(calls[i].result, SEGOPS_OK);
+        if (calls[i].result != expected)
+            fail_msg("call %d returned %s, not %s", i, segops_strerror(calls[i].result),
+                     segops_strerror(expected));
     }
     segops_stats_t st = stats_of(client);
     assert_int_equal(st.enqueued, threads);
     assert_int_equal(st.delivered, 0);
     assert_int_equal(st.dropped, threads);
+    assert_int_equal(st.dropped_retries_exhausted, threads);
     assert_int_equal(st.pending, 0);
     assert_int_equal(reports_of(&run->rec), 0); /* a sync send reports by its return value */
     assert_conservation(client);
@@ -138,7 +144,7 @@ static void test_refused_calls_from_8_threads_return_within_bound(void **state) 
     char url[64];
     snprintf(url, sizeof url, "%s", devsrv_url(srv));
     devsrv_stop(srv); /* its port now refuses connections */
-    check_bounded(url, THREADS, NULL, NULL, NULL);
+    check_bounded(url, THREADS, NULL, SEGOPS_E_NETWORK, NULL, NULL);
 }
 
 /* ---- a server that never answers: each attempt takes request_timeout_ms ---- */
@@ -158,7 +164,7 @@ static devsrv_t *silent_server(void) {
 static void test_silent_server_one_call_returns_within_bound(void **state) {
     (void)state;
     devsrv_t *srv = silent_server();
-    check_bounded(devsrv_url(srv), 1, NULL, stop_server, srv);
+    check_bounded(devsrv_url(srv), 1, NULL, SEGOPS_E_TIMEOUT, stop_server, srv);
 }
 
 /* Before: the second thread's request reached the server only after the first
@@ -166,7 +172,7 @@ static void test_silent_server_one_call_returns_within_bound(void **state) {
 static void test_silent_server_8_threads_send_at_once(void **state) {
     (void)state;
     devsrv_t *srv = silent_server();
-    check_bounded(devsrv_url(srv), THREADS, srv, stop_server, srv);
+    check_bounded(devsrv_url(srv), THREADS, srv, SEGOPS_E_TIMEOUT, stop_server, srv);
 }
 
 /* ---- a full backlog: the connect hangs until connect_timeout_ms ---- */
@@ -211,7 +217,7 @@ static void test_blackhole_calls_from_8_threads_return_within_bound(void **state
     (void)state;
     static blackhole_t hole; /* outlives a failed test: abandoned calls may still connect */
     blackhole_open(&hole);
-    check_bounded(hole.url, THREADS, NULL, blackhole_close, &hole);
+    check_bounded(hole.url, THREADS, NULL, SEGOPS_E_TIMEOUT, blackhole_close, &hole);
 }
 
 int main(void) {

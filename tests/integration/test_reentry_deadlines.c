@@ -154,11 +154,20 @@ static void test_sync_shutdown_waits_for_all_sends(void **state) {
     uint64_t pending_after_shutdown = st.pending;
 
     for (int i = 0; i < SYNC_THREADS; i++) pthread_join(th[i], NULL);
+    segops_client_stats(client, &st);
+    uint64_t on_server = devsrv_event_count(srv);
     segops_client_free(client);
     devsrv_stop(srv);
     if (pending_after_shutdown != 0)
         fail_msg("segops_shutdown returned with %llu synchronous sends still pending",
                  (unsigned long long)pending_after_shutdown);
+    /* Each synchronous track returns its send's outcome: all were delivered. */
+    for (int i = 0; i < SYNC_THREADS; i++)
+        if (jobs[i].result != SEGOPS_OK)
+            fail_msg("synchronous track %d returned %s", i, segops_strerror(jobs[i].result));
+    assert_int_equal(st.delivered, SYNC_THREADS);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(on_server, SYNC_THREADS);
 }
 
 /* ---- 3. an attempt aborted at the shutdown deadline is misreported ---- */

@@ -93,7 +93,7 @@ static void test_read_only_directory(void **state) {
     const char *mnt = mount_tmpfs("ro_mount", "size=1m");
     if (!mnt) {
         print_message("skipped: mounting a tmpfs is not permitted here\n");
-        skip();
+        SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     snprintf(dir, sizeof dir, "%s/spool", mnt);
     assert_int_equal(mkdir(dir, 0700), 0);
@@ -110,7 +110,7 @@ static void test_no_permission_for_another_user(void **state) {
     (void)state;
     if (geteuid() != 0) {
         print_message("skipped: needs root to become another user\n");
-        skip();
+        SEGOPS_SKIP("needs root to become another user", SKIP_INSTALLABLE);
     }
     char dir[600];
     snprintf(dir, sizeof dir, "%s", spool_path("root_only"));
@@ -136,7 +136,8 @@ static void test_no_permission_for_another_user(void **state) {
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_int_equal(chmod(parent, 0700), 0);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) skip();
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+        SEGOPS_SKIP("cannot become nobody", SKIP_MACHINE_CANNOT);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -189,7 +190,7 @@ static void test_disk_full_during_operation(void **state) {
     const char *mnt = mount_tmpfs("full", "size=256k");
     if (!mnt) {
         print_message("skipped: mounting a tmpfs is not permitted here\n");
-        skip();
+        SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char mount_point[512], dir[600], filler[600];
     snprintf(mount_point, sizeof mount_point, "%s", mnt);
@@ -253,7 +254,7 @@ static void test_disk_and_memory_full_refuse_with_a_code(void **state) {
     const char *mnt = mount_tmpfs("full2", "size=128k");
     if (!mnt) {
         print_message("skipped: mounting a tmpfs is not permitted here\n");
-        skip();
+        SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char mount_point[512], dir[600];
     snprintf(mount_point, sizeof mount_point, "%s", mnt);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log_capture.h"
+
 /* Tokens live 10 s: the client refreshes 5 s in and may use one until 10 s. */
 #define LIFETIME_S 10
 #define REFRESH_DUE_MS 6000 /* after the first mint: refresh due, token still valid */
@@ -30,32 +32,9 @@ static segops_err_t get_user(segops_user_t *user, void *userdata) {
     return segops_user_set_id(user, "uid-refresh");
 }
 
-typedef struct log_capture {
-    pthread_mutex_t lock;
-    char text[64 * 1024];
-    size_t len;
-    int cached_token_warnings; /* WARN lines about using the cached token */
-} log_capture_t;
-
-static void capture_log(segops_log_level_t level, const char *message, void *userdata) {
-    log_capture_t *lc = userdata;
-    pthread_mutex_lock(&lc->lock);
-    size_t n = strlen(message);
-    if (lc->len + n + 2 < sizeof lc->text) {
-        memcpy(lc->text + lc->len, message, n);
-        lc->len += n;
-        lc->text[lc->len++] = '\n';
-        lc->text[lc->len] = '\0';
-    }
-    if (level == SEGOPS_LOG_WARN && strstr(message, "cached token")) lc->cached_token_warnings++;
-    pthread_mutex_unlock(&lc->lock);
-}
-
+/* WARN lines about using the cached token. */
 static int cached_token_warnings(log_capture_t *lc) {
-    pthread_mutex_lock(&lc->lock);
-    int n = lc->cached_token_warnings;
-    pthread_mutex_unlock(&lc->lock);
-    return n;
+    return (int)log_capture_count_at(lc, SEGOPS_LOG_WARN, "cached token");
 }
 
 /* ---- fixtures ---- */
@@ -73,13 +52,13 @@ typedef struct fixture {
 static void start(fixture_t *f, bool sync) {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->id.lock, NULL);
-    pthread_mutex_init(&f->log.lock, NULL);
+    log_capture_init(&f->log);
     recorder_init(&f->rec);
     devsrv_config_t cfg = {.token_lifetime_s = LIFETIME_S};
     f->srv = start_server(&cfg);
     segops_options_t *opts = make_options(f->srv, TEST_PK, &f->rec);
     assert_int_equal(segops_options_set_get_user(opts, get_user, &f->id), SEGOPS_OK);
-    assert_int_equal(segops_options_set_logger(opts, capture_log, SEGOPS_LOG_DEBUG, &f->log),
+    assert_int_equal(segops_options_set_logger(opts, log_capture_fn, SEGOPS_LOG_DEBUG, &f->log),
                      SEGOPS_OK);
     /* A failed mint is retried twice, quickly, then the batch is dropped. */
     assert_int_equal(segops_options_set_retry_backoff_ms(opts, 10, 40), SEGOPS_OK);
@@ -127,9 +106,10 @@ static void finish(fixture_t *f) {
     assert_int_equal(segops_shutdown(f->client, 10000), SEGOPS_OK);
     assert_conservation(f->client);
     /* The token never appears in a log line (read once the worker stopped). */
-    assert_null(strstr(f->log.text, f->first_token));
+    assert_false(log_capture_contains(&f->log, f->first_token));
     segops_client_free(f->client);
     recorder_destroy(&f->rec);
+    log_capture_destroy(&f->log);
     devsrv_stop(f->srv);
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct bounded_thread {
     pthread_t thread;
@@ -24,5 +25,13 @@ bool bounded_join(bounded_thread_t *t, int64_t until);
 /* Detaches a thread that did not end: the test failed and leaves it behind,
  * with everything it uses, until the process exits. */
 void bounded_abandon(bounded_thread_t *t);
+
+/* The calling thread's kernel id (for wait_thread_asleep). */
+pid_t thread_id(void);
+
+/* Waits until thread tid of this process blocks in a futex (a condition or
+ * mutex wait): a thread seen entering a blocking call (a flush, a shutdown)
+ * has reached its wait. Fails when it does not within 10 s (a hang detector). */
+void wait_thread_asleep(pid_t tid);
 
 #endif

@@ -1,9 +1,13 @@
 /* Shared test helpers (see testutil.h). */
 #include "testutil.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void recorder_init(recorder_t *r) {
     memset(r, 0, sizeof *r);
@@ -32,6 +36,12 @@ void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events) {
     if (reports) *reports = r->reports;
     if (events) *events = r->events;
     pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t events_reported(recorder_t *r) {
+    uint64_t events;
+    recorder_snapshot(r, NULL, &events);
+    return events;
 }
 
 segops_stats_t stats_of(segops_client_t *client) {
@@ -93,6 +103,25 @@ void assert_conservation(segops_client_t *client) {
                  (unsigned long long)st.enqueued, (unsigned long long)st.recovered,
                  (unsigned long long)st.delivered, (unsigned long long)st.dropped,
                  (unsigned long long)st.pending);
+}
+
+unsigned test_seed(const char *test) {
+    const char *given = getenv("SEGOPS_TEST_SEED");
+    unsigned seed;
+    if (given) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(given, &end, 10);
+        if (errno || end == given || *end || v > UINT_MAX)
+            fail_msg("SEGOPS_TEST_SEED=\"%s\" is not a decimal unsigned number", given);
+        seed = (unsigned)v;
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (unsigned)ts.tv_sec ^ (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 16);
+    }
+    print_message("%s: seed %u (replay with SEGOPS_TEST_SEED=%u)\n", test, seed, seed);
+    return seed;
 }
 
 int64_t now_ms(void) {

@@ -16,6 +16,7 @@
 #include <segops/segops.h>
 
 #include "devserver.h"
+#include "skip.h"
 
 #define TEST_SK "sk_test_4f1d8a9c2b7e6d5a"
 #define TEST_PK "pk_test_9a8b7c6d5e4f3a2b"
@@ -41,6 +42,8 @@ void recorder_destroy(recorder_t *r);
 void recorder_on_error(const segops_error_info_t *error, void *userdata);
 /* Snapshot under the lock. */
 void recorder_snapshot(recorder_t *r, size_t *reports, uint64_t *events);
+/* Events the recorder has seen reported (the sum of event_count), under its lock. */
+uint64_t events_reported(recorder_t *r);
 
 /* Starts a devserver knowing TEST_SK, TEST_PK and TEST_SIGNED_PK, keeping events in memory.
  * cfg may be NULL for defaults, or carry extra settings (keys are filled in
@@ -58,6 +61,10 @@ size_t reports_of(recorder_t *rec);
 
 /* Asserts enqueued + recovered == delivered + dropped + pending and dropped == sum of reasons. */
 void assert_conservation(segops_client_t *client);
+
+/* The seed of a randomised test: $SEGOPS_TEST_SEED when set (a bad value fails
+ * the test), else a fresh one; printed either way, with the line that replays it. */
+unsigned test_seed(const char *test);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t now_ms(void);
