@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli_child.h"
+#include "skip.h"
 #include "tlsutil.h"
 
 #include <inttypes.h>
@@ -453,9 +454,8 @@ static char *drop_reason(const char *err) {
  * send fail with the same reason, the certificate's; with it both deliver. */
 static void test_ca_file_and_tls_reasons(void **state) {
     (void)state;
-    if (!tls_openssl_available()) {
-        skip();
-    }
+    require_or_skip(tls_openssl_available(), "no openssl tool to make certificates",
+                    SKIP_INSTALLABLE);
     tls_fixture_t tls;
     assert_int_equal(tls_fixture_create(&tls), 0);
     devsrv_config_t cfg;
