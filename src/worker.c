@@ -105,6 +105,8 @@ static void *worker_main(void *arg) {
         bool wanted =
             from_disk || (st.count && (full || urgent || waited || st.count >= cfg->batch_size ||
                                        tick_upto > st.head));
+        /* A full request waiting tells the pacer the traffic uses all it allows. */
+        if (full) segops__pacer_note_backlog(ctx->pacer, now);
         int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || at > now) {
             int64_t wake = SEGOPS__MIN(at, next_tick);

@@ -29,7 +29,10 @@ typedef struct server {
     uint32_t refuse_every;     /* burst limiter: every k-th call gets 429 ... */
     uint32_t burst_ra_s;       /* ... with this Retry-After */
     uint64_t quota_calls;      /* after this many accepted calls, 429 for a day; 0 = none */
-    int64_t *counted;          /* times of the calls in the window's log, ascending */
+    int64_t block_from_ms;     /* every call in [block_from_ms, block_until_ms) gets 429 ... */
+    int64_t block_until_ms;
+    int64_t block_ra_s; /* ... with this Retry-After (-1: none) */
+    int64_t *counted;   /* times of the calls in the window's log, ascending */
     size_t counted_n, counted_cap;
     uint64_t seen, accepted;
 } server_t;
@@ -43,9 +46,11 @@ static void count_call(server_t *sv, int64_t at) {
     sv->counted[sv->counted_n++] = at;
 }
 
-/* 0: accepted; otherwise the Retry-After in seconds of a 429. */
+/* 0: accepted; otherwise the Retry-After in seconds of a 429 (-1: a 429
+ * without one). */
 static int64_t server_answer(server_t *sv, int64_t at) {
     sv->seen++;
+    if (at >= sv->block_from_ms && at < sv->block_until_ms) return sv->block_ra_s;
     if (sv->quota_calls && sv->accepted >= sv->quota_calls) return 86400;
     if (sv->refuse_every && sv->seen % sv->refuse_every == 0) return sv->burst_ra_s;
     uint32_t limit =
@@ -71,11 +76,14 @@ typedef struct call {
 
 typedef struct sim {
     /* the run */
-    uint64_t rate;        /* events per second */
-    int64_t arrive_ms;    /* events arrive during [0, arrive_ms) */
-    int64_t shutdown_ms;  /* then a shutdown with this deadline (0: none, drain all) */
-    uint32_t max_per_min; /* the option */
-    bool far;             /* latency 20..200 ms (default: 10..60 ms) */
+    uint64_t rate;       /* events per second ... */
+    uint64_t later_rate; /* ... and from rate_change_ms on (0: the rate never changes) */
+    int64_t rate_change_ms;
+    int64_t watch_from_ms; /* min_pace: the lowest pace in force at a call from then on */
+    int64_t arrive_ms;     /* events arrive during [0, arrive_ms) */
+    int64_t shutdown_ms;   /* then a shutdown with this deadline (0: none, drain all) */
+    uint32_t max_per_min;  /* the option */
+    bool far;              /* latency 20..200 ms (default: 10..60 ms) */
     server_t server;
     /* what happened */
     uint64_t events, delivered, dropped;
@@ -83,14 +91,35 @@ typedef struct sim {
     size_t ncalls, refused;
     int64_t finished_ms;
     uint32_t pace_changes, pace;
-    uint64_t *delays; /* histogram of (server arrival - track) in ms */
+    uint32_t min_pace; /* UINT32_MAX: no limit at any call since watch_from_ms */
+    uint64_t *delays;  /* histogram of (server arrival - track) in ms */
     int64_t max_delay;
+    int64_t max_delay_watched; /* of the events that arrived from watch_from_ms on */
 } sim_t;
 
-static int64_t arrival(const sim_t *s, uint64_t i) { return (int64_t)(i * 1000 / s->rate); }
+/* The events that arrive in the first phase (all of them at a steady rate). */
+static uint64_t first_phase(const sim_t *s) {
+    if (!s->later_rate) return (uint64_t)s->arrive_ms * s->rate / 1000;
+    return (uint64_t)s->rate_change_ms * s->rate / 1000;
+}
+
+static int64_t arrival(const sim_t *s, uint64_t i) {
+    uint64_t n1 = first_phase(s);
+    if (i < n1 || !s->later_rate) return (int64_t)(i * 1000 / s->rate);
+    return s->rate_change_ms + (int64_t)((i - n1) * 1000 / s->later_rate);
+}
+
+/* How many of events 0, 1, ... arriving every 1000 / rate ms from `from` have
+ * arrived by t: those with (i * 1000 / rate) <= t - from. */
+static uint64_t arrived_since(int64_t from, uint64_t rate, int64_t t) {
+    if (t < from) return 0;
+    uint64_t d = (uint64_t)(t - from) + 1;
+    return d * rate / 1000 + (d * rate % 1000 != 0);
+}
 
 static uint64_t arrived_by(const sim_t *s, int64_t t) {
-    uint64_t n = ((uint64_t)t + 1) * s->rate / 1000 + (((uint64_t)t + 1) * s->rate % 1000 != 0);
+    uint64_t n1 = first_phase(s), n = SEGOPS__MIN(arrived_since(0, s->rate, t), n1);
+    if (s->later_rate) n += arrived_since(s->rate_change_ms, s->later_rate, t);
     return SEGOPS__MIN(n, s->events);
 }
 
@@ -111,7 +140,10 @@ static void run(sim_t *s) {
                                   .seed = 7};
     segops__pacer_t *p;
     assert_int_equal(segops__pacer_new(&cfg, &p), SEGOPS_OK);
-    s->events = (uint64_t)s->arrive_ms * s->rate / 1000;
+    s->events = first_phase(s);
+    if (s->later_rate)
+        s->events += (uint64_t)(s->arrive_ms - s->rate_change_ms) * s->later_rate / 1000;
+    s->min_pace = UINT32_MAX;
     s->delays = calloc(DELAY_BUCKETS, sizeof *s->delays);
     assert_non_null(s->delays);
     const int64_t deadline = s->shutdown_ms ? s->arrive_ms + s->shutdown_ms : INT64_MAX;
@@ -121,6 +153,8 @@ static void run(sim_t *s) {
     for (;;) {
         const bool stopping = t >= s->arrive_ms;
         if (t >= deadline) break;
+        /* A full request of new events waits (a resent batch is not new). */
+        if (arrived_by(s, t) - taken >= BATCH_MAX) segops__pacer_note_backlog(p, t);
         if (!resend) {
             uint64_t queued = arrived_by(s, t) - taken;
             if (!queued) {
@@ -141,6 +175,10 @@ static void run(sim_t *s) {
             t = SEGOPS__MIN(at, deadline);
             continue;
         }
+        if (t >= s->watch_from_ms) {
+            uint32_t pace = segops__pacer_current_per_minute(p, t);
+            s->min_pace = SEGOPS__MIN(s->min_pace, pace ? pace : UINT32_MAX);
+        }
         rng = rng * 6364136223846793005u + 1442695040888963407u;
         const int64_t latency =
             s->far ? 20 + (int64_t)((rng >> 33) % 181) : 10 + (int64_t)((rng >> 33) % 51);
@@ -155,12 +193,15 @@ static void run(sim_t *s) {
                 int64_t d = c.at_server - arrival(s, i);
                 s->delays[SEGOPS__MIN(d, (int64_t)DELAY_BUCKETS - 1)]++;
                 s->max_delay = SEGOPS__MAX(s->max_delay, d);
+                if (arrival(s, i) >= s->watch_from_ms)
+                    s->max_delay_watched = SEGOPS__MAX(s->max_delay_watched, d);
             }
             s->delivered += n;
             resend = false;
             t = c.answer;
         } else {
-            segops__pacer_429_t r = segops__pacer_on_429(p, c.answer, retry_after_s * 1000);
+            segops__pacer_429_t r =
+                segops__pacer_on_429(p, c.answer, retry_after_s < 0 ? -1 : retry_after_s * 1000);
             s->refused++;
             if (!resend) refused_since = c.answer;
             resend = true;
@@ -433,6 +474,63 @@ static void test_learns_the_plan_from_one_429(void **state) {
     }
 }
 
+/* One early run of 429s while traffic is low is not a plan: the client's own
+ * count then says how little it sent, not what the server allows. Once the
+ * server accepts again and the traffic needs it, the client reaches its full
+ * rate within two minutes, and from then on its limit never holds it below
+ * what the traffic needs: each event waits no longer than under default pacing
+ * without a limit. The runs of issue 18: 20 events/s, 429s from 5 s to 25 s
+ * (Retry-After 10 s, none, or a single one), then 1,000 events/s; and 200
+ * events/s with 429s from 20 s to 110 s. */
+static void test_early_429s_at_low_traffic_are_not_the_plan(void **state) {
+    (void)state;
+    static const struct {
+        const char *label;
+        uint64_t rate, later_rate;
+        int64_t block_from, block_until, block_ra_s, arrive_ms;
+        uint32_t plan;
+    } runs[] = {
+        {"20 s of 429s (10 s), then 1,000/s", 20, 1000, 5000, 25000, 10, 325000, 0},
+        {"20 s of 429s (none), then 1,000/s", 20, 1000, 5000, 25000, -1, 325000, 0},
+        {"one 429 (10 s), then 1,000/s", 20, 1000, 5000, 6050, 10, 325000, 0},
+        {"the same, plan 1,000/min", 20, 1000, 5000, 25000, 10, 325000, 1000},
+        {"90 s of 429s (10 s) at 200/s", 200, 0, 20000, 110000, 10, 400000, 0},
+        {"90 s of 429s (none) at 200/s", 200, 0, 20000, 110000, -1, 400000, 0},
+    };
+    printf("early 429s at low traffic, then traffic that needs more:\n");
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(runs); i++) {
+        const int64_t recovered = runs[i].block_until;
+        const uint64_t rate = runs[i].later_rate ? runs[i].later_rate : runs[i].rate;
+        sim_t s = {.rate = runs[i].rate,
+                   .later_rate = runs[i].later_rate,
+                   .rate_change_ms = runs[i].later_rate ? recovered : 0,
+                   .arrive_ms = runs[i].arrive_ms,
+                   .watch_from_ms = recovered + 120000,
+                   .server = {.per_minute = runs[i].plan,
+                              .block_from_ms = runs[i].block_from,
+                              .block_until_ms = recovered,
+                              .block_ra_s = runs[i].block_ra_s}};
+        run(&s);
+        report(runs[i].label, &s);
+        printf("    from 2 min after the last 429 on: lowest pace %u/min, longest wait %lld ms\n",
+               s.min_pace == UINT32_MAX ? 0 : s.min_pace, (long long)s.max_delay_watched);
+        assert_int_equal(s.delivered, s.events);
+        /* No 429 once the server accepts again (the plan, if any, carries it). */
+        for (size_t k = 0; k < s.ncalls; k++)
+            if (!s.calls[k].accepted) assert_true(s.calls[k].at_server < recovered);
+        /* Two minutes after it: what default pacing gives without any limit. */
+        const bool fills = rate * SEGOPS__PACER_PARTIAL_INTERVAL_MS / 1000 >= BATCH_MAX;
+        const int64_t wait = fills ? BATCH_MAX * 1000 / (int64_t)rate + 2 * max_up(&s)
+                                   : SEGOPS__PACER_PARTIAL_INTERVAL_MS + max_up(&s);
+        assert_true(s.max_delay_watched <= wait);
+        /* The limit never below the requests the traffic needs at that pace. */
+        const uint64_t needs = fills ? (rate * 60 + BATCH_MAX - 1) / BATCH_MAX
+                                     : 60000 / SEGOPS__PACER_PARTIAL_INTERVAL_MS;
+        assert_true(s.min_pace >= needs);
+        sim_free(&s);
+    }
+}
+
 /* The plan changes under a running client: a downgrade costs one 429; after an
  * upgrade the probes find the new room. */
 static void test_follows_a_change_of_plan(void **state) {
@@ -539,6 +637,7 @@ int main(void) {
         cmocka_unit_test(test_low_traffic_delay_is_bounded),
         cmocka_unit_test(test_hard_limit_holds_in_every_window),
         cmocka_unit_test(test_learns_the_plan_from_one_429),
+        cmocka_unit_test(test_early_429s_at_low_traffic_are_not_the_plan),
         cmocka_unit_test(test_follows_a_change_of_plan),
         cmocka_unit_test(test_burst_limiter_costs_only_its_waits),
         cmocka_unit_test(test_quota_keeps_the_pace),
