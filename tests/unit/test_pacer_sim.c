@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "pacer.h"
+#include "waiting.h"
 
 #define BATCH_MAX 500
 #define DELAY_BUCKETS 700000 /* ms; longer delays land in the last bucket */
@@ -84,6 +85,7 @@ typedef struct sim {
     int64_t shutdown_ms;   /* then a shutdown with this deadline (0: none, drain all) */
     uint32_t max_per_min;  /* the option */
     bool far;              /* latency 20..200 ms (default: 10..60 ms) */
+    int64_t latency_ms;    /* every request takes this long (0: as above) */
     server_t server;
     /* what happened */
     uint64_t events, delivered, dropped;
@@ -149,6 +151,7 @@ static void run(sim_t *s) {
     const int64_t deadline = s->shutdown_ms ? s->arrive_ms + s->shutdown_ms : INT64_MAX;
     uint64_t rng = 0x243F6A8885A308D3u, taken = 0, first = 0, n = 0;
     bool resend = false; /* the batch [first, first + n) was refused and waits */
+    segops__waiting_t waiting = {0};
     int64_t t = 0, refused_since = 0;
     for (;;) {
         const bool stopping = t >= s->arrive_ms;
@@ -164,6 +167,17 @@ static void run(sim_t *s) {
             }
             first = taken;
             n = SEGOPS__MIN(queued, (uint64_t)BATCH_MAX);
+            /* As the worker: a partial request is wanted once what is queued has
+             * waited the pacing interval. */
+            segops__waiting_seen(&waiting, t, (size_t)queued);
+            const int64_t due = segops__waiting_due(&waiting, SEGOPS__PACER_PARTIAL_INTERVAL_MS);
+            if (n < BATCH_MAX && !stopping && t < due) {
+                int64_t wake = SEGOPS__MIN(due, s->arrive_ms);
+                if (first + BATCH_MAX - 1 < s->events)
+                    wake = SEGOPS__MIN(wake, arrival(s, first + BATCH_MAX - 1));
+                t = SEGOPS__MIN(wake, deadline);
+                continue;
+            }
         }
         const bool full = resend || n == BATCH_MAX;
         int64_t at;
@@ -180,13 +194,17 @@ static void run(sim_t *s) {
             s->min_pace = SEGOPS__MIN(s->min_pace, pace ? pace : UINT32_MAX);
         }
         rng = rng * 6364136223846793005u + 1442695040888963407u;
-        const int64_t latency =
-            s->far ? 20 + (int64_t)((rng >> 33) % 181) : 10 + (int64_t)((rng >> 33) % 51);
+        const int64_t latency = s->latency_ms ? s->latency_ms
+                                : s->far      ? 20 + (int64_t)((rng >> 33) % 181)
+                                              : 10 + (int64_t)((rng >> 33) % 51);
         call_t c = {t, t + latency / 2, t + latency, false};
         int64_t retry_after_s = server_answer(&s->server, c.at_server);
         c.accepted = retry_after_s == 0;
         record(s, c);
-        if (!resend) taken += n;
+        if (!resend) {
+            taken += n;
+            segops__waiting_took(&waiting, t);
+        }
         if (c.accepted) {
             segops__pacer_note_done(p, c.start, c.answer, true);
             for (uint64_t i = first; i < first + n; i++) {
@@ -367,6 +385,25 @@ static void test_low_traffic_delay_is_bounded(void **state) {
     assert_true(delay_percentile(&s, 0.5) <= SEGOPS__PACER_PARTIAL_INTERVAL_MS / 2 + max_up(&s));
     double per_call = (double)s.delivered / (double)s.ncalls;
     assert_true(per_call >= 4.5 && per_call <= 6.0);
+    sim_free(&s);
+}
+
+/* A slow server does not stretch the pacing interval: it counts from the
+ * previous request's start. 5 events/s against a server that answers after
+ * 2 s: a request every 2 s (not 2 s + 1.05 s), each event on its way by the
+ * next start, so at the server within 2 s plus the 1 s way there. */
+static void test_slow_server_keeps_the_interval(void **state) {
+    (void)state;
+    sim_t s = {.rate = 5, .arrive_ms = 120000, .latency_ms = 2000};
+    run(&s);
+    report("5 events/s, 2 s per request", &s);
+    assert_int_equal(s.delivered, s.events);
+    int64_t longest = 0;
+    for (size_t i = 1; i < s.ncalls; i++)
+        longest = SEGOPS__MAX(longest, s.calls[i].start - s.calls[i - 1].start);
+    printf("    longest gap between request starts: %lld ms\n", (long long)longest);
+    assert_true(longest <= s.latency_ms);
+    assert_true(s.max_delay <= s.latency_ms + s.latency_ms / 2);
     sim_free(&s);
 }
 
@@ -635,6 +672,7 @@ int main(void) {
         cmocka_unit_test(test_default_pacing_figures),
         cmocka_unit_test(test_default_pacing_fits_the_plans),
         cmocka_unit_test(test_low_traffic_delay_is_bounded),
+        cmocka_unit_test(test_slow_server_keeps_the_interval),
         cmocka_unit_test(test_hard_limit_holds_in_every_window),
         cmocka_unit_test(test_learns_the_plan_from_one_429),
         cmocka_unit_test(test_early_429s_at_low_traffic_are_not_the_plan),
