@@ -145,7 +145,12 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     segops_err_t got = segops__auth_get(ctx->auth, s->transport, auth, &failure);
     if (segops__auth_mints(ctx->auth) != mints) {
         /* A session mint is a request too: it used this slot; the POST waits
-         * for one of its own. */
+         * for one of its own. A 429 on this call's own mint keeps the slot for
+         * rate_limited_wait to end: it counts and teaches like a batch's. */
+        if (got != SEGOPS_OK && failure.http_status == 429 && !failure.shared) {
+            mint_verdict(&failure, a);
+            return;
+        }
         end_slot(s, a, got == SEGOPS_OK);
         if (got == SEGOPS_OK && !await_slot(s, true, urgent, &a->started)) {
             a->no_slot = true;
@@ -198,9 +203,10 @@ static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t att
     return wait;
 }
 
-/* A 429: the pacer reads the server's words (pacer.h) and says how long this
- * batch waits; without Retry-After the waits grow. A 429 from the session
- * endpoint (a mint) only waits as a retry would. */
+/* A 429 (on a batch or on this sender's own mint): the pacer reads the
+ * server's words (pacer.h) and says how long this batch waits; without
+ * Retry-After the waits grow. A 429 on another caller's mint, which that
+ * caller counted, only waits as a retry would. */
 static uint32_t rate_limited_wait(segops__sender_t *s, attempt_t *a, int64_t now,
                                   bool *server_asked) {
     const segops_options_t *cfg = s->ctx->cfg;
