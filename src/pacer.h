@@ -24,6 +24,7 @@
  *   58 in any 60 s, plus flushes), above it only full ones (1,000 events/s: 120).
  *
  * How a caller uses it:
+ *   when a full request of new events waits: note_backlog(p, now);
  *   while (!segops__pacer_try_begin(p, now, full, urgent, &at)) sleep until at
  *       (or until the batch fills up or a flush comes, then ask again);
  *   make the request;
