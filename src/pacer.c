@@ -129,8 +129,9 @@ static void probe_slowly(segops__pacer_t *p, int64_t now) {
 
 /* A momentary bound (a 429 that did not measure the plan) holds only while it
  * must: when it held a backlog back during a fast stretch in which the server
- * accepted and refused nothing, it doubles. A raise the server refuses makes
- * the bound before it a measured one (see learn). */
+ * accepted requests and sent no 429 that speaks of a rate, it doubles. A raise
+ * any 429 follows is undone and makes the bound before it a measured one (see
+ * learn). */
 static void probe_fast(segops__pacer_t *p, int64_t now) {
     if (!p->learned || p->measured) return;
     int64_t since = SEGOPS__MAX(p->last_change_ms, p->last_rate_429_ms);
@@ -229,16 +230,16 @@ static void learn(segops__pacer_t *p, int64_t now, size_t lesson, bool measured)
  * when the client alone was using the plan fully: a backlog waited in that span
  * before this run of 429s (it sent all the limit allowed), or the server's
  * oldest counted request, which leaves the window in Retry-After, is one of
- * ours (its_own_oldest). Otherwise the count says how little traffic the client
+ * ours (`ours`, see its_own_oldest). Otherwise the count says how little traffic the client
  * had, not what the plan allows (another process on the key, a block, an outage
  * answered with 429): a momentary bound, taken as the rate the client had over
  * the part of the span it has been running, and raised fast while it holds a
  * backlog back (probe_fast). */
-static size_t lesson_of(const segops__pacer_t *p, int64_t t, int64_t span_ms, bool its_own_oldest,
+static size_t lesson_of(const segops__pacer_t *p, int64_t t, int64_t span_ms, bool ours,
                         bool *measured) {
     int64_t from = t - span_ms;
     size_t count = segops__pacer_log_count_accepted(&p->log, from);
-    *measured = its_own_oldest || (p->backlog_ms > from && p->backlog_ms <= p->run_ms);
+    *measured = ours || (p->backlog_ms > from && p->backlog_ms <= p->run_ms);
     int64_t ran = t - p->first_start_ms;
     if (*measured || p->first_start_ms == INT64_MIN || ran >= span_ms || ran <= 0) return count;
     return (size_t)(((uint64_t)count * (uint64_t)span_ms + (uint64_t)ran - 1) / (uint64_t)ran);
@@ -337,8 +338,11 @@ segops__pacer_429_t segops__pacer_on_429(segops__pacer_t *p, int64_t now_ms,
         span = SEGOPS__PACER_WINDOW_MS - retry_after_ms;
     if (r.kind == SEGOPS__LIMIT_UNKNOWN && r.streak == SEGOPS__PACER_UNKNOWN_LEARN_STREAK)
         span = SEGOPS__PACER_WINDOW_MS;
-    bool measured = false, ours = r.kind == SEGOPS__LIMIT_WINDOW && its_own_oldest(p, t, span);
-    size_t lesson = span ? lesson_of(p, t, span, ours, &measured) : 0;
+    bool measured = false;
+    size_t lesson = 0;
+    if (span)
+        lesson = lesson_of(p, t, span, r.kind == SEGOPS__LIMIT_WINDOW && its_own_oldest(p, t, span),
+                           &measured);
     if (r.kind != SEGOPS__LIMIT_QUOTA) learn(p, t, lesson, measured);
     r.pace_changed = take_change(p, &r.per_minute);
     pthread_mutex_unlock(&p->lock);
