@@ -71,7 +71,8 @@ static void *worker_main(void *arg) {
     int64_t next_tick = segops__clock_monotonic_ms() + cfg->flush_interval_ms;
     uint64_t tick_upto = 0; /* the interval flush: what was queued at the tick is due */
     /* Events wait at most the pacing interval (or flush_interval_ms, if lower):
-     * since when the queue has held some, as the worker saw it. */
+     * since the previous request's start, or since the worker first saw them
+     * in an idle queue (waiting.h). */
     const int64_t max_wait =
         SEGOPS__MIN((int64_t)SEGOPS__PACER_PARTIAL_INTERVAL_MS, (int64_t)cfg->flush_interval_ms);
     segops__waiting_t waiting = {0};
