@@ -1,9 +1,12 @@
 /* The pacer under simulated traffic, on a simulated clock: events arrive at a
- * steady rate, a tiny worker sends whatever is queued (up to 500 events) as soon
- * as the pacer allows, and a simulated SegOps server enforces a plan (API calls
- * per rolling minute, 429 with the Retry-After a sliding log gives), a burst
- * limiter or a monthly quota. Each test checks what the server saw; the figures
- * (calls per minute, events per request, delays) are printed for the docs. */
+ * steady rate (or two, one after the other), a tiny worker sends what is queued
+ * (up to 500 events) once it fills a request or has waited the pacing interval
+ * (the worker's own bookkeeping, waiting.h) and the pacer allows, telling the
+ * pacer when a full request waits; a simulated SegOps server enforces a plan
+ * (API calls per rolling minute, 429 with the Retry-After a sliding log gives),
+ * a burst limiter, a monthly quota or a block of 429s. Each test checks what
+ * the server saw; the figures (calls per minute, events per request, delays)
+ * are printed for the docs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
