@@ -227,31 +227,20 @@ static void learn(segops__pacer_t *p, int64_t now, size_t lesson, bool measured)
 
 /* The lesson of a 429 at t that says the server's window of span_ms is full:
  * the accepted requests that started in it. That count measures the plan only
- * when the client alone was using the plan fully: a backlog waited in that span
- * before this run of 429s (it sent all the limit allowed), or the server's
- * oldest counted request, which leaves the window in Retry-After, is one of
- * ours (`ours`, see its_own_oldest). Otherwise the count says how little traffic the client
- * had, not what the plan allows (another process on the key, a block, an outage
- * answered with 429): a momentary bound, taken as the rate the client had over
- * the part of the span it has been running, and raised fast while it holds a
- * backlog back (probe_fast). */
-static size_t lesson_of(const segops__pacer_t *p, int64_t t, int64_t span_ms, bool ours,
-                        bool *measured) {
+ * when the client was using the plan fully: a full request's worth of events
+ * waited in that span before this run of 429s, so it sent all it was allowed.
+ * Otherwise the count says how little traffic the client had, not what the
+ * plan allows (another process on the key, a block, an outage answered with
+ * 429): a momentary bound, taken as the rate the client had over the part of
+ * the span it has been running, and raised fast while it holds a backlog back
+ * (probe_fast). */
+static size_t lesson_of(const segops__pacer_t *p, int64_t t, int64_t span_ms, bool *measured) {
     int64_t from = t - span_ms;
     size_t count = segops__pacer_log_count_accepted(&p->log, from);
-    *measured = ours || (p->backlog_ms > from && p->backlog_ms <= p->run_ms);
+    *measured = p->backlog_ms > from && p->backlog_ms <= p->run_ms;
     int64_t ran = t - p->first_start_ms;
     if (*measured || p->first_start_ms == INT64_MIN || ran >= span_ms || ran <= 0) return count;
     return (size_t)(((uint64_t)count * (uint64_t)span_ms + (uint64_t)ran - 1) / (uint64_t)ran);
-}
-
-/* Whether the request a Retry-After says leaves the server's window at
- * t - span_ms (whole seconds, rounded up, so up to 1 s earlier; counted at some
- * moment between its start and its answer; 1 s more for the way back and an
- * HTTP-date's skew) may be one of ours. */
-static bool its_own_oldest(const segops__pacer_t *p, int64_t t, int64_t span_ms) {
-    int64_t leaves = t - span_ms;
-    return segops__pacer_log_any_during(&p->log, leaves - 2000, leaves);
 }
 
 static segops__limit_kind_t classify(int64_t retry_after_ms) {
@@ -339,10 +328,7 @@ segops__pacer_429_t segops__pacer_on_429(segops__pacer_t *p, int64_t now_ms,
     if (r.kind == SEGOPS__LIMIT_UNKNOWN && r.streak == SEGOPS__PACER_UNKNOWN_LEARN_STREAK)
         span = SEGOPS__PACER_WINDOW_MS;
     bool measured = false;
-    size_t lesson = 0;
-    if (span)
-        lesson = lesson_of(p, t, span, r.kind == SEGOPS__LIMIT_WINDOW && its_own_oldest(p, t, span),
-                           &measured);
+    size_t lesson = span ? lesson_of(p, t, span, &measured) : 0;
     if (r.kind != SEGOPS__LIMIT_QUOTA) learn(p, t, lesson, measured);
     r.pace_changed = take_change(p, &r.per_minute);
     pthread_mutex_unlock(&p->lock);

@@ -63,12 +63,3 @@ size_t segops__pacer_log_count_accepted(const segops__pacer_log_t *log, int64_t 
     }
     return n;
 }
-
-bool segops__pacer_log_any_during(const segops__pacer_log_t *log, int64_t from_ms, int64_t to_ms) {
-    for (size_t i = log->count; i-- > 0;) {
-        const segops__pacer_entry_t *e = at(log, i);
-        if (e->answered_ms < from_ms) return false; /* every older one was answered earlier still */
-        if (e->answered_ms - (int64_t)e->took_ms <= to_ms) return true;
-    }
-    return false;
-}

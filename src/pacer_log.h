@@ -46,8 +46,4 @@ int64_t segops__pacer_log_nth_newest(const segops__pacer_log_t *log, size_t k);
  * be answered before it starts), so the cost is the number of recent entries. */
 size_t segops__pacer_log_count_accepted(const segops__pacer_log_t *log, int64_t started_after_ms);
 
-/* True when some entry's [start, answer] meets [from_ms, to_ms]: a request
- * the server may have counted at some moment in that span. */
-bool segops__pacer_log_any_during(const segops__pacer_log_t *log, int64_t from_ms, int64_t to_ms);
-
 #endif

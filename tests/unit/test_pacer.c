@@ -425,26 +425,23 @@ static void test_log_grows_forgets_and_counts(void **state) {
     segops__pacer_log_free(&log);
 }
 
-/* Whether a window 429 measured the plan, for a client that ran only 10 s at
- * partial traffic (no backlog): when the server's oldest counted call (the one
- * its Retry-After says leaves the window) is the client's own, the server's
- * window holds its calls alone and their count is the plan; when it is older
- * than the client, the count is a momentary bound (the client's rate). */
-static void test_window_429_measures_the_plan_when_the_window_is_ours(void **state) {
+/* Whether a window 429 measured the plan: a client that ran 10 s, its calls
+ * alone in the server's window. Only when a full request's worth waited before
+ * the 429 was it using the plan fully; without, its 9 calls say how little it
+ * sent: a momentary bound, raised fast once the limit holds a backlog back. */
+static void test_window_429_measures_the_plan_only_after_a_backlog(void **state) {
     (void)state;
-    for (int ours = 0; ours < 2; ours++) {
+    for (int backlog = 0; backlog < 2; backlog++) {
         segops__pacer_t *p = make(0);
         for (int i = 0; i < 10; i++) request_ok(p, T0 + i * 1000, 10);
+        if (backlog) segops__pacer_note_backlog(p, T0 + 9500);
         const int64_t t = T0 + 10010;
         assert_true(segops__pacer_try_begin(p, T0 + 10000, true, true, NULL));
-        /* Ours: the call at T0 leaves the window 50 s from now (rounded up). */
-        segops__pacer_429_t r = segops__pacer_on_429(p, t, ours ? 50000 : 30000);
+        /* The call at T0 leaves the window 50 s from now: 9 accepted after T0 + 10. */
+        segops__pacer_429_t r = segops__pacer_on_429(p, t, 50000);
         assert_int_equal(r.kind, SEGOPS__LIMIT_WINDOW);
-        /* Ours: the 9 accepted after T0 + 10 is the plan. Not ours: the 10 of
-         * its 10,010 ms over the 30 s span. */
-        assert_int_equal(r.per_minute, ours ? 9 : 30);
-        /* Then a backlog the limit holds back, the server accepting: only a
-         * momentary bound is raised fast. */
+        assert_int_equal(r.per_minute, 9);
+        /* A minute later, a backlog the limit holds back, the server accepting. */
         const int64_t later = t + 60000;
         for (int i = 0; i < 40; i++) { /* counted whatever the limit says */
             segops__pacer_note_request(p, later + i);
@@ -453,7 +450,7 @@ static void test_window_429_measures_the_plan_when_the_window_is_ours(void **sta
         segops__pacer_note_backlog(p, later + 200);
         assert_int_equal(
             segops__pacer_current_per_minute(p, later + 200 + SEGOPS__PACER_PROBE_FAST_MS),
-            ours ? 9 : 60);
+            backlog ? 9 : 18);
         segops__pacer_free(p);
     }
 }
@@ -612,7 +609,7 @@ int main(void) {
         cmocka_unit_test(test_probing_schedule),
         cmocka_unit_test(test_learned_and_hard_limit),
         cmocka_unit_test(test_log_grows_forgets_and_counts),
-        cmocka_unit_test(test_window_429_measures_the_plan_when_the_window_is_ours),
+        cmocka_unit_test(test_window_429_measures_the_plan_only_after_a_backlog),
         cmocka_unit_test(test_momentary_bound_recovers_fast),
         cmocka_unit_test(test_fork_child_keeps_the_lesson),
         cmocka_unit_test(test_threads_never_exceed_the_limit),
