@@ -158,7 +158,12 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     segops_err_t got = segops__auth_get(ctx->auth, s->transport, auth, &failure);
     if (segops__auth_mints(ctx->auth) != mints) {
         /* A session mint is a request too: it used this slot; the POST waits
-         * for one of its own. */
+         * for one of its own. A 429 on this call's own mint keeps the slot for
+         * rate_limited_wait to end: it counts and teaches like a batch's. */
+        if (got != SEGOPS_OK && failure.http_status == 429 && !failure.shared) {
+            mint_verdict(&failure, a);
+            return;
+        }
         end_slot(s, a, got == SEGOPS_OK);
         if (got == SEGOPS_OK && !await_slot(s, true, urgent, &a->started)) {
             a->no_slot = true;
@@ -194,37 +199,38 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
         describe_status(s, a);
 }
 
-/* Backoff for retry number `attempt`, never shorter than a Retry-After the
- * server sent with the failed answer (429, and 503 where servers use it). */
+/* Backoff for retry number `attempt`. A Retry-After the server sent with the
+ * failed answer (503 where servers use it) is a floor (*floor_ms): the retry
+ * never comes sooner, and a flush or stop cuts the backoff down to it, not past
+ * it; it never stretches the wait. */
 static uint32_t retry_wait(segops__sender_t *s, const attempt_t *a, uint32_t attempt,
-                           bool *server_asked) {
+                           uint32_t *floor_ms) {
     const segops_options_t *cfg = s->ctx->cfg;
     uint32_t wait =
         segops__retry_backoff_ms(cfg->retry_base_ms, cfg->retry_cap_ms, attempt, &s->rng);
-    uint32_t floor_ms;
+    *floor_ms = 0;
     if (a->retry_after[0] && segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
                                                        segops__clock_realtime_ms() / 1000,
-                                                       cfg->retry_after_max_ms, &floor_ms)) {
-        wait = SEGOPS__MAX(wait, floor_ms);
-        *server_asked = true;
-    }
+                                                       cfg->retry_after_max_ms, floor_ms))
+        wait = SEGOPS__MAX(wait, *floor_ms);
     return wait;
 }
 
-/* A 429: the pacer reads the server's words (pacer.h) and says how long this
- * batch waits; without Retry-After the waits grow. A 429 from the session
- * endpoint (a mint) only waits as a retry would. */
-static uint32_t rate_limited_wait(segops__sender_t *s, attempt_t *a, int64_t now,
-                                  bool *server_asked) {
+/* A 429 (on a batch or on this sender's own mint): the pacer reads the
+ * server's words (pacer.h) and says how long this batch waits; without
+ * Retry-After the waits grow. A 429 on another caller's mint, which that
+ * caller counted, only waits as a retry would. The whole wait is the
+ * server's: a flush does not cut it. */
+static uint32_t rate_limited_wait(segops__sender_t *s, attempt_t *a, int64_t now) {
     const segops_options_t *cfg = s->ctx->cfg;
-    if (!a->slot_open) return retry_wait(s, a, 1, server_asked);
+    uint32_t floor_ms;
+    if (!a->slot_open) return retry_wait(s, a, 1, &floor_ms);
     uint32_t asked;
     int64_t retry_after = -1;
     if (a->retry_after[0] &&
         segops__retry_after_parse(a->retry_after, strlen(a->retry_after),
                                   segops__clock_realtime_ms() / 1000, UINT32_MAX, &asked))
         retry_after = asked; /* uncapped: a capped quota would look like a window */
-    *server_asked = retry_after >= 0;
     segops__pacer_429_t r = segops__pacer_on_429(s->ctx->pacer, now, retry_after);
     a->slot_open = false;
     if (r.pace_changed) {
@@ -306,8 +312,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         }
         int64_t now = segops__clock_monotonic_ms();
-        uint32_t wait = 0;
-        bool server_asked = false; /* a Retry-After floor: a flush does not cut it */
+        uint32_t wait = 0, floor_ms = 0; /* floor: what a flush or stop does not cut */
         switch (a.verdict.action) {
         case SEGOPS__ACT_DELIVERED: {
             uint32_t per_minute;
@@ -346,7 +351,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         case SEGOPS__ACT_RATE_LIMITED:
             /* Waits do not use up retries (the budget bounds them). */
-            wait = rate_limited_wait(s, &a, now, &server_asked);
+            wait = floor_ms = rate_limited_wait(s, &a, now);
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries && !durable) {
@@ -354,7 +359,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                          a.detail);
                 return;
             }
-            wait = retry_wait(s, &a, SEGOPS__MIN(retries, cfg->max_retries + 1), &server_asked);
+            wait = retry_wait(s, &a, SEGOPS__MIN(retries, cfg->max_retries + 1), &floor_ms);
             break;
         case SEGOPS__ACT_DROP:
             drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
@@ -374,8 +379,10 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             return;
         }
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
-        bool flush_cuts = a.verdict.action != SEGOPS__ACT_RATE_LIMITED && !server_asked;
-        if (!segops__gate_sleep(ctx->gate, now + wait, flush_cuts, generation)) {
+        /* The floor first, then the rest, which a flush or stop since the
+         * attempt cuts; the stop deadline ends either. */
+        if (!segops__gate_sleep(ctx->gate, now + floor_ms, false, generation) ||
+            !segops__gate_sleep(ctx->gate, now + wait, true, generation)) {
             drop_at_deadline(s, events, n, PAST_STOP, a.status, false);
             return;
         }

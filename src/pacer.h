@@ -18,12 +18,13 @@
  *   is not spent in its first seconds while the rest waits; flush and shutdown
  *   sends (urgent) skip the spreading but never the limit.
  * - Partial requests (fewer than 500 events / max_request_bytes) start at most
- *   once per partial interval (default 1,050 ms) after the previous request; full
+ *   once per partial interval (default 1,050 ms) after the previous request starts; full
  *   and urgent ones go at once. So a stream fills requests instead of multiplying
  *   them: below 476 events/s a client makes about 57 requests a minute (at most
  *   58 in any 60 s, plus flushes), above it only full ones (1,000 events/s: 120).
  *
  * How a caller uses it:
+ *   when a full request of new events waits: note_backlog(p, now);
  *   while (!segops__pacer_try_begin(p, now, full, urgent, &at)) sleep until at
  *       (or until the batch fills up or a flush comes, then ask again);
  *   make the request;
@@ -53,6 +54,10 @@
 #define SEGOPS__PACER_WINDOW_MAX_MS 120000
 /* A learned rate is raised by 10% (at least 1) after this long without a 429. */
 #define SEGOPS__PACER_PROBE_QUIET_MS 120000
+/* A momentary bound (a 429 that did not measure the plan, see on_429) doubles
+ * after each stretch this long in which it held a backlog back and the server
+ * accepted requests and refused none. */
+#define SEGOPS__PACER_PROBE_FAST_MS 10000
 /* A raise that brought a 429 doubles the quiet stretch before the next one, up to
  * this; a raise that held for a whole stretch halves it again. */
 #define SEGOPS__PACER_PROBE_QUIET_MAX_MS 960000
@@ -103,6 +108,13 @@ bool segops__pacer_try_begin(segops__pacer_t *p, int64_t now_ms, bool full, bool
  * cannot wait; it still counts against the limit). End it with note_done/on_429. */
 void segops__pacer_note_request(segops__pacer_t *p, int64_t now_ms);
 
+/* Says the traffic has a full request (500 events or max_request_bytes) of new
+ * events waiting at now_ms: it uses whatever the limit allows. Call it whenever
+ * that is seen (a batch resent after a failure is not new traffic). A 429 counts
+ * as a measure of the plan only after a backlog (see on_429), and a momentary
+ * bound that holds one back is raised fast. */
+void segops__pacer_note_backlog(segops__pacer_t *p, int64_t now_ms);
+
 /* Ends a begun request: its answer arrived (or it failed) at now_ms. started_ms is
  * the now_ms it was begun with. accepted: a 2xx answer (what the server allowed;
  * ends a run of 429s). Use on_429 instead for a 429. */
@@ -139,12 +151,18 @@ typedef struct segops__pacer_429 {
  *   60 s - Retry-After; the accepted requests that started in that span (a lower
  *   bound of the server's count) become the limit, kept until a quiet stretch
  *   lets it probe upward (+10% per SEGOPS__PACER_PROBE_QUIET_MS without a 429;
- *   the learned limit disappears once it passes the maximum).
+ *   the learned limit disappears once it passes the maximum). That count
+ *   measures the plan only when a backlog waited in the span (note_backlog):
+ *   otherwise it measures the client's own little traffic, and the limit is a
+ *   momentary bound: the client's rate over the part of the span it has been
+ *   running, doubled every SEGOPS__PACER_PROBE_FAST_MS while it holds a backlog
+ *   back and the server accepts. A second lesson, or a refused raise, makes it
+ *   a measured one.
  * - QUOTA: capped wait for this request only, nothing learned (the caller keeps
  *   its budget rule: RETRIES_EXHAUSTED when the wait does not fit).
  * - UNKNOWN: exponential backoff by streak (backoff_base_ms doubling to
  *   backoff_cap_ms, equal jitter); the third consecutive one learns the accepted
- *   requests of the last 60 s as the limit.
+ *   requests of the last 60 s as the limit (measured or momentary, as above).
  * A 429 other than a quota that teaches nothing still undoes the raises made
  * since the last lesson, and doubles the stretch before the next raise (up to
  * SEGOPS__PACER_PROBE_QUIET_MAX_MS): against a small limit a 10% raise overshoots

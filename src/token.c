@@ -66,6 +66,7 @@ static segops_err_t fail(segops__mint_failure_t *f, segops_err_t code, segops_er
     f->transport_err = transport_err;
     f->http_status = status;
     f->retry_after[0] = '\0';
+    f->shared = false;
     snprintf(f->message, sizeof f->message, "session handshake: %.200s", message);
     return code;
 }
@@ -179,8 +180,14 @@ segops_err_t segops__token_get(segops__token_cache_t *tc, segops__transport_t *t
             return err;
         }
         if (tc->generation != seen && tc->last_failed) { /* the mint we waited for failed */
-            segops_err_t err = cached_still_valid(tc, now) ? hand_out(tc, authorization, failure)
-                                                           : (*failure = tc->last_failure).code;
+            segops_err_t err = SEGOPS_OK;
+            if (cached_still_valid(tc, now)) {
+                err = hand_out(tc, authorization, failure);
+            } else {
+                *failure = tc->last_failure;
+                failure->shared = true;
+                err = failure->code;
+            }
             pthread_mutex_unlock(&tc->lock);
             return err;
         }

@@ -18,6 +18,7 @@ typedef struct segops__mint_failure {
     segops_err_t code;          /* SEGOPS_E_HANDSHAKE (401/403 included), or SEGOPS_E_NOMEM */
     char message[SEGOPS__DETAIL_LEN];
     char retry_after[64]; /* the session answer's Retry-After, "" when none */
+    bool shared;          /* another caller's mint failed so: this call sent nothing */
 } segops__mint_failure_t;
 
 segops_err_t segops__token_cache_new(const segops_options_t *cfg, const char *session_url,

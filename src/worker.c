@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "waiting.h"
 
 struct segops__worker {
     const segops__deliver_ctx_t *ctx;
@@ -70,10 +71,11 @@ static void *worker_main(void *arg) {
     int64_t next_tick = segops__clock_monotonic_ms() + cfg->flush_interval_ms;
     uint64_t tick_upto = 0; /* the interval flush: what was queued at the tick is due */
     /* Events wait at most the pacing interval (or flush_interval_ms, if lower):
-     * since when the queue has held some, as the worker saw it. */
+     * since the previous request's start, or since the worker first saw them
+     * in an idle queue (waiting.h). */
     const int64_t max_wait =
         SEGOPS__MIN((int64_t)SEGOPS__PACER_PARTIAL_INTERVAL_MS, (int64_t)cfg->flush_interval_ms);
-    int64_t waiting_since = 0;
+    segops__waiting_t waiting = {0};
     for (;;) {
         const uint64_t epoch = segops__gate_epoch(gate); /* before looking: no lost wake-up */
         segops__ledger_report_deferred(ctx->ledger);
@@ -90,11 +92,8 @@ static void *worker_main(void *arg) {
             tick_upto = st.head + st.count;
             next_tick = now + cfg->flush_interval_ms;
         }
-        if (!st.count)
-            waiting_since = 0;
-        else if (!waiting_since)
-            waiting_since = now;
-        bool waited = st.count && now - waiting_since >= max_wait;
+        segops__waiting_seen(&waiting, now, st.count);
+        bool waited = now >= segops__waiting_due(&waiting, max_wait);
         /* A request is wanted once batch_size events are queued, at the interval
          * tick, when it is full (500 events or max_request_bytes), and at once for
          * a flush, a stop or a blocked track; the pacer then says when it may go:
@@ -105,10 +104,12 @@ static void *worker_main(void *arg) {
         bool wanted =
             from_disk || (st.count && (full || urgent || waited || st.count >= cfg->batch_size ||
                                        tick_upto > st.head));
+        /* A full request waiting tells the pacer the traffic uses all it allows. */
+        if (full) segops__pacer_note_backlog(ctx->pacer, now);
         int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || at > now) {
             int64_t wake = SEGOPS__MIN(at, next_tick);
-            if (st.count && !wanted) wake = SEGOPS__MIN(wake, waiting_since + max_wait);
+            if (!wanted) wake = SEGOPS__MIN(wake, segops__waiting_due(&waiting, max_wait));
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
             segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
@@ -125,7 +126,7 @@ static void *worker_main(void *arg) {
             n = segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
         }
         sender.held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
-        if (!from_disk) waiting_since = st.count > n ? now : 0; /* what stays waits anew */
+        if (!from_disk) segops__waiting_took(&waiting, now);
         sender.full = full;
         sender.urgent = urgent;
         if (n) segops__deliver(&sender, batch, n); /* settles every event */

@@ -32,6 +32,59 @@ static void test_503_retry_after_is_a_floor(void **state) {
     expect_retry_after_floor("503:ra=1", 2, 1000);
 }
 
+/* The arrival time of the k-th batch request (1-based) in the server's log. */
+static int64_t batch_arrival(devsrv_t *srv, uint64_t k) {
+    devsrv_request_t log[64];
+    size_t n = devsrv_request_log(srv, log, 64);
+    for (size_t i = 0; i < n; i++)
+        if (log[i].kind == DEVSRV_REQUEST_BATCH && log[i].request_no == k) return log[i].arrival_ms;
+    fail_msg("no batch request %llu in the server's log", (unsigned long long)k);
+    return 0;
+}
+
+/* A Retry-After on a 503 is a floor, not a reason to stretch the backoff: with
+ * a backoff of 30-60 s, Retry-After: 1 and the server back, a flush called
+ * during the backoff cuts it down to the floor (the retry comes 1 s later at
+ * the earliest, and the flush returns long before the backoff would have
+ * ended), and so does a shutdown. Nothing is lost. */
+static void test_503_retry_after_floor_does_not_stretch_the_backoff(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f, NULL);
+    segops_options_t *opts = fault_options(&f, 1000);
+    assert_int_equal(segops_options_set_retry_backoff_ms(opts, 60000, 60000), SEGOPS_OK);
+    fixture_client(&f, opts);
+    const int64_t shortest_backoff = 30000;
+
+    /* The 503 comes first (the partial request after 1.05 s), then the flush. */
+    assert_int_equal(devsrv_script_text(f.srv, "503:ra=1"), 0);
+    track_n(f.client, "u", 0, 3);
+    wait_requests(f.srv, 1);
+    int64_t t0 = now_ms();
+    assert_int_equal(segops_flush(f.client, 20000), SEGOPS_OK);
+    int64_t elapsed = now_ms() - t0;
+    if (elapsed >= shortest_backoff)
+        fail_msg("the flush waited the backoff: %lld ms", (long long)elapsed);
+    assert_delivered_once(&f, 3, 2);
+    assert_true(batch_arrival(f.srv, 2) - batch_arrival(f.srv, 1) >= 1000);
+
+    assert_int_equal(devsrv_script_text(f.srv, "503:ra=1"), 0);
+    track_n(f.client, "u", 3, 3);
+    wait_requests(f.srv, 3);
+    t0 = now_ms();
+    assert_int_equal(segops_shutdown(f.client, 20000), SEGOPS_OK);
+    elapsed = now_ms() - t0;
+    if (elapsed >= shortest_backoff)
+        fail_msg("the shutdown waited the backoff: %lld ms", (long long)elapsed);
+    assert_true(batch_arrival(f.srv, 4) - batch_arrival(f.srv, 3) >= 1000);
+    assert_server_holds(f.srv, 0, 6, 1);
+    segops_stats_t st = stats_of(f.client);
+    assert_int_equal(st.delivered, 6);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(reports_of(&f.rec), 0);
+    fixture_stop(&f);
+}
+
 static void test_429_does_not_use_up_retries(void **state) {
     (void)state;
     fixture_t f;
@@ -75,6 +128,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_429_retry_after_seconds_is_honoured),
         cmocka_unit_test(test_503_retry_after_is_a_floor),
+        cmocka_unit_test(test_503_retry_after_floor_does_not_stretch_the_backoff),
         cmocka_unit_test(test_429_does_not_use_up_retries),
         cmocka_unit_test(test_429_retry_after_http_date),
     };

@@ -99,6 +99,34 @@ static void test_mint_429_retry_after_is_honoured(void **state) {
     fixture_finish(&f);
 }
 
+/* A 429 on the mint is a 429 like a batch's: counted in rate_limited (as many
+ * as the server answered) and read by the pacer, which holds every request
+ * back for its Retry-After: the next one (the mint again) reaches the server
+ * 2 s after the refused one at the earliest. */
+static void test_mint_429_counts_and_paces(void **state) {
+    (void)state;
+    identity_t id;
+    identity_init(&id, "uid-429-paced");
+    fixture_t f;
+    pk_fixture_start(&f, &id, NULL, &(pk_setup_t){.batch_size = 1000});
+    devsrv_fail_mints_retry_after(f.srv, 429, 1, "2");
+    track_n(f.client, "u", 0, 4);
+    assert_int_equal(segops_flush(f.client, 15000), SEGOPS_OK);
+    devsrv_stats_t ss = server_stats(f.srv);
+    segops_stats_t st = stats_of(f.client);
+    assert_int_equal(ss.answers_429, 1);
+    assert_int_equal(st.rate_limited, 1);
+    assert_int_equal(st.delivered, 4);
+    assert_int_equal(reports_of(&f.rec), 0);
+    devsrv_request_t log[8];
+    assert_int_equal(devsrv_request_log(f.srv, log, 8), 3); /* mint 429, mint, batch */
+    assert_int_equal(log[0].kind, DEVSRV_REQUEST_MINT);
+    assert_int_equal(log[0].status, 429);
+    assert_int_equal(log[1].kind, DEVSRV_REQUEST_MINT);
+    assert_true(log[1].arrival_ms - log[0].arrival_ms >= 2000);
+    fixture_finish(&f);
+}
+
 static void test_mint_5xx_forever_exhausts_retries(void **state) {
     (void)state;
     fixture_t f;
@@ -142,6 +170,7 @@ int main(void) {
         cmocka_unit_test(test_get_user_error_is_handshake_error),
         cmocka_unit_test(test_mint_500_then_200_is_retried),
         cmocka_unit_test(test_mint_429_retry_after_is_honoured),
+        cmocka_unit_test(test_mint_429_counts_and_paces),
         cmocka_unit_test(test_mint_5xx_forever_exhausts_retries),
         cmocka_unit_test(test_unknown_public_key_is_handshake_error),
     };

@@ -289,6 +289,7 @@ static void test_unknown_429_backs_off_and_learns_when_repeated(void **state) {
     (void)state;
     segops__pacer_t *p = make(0);
     for (int i = 0; i < 45; i++) request_ok(p, T0 + i * 1000, 10);
+    segops__pacer_note_backlog(p, T0 + 44500); /* all the traffic went: the count is the plan */
     int64_t t = T0 + 45000;
     uint32_t expect = 500;
     for (uint32_t k = 1; k <= 4; k++, expect *= 2) {
@@ -323,6 +324,7 @@ static void test_probing_schedule(void **state) {
     segops__pacer_t *p = make(0);
     for (int i = 0; i < 100; i++) request_ok(p, T0 + 1 + i * 400, 10);
     const int64_t t = T0 + 40000;
+    segops__pacer_note_backlog(p, t - 1); /* all the traffic went: the count is the plan */
     assert_true(segops__pacer_try_begin(p, t, true, false, NULL));
     assert_int_equal(segops__pacer_on_429(p, t, 20000).per_minute, 100);
     const int64_t q = SEGOPS__PACER_PROBE_QUIET_MS;
@@ -354,6 +356,7 @@ static void test_probing_schedule(void **state) {
     /* Raises go on to the maximum, then the learned limit is dropped. */
     p = make(0);
     for (int i = 0; i < 10; i++) request_ok(p, T0 + i * 1000, 10);
+    segops__pacer_note_backlog(p, T0 + 9500);
     assert_true(segops__pacer_try_begin(p, T0 + 10000, true, false, NULL));
     assert_int_equal(segops__pacer_on_429(p, T0 + 10000, 30000).per_minute, 10);
     int64_t at = T0 + 10000;
@@ -420,6 +423,81 @@ static void test_log_grows_forgets_and_counts(void **state) {
     assert_int_equal(segops__pacer_log_nth_newest(&log, 1), 50);
     assert_int_equal(segops__pacer_log_nth_newest(&log, 2), 30);
     segops__pacer_log_free(&log);
+}
+
+/* Whether a window 429 measured the plan: a client that ran 10 s, its calls
+ * alone in the server's window. Only when a full request's worth waited before
+ * the 429 was it using the plan fully; without, its 9 calls say how little it
+ * sent: a momentary bound, raised fast once the limit holds a backlog back. */
+static void test_window_429_measures_the_plan_only_after_a_backlog(void **state) {
+    (void)state;
+    for (int backlog = 0; backlog < 2; backlog++) {
+        segops__pacer_t *p = make(0);
+        for (int i = 0; i < 10; i++) request_ok(p, T0 + i * 1000, 10);
+        if (backlog) segops__pacer_note_backlog(p, T0 + 9500);
+        const int64_t t = T0 + 10010;
+        assert_true(segops__pacer_try_begin(p, T0 + 10000, true, true, NULL));
+        /* The call at T0 leaves the window 50 s from now: 9 accepted after T0 + 10. */
+        segops__pacer_429_t r = segops__pacer_on_429(p, t, 50000);
+        assert_int_equal(r.kind, SEGOPS__LIMIT_WINDOW);
+        assert_int_equal(r.per_minute, 9);
+        /* A minute later, a backlog the limit holds back, the server accepting. */
+        const int64_t later = t + 60000;
+        for (int i = 0; i < 40; i++) { /* counted whatever the limit says */
+            segops__pacer_note_request(p, later + i);
+            segops__pacer_note_done(p, later + i, later + i + 1, true);
+        }
+        segops__pacer_note_backlog(p, later + 200);
+        assert_int_equal(
+            segops__pacer_current_per_minute(p, later + 200 + SEGOPS__PACER_PROBE_FAST_MS),
+            backlog ? 9 : 18);
+        segops__pacer_free(p);
+    }
+}
+
+/* A window 429 whose span holds little of the client's own traffic (it started
+ * 5 s ago, the server's oldest call is older): a momentary bound, the client's
+ * rate over the 5 s it ran, not its count. It doubles after each fast stretch
+ * in which it held a backlog back and the server accepted; nothing else raises
+ * it fast. A raise the server refuses makes the bound before it the plan. */
+static void test_momentary_bound_recovers_fast(void **state) {
+    (void)state;
+    segops__pacer_t *p = make(0);
+    for (int i = 0; i < 5; i++) request_ok(p, T0 + i * 1000, 10);
+    int64_t t = T0 + 5000;
+    assert_true(segops__pacer_try_begin(p, t, true, true, NULL));
+    /* Retry-After 10 s: the server counts the last 50 s; the client ran 5 of them. */
+    segops__pacer_429_t r = segops__pacer_on_429(p, t + 10, 10000);
+    assert_int_equal(r.kind, SEGOPS__LIMIT_WINDOW);
+    assert_int_equal(r.per_minute, 50); /* 5 accepted in the 5,010 ms it ran, over 50 s */
+    const int64_t f = SEGOPS__PACER_PROBE_FAST_MS;
+    /* Accepted again, but no backlog: no fast raise. */
+    t += 10010;
+    request_ok(p, t, 10);
+    assert_int_equal(segops__pacer_current_per_minute(p, t + 2 * f), 50);
+    /* A backlog the limit holds back (the window is full),
+     * and the server accepts: doubled after the stretch. */
+    for (int i = 0; i < 43; i++) request_ok(p, t + 100 + i, 1); /* 50 in the window */
+    segops__pacer_note_backlog(p, t + 200);
+    assert_true(segops__pacer_next_slot(p, t + 200, true, false) > t + 200);
+    assert_int_equal(segops__pacer_current_per_minute(p, t + 2 * f), 100);
+    uint32_t n;
+    assert_true(segops__pacer_take_change(p, t + 2 * f, &n));
+    assert_int_equal(n, 100);
+    /* The raise is refused by a short Retry-After: back to 50, measured now, so
+     * a held backlog waits for the slow probe. */
+    t += 2 * f;
+    assert_true(segops__pacer_try_begin(p, t, true, true, NULL));
+    r = segops__pacer_on_429(p, t + 10, 2000);
+    assert_int_equal(r.kind, SEGOPS__LIMIT_BURST);
+    assert_int_equal(r.per_minute, 50);
+    segops__pacer_note_request(p, t + 3000); /* an urgent one, accepted */
+    segops__pacer_note_done(p, t + 3000, t + 3010, true);
+    segops__pacer_note_backlog(p, t + 3100);
+    assert_int_equal(segops__pacer_current_per_minute(p, t + 3100 + 2 * f), 50);
+    assert_int_equal(segops__pacer_current_per_minute(p, t + 10 + SEGOPS__PACER_PROBE_QUIET_MS * 2),
+                     55);
+    segops__pacer_free(p);
 }
 
 static void test_fork_child_keeps_the_lesson(void **state) {
@@ -531,6 +609,8 @@ int main(void) {
         cmocka_unit_test(test_probing_schedule),
         cmocka_unit_test(test_learned_and_hard_limit),
         cmocka_unit_test(test_log_grows_forgets_and_counts),
+        cmocka_unit_test(test_window_429_measures_the_plan_only_after_a_backlog),
+        cmocka_unit_test(test_momentary_bound_recovers_fast),
         cmocka_unit_test(test_fork_child_keeps_the_lesson),
         cmocka_unit_test(test_threads_never_exceed_the_limit),
     };

@@ -1,9 +1,12 @@
 /* The pacer under simulated traffic, on a simulated clock: events arrive at a
- * steady rate, a tiny worker sends whatever is queued (up to 500 events) as soon
- * as the pacer allows, and a simulated SegOps server enforces a plan (API calls
- * per rolling minute, 429 with the Retry-After a sliding log gives), a burst
- * limiter or a monthly quota. Each test checks what the server saw; the figures
- * (calls per minute, events per request, delays) are printed for the docs. */
+ * steady rate (or two, one after the other), a tiny worker sends what is queued
+ * (up to 500 events) once it fills a request or has waited the pacing interval
+ * (the worker's own bookkeeping, waiting.h) and the pacer allows, telling the
+ * pacer when a full request waits; a simulated SegOps server enforces a plan
+ * (API calls per rolling minute, 429 with the Retry-After a sliding log gives),
+ * a burst limiter, a monthly quota or a block of 429s. Each test checks what
+ * the server saw; the figures (calls per minute, events per request, delays)
+ * are printed for the docs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 
 #include "pacer.h"
+#include "waiting.h"
 
 #define BATCH_MAX 500
 #define DELAY_BUCKETS 700000 /* ms; longer delays land in the last bucket */
@@ -29,7 +33,10 @@ typedef struct server {
     uint32_t refuse_every;     /* burst limiter: every k-th call gets 429 ... */
     uint32_t burst_ra_s;       /* ... with this Retry-After */
     uint64_t quota_calls;      /* after this many accepted calls, 429 for a day; 0 = none */
-    int64_t *counted;          /* times of the calls in the window's log, ascending */
+    int64_t block_from_ms;     /* every call in [block_from_ms, block_until_ms) gets 429 ... */
+    int64_t block_until_ms;
+    int64_t block_ra_s; /* ... with this Retry-After (-1: none) */
+    int64_t *counted;   /* times of the calls in the window's log, ascending */
     size_t counted_n, counted_cap;
     uint64_t seen, accepted;
 } server_t;
@@ -43,9 +50,11 @@ static void count_call(server_t *sv, int64_t at) {
     sv->counted[sv->counted_n++] = at;
 }
 
-/* 0: accepted; otherwise the Retry-After in seconds of a 429. */
+/* 0: accepted; otherwise the Retry-After in seconds of a 429 (-1: a 429
+ * without one). */
 static int64_t server_answer(server_t *sv, int64_t at) {
     sv->seen++;
+    if (at >= sv->block_from_ms && at < sv->block_until_ms) return sv->block_ra_s;
     if (sv->quota_calls && sv->accepted >= sv->quota_calls) return 86400;
     if (sv->refuse_every && sv->seen % sv->refuse_every == 0) return sv->burst_ra_s;
     uint32_t limit =
@@ -71,11 +80,15 @@ typedef struct call {
 
 typedef struct sim {
     /* the run */
-    uint64_t rate;        /* events per second */
-    int64_t arrive_ms;    /* events arrive during [0, arrive_ms) */
-    int64_t shutdown_ms;  /* then a shutdown with this deadline (0: none, drain all) */
-    uint32_t max_per_min; /* the option */
-    bool far;             /* latency 20..200 ms (default: 10..60 ms) */
+    uint64_t rate;       /* events per second ... */
+    uint64_t later_rate; /* ... and from rate_change_ms on (0: the rate never changes) */
+    int64_t rate_change_ms;
+    int64_t watch_from_ms; /* min_pace: the lowest pace in force at a call from then on */
+    int64_t arrive_ms;     /* events arrive during [0, arrive_ms) */
+    int64_t shutdown_ms;   /* then a shutdown with this deadline (0: none, drain all) */
+    uint32_t max_per_min;  /* the option */
+    bool far;              /* latency 20..200 ms (default: 10..60 ms) */
+    int64_t latency_ms;    /* every request takes this long (0: as above) */
     server_t server;
     /* what happened */
     uint64_t events, delivered, dropped;
@@ -83,14 +96,35 @@ typedef struct sim {
     size_t ncalls, refused;
     int64_t finished_ms;
     uint32_t pace_changes, pace;
-    uint64_t *delays; /* histogram of (server arrival - track) in ms */
+    uint32_t min_pace; /* UINT32_MAX: no limit at any call since watch_from_ms */
+    uint64_t *delays;  /* histogram of (server arrival - track) in ms */
     int64_t max_delay;
+    int64_t max_delay_watched; /* of the events that arrived from watch_from_ms on */
 } sim_t;
 
-static int64_t arrival(const sim_t *s, uint64_t i) { return (int64_t)(i * 1000 / s->rate); }
+/* The events that arrive in the first phase (all of them at a steady rate). */
+static uint64_t first_phase(const sim_t *s) {
+    if (!s->later_rate) return (uint64_t)s->arrive_ms * s->rate / 1000;
+    return (uint64_t)s->rate_change_ms * s->rate / 1000;
+}
+
+static int64_t arrival(const sim_t *s, uint64_t i) {
+    uint64_t n1 = first_phase(s);
+    if (i < n1 || !s->later_rate) return (int64_t)(i * 1000 / s->rate);
+    return s->rate_change_ms + (int64_t)((i - n1) * 1000 / s->later_rate);
+}
+
+/* How many of events 0, 1, ... arriving every 1000 / rate ms from `from` have
+ * arrived by t: those with (i * 1000 / rate) <= t - from. */
+static uint64_t arrived_since(int64_t from, uint64_t rate, int64_t t) {
+    if (t < from) return 0;
+    uint64_t d = (uint64_t)(t - from) + 1;
+    return d * rate / 1000 + (d * rate % 1000 != 0);
+}
 
 static uint64_t arrived_by(const sim_t *s, int64_t t) {
-    uint64_t n = ((uint64_t)t + 1) * s->rate / 1000 + (((uint64_t)t + 1) * s->rate % 1000 != 0);
+    uint64_t n1 = first_phase(s), n = SEGOPS__MIN(arrived_since(0, s->rate, t), n1);
+    if (s->later_rate) n += arrived_since(s->rate_change_ms, s->later_rate, t);
     return SEGOPS__MIN(n, s->events);
 }
 
@@ -111,16 +145,22 @@ static void run(sim_t *s) {
                                   .seed = 7};
     segops__pacer_t *p;
     assert_int_equal(segops__pacer_new(&cfg, &p), SEGOPS_OK);
-    s->events = (uint64_t)s->arrive_ms * s->rate / 1000;
+    s->events = first_phase(s);
+    if (s->later_rate)
+        s->events += (uint64_t)(s->arrive_ms - s->rate_change_ms) * s->later_rate / 1000;
+    s->min_pace = UINT32_MAX;
     s->delays = calloc(DELAY_BUCKETS, sizeof *s->delays);
     assert_non_null(s->delays);
     const int64_t deadline = s->shutdown_ms ? s->arrive_ms + s->shutdown_ms : INT64_MAX;
     uint64_t rng = 0x243F6A8885A308D3u, taken = 0, first = 0, n = 0;
     bool resend = false; /* the batch [first, first + n) was refused and waits */
+    segops__waiting_t waiting = {0};
     int64_t t = 0, refused_since = 0;
     for (;;) {
         const bool stopping = t >= s->arrive_ms;
         if (t >= deadline) break;
+        /* A full request of new events waits (a resent batch is not new). */
+        if (arrived_by(s, t) - taken >= BATCH_MAX) segops__pacer_note_backlog(p, t);
         if (!resend) {
             uint64_t queued = arrived_by(s, t) - taken;
             if (!queued) {
@@ -130,6 +170,17 @@ static void run(sim_t *s) {
             }
             first = taken;
             n = SEGOPS__MIN(queued, (uint64_t)BATCH_MAX);
+            /* As the worker: a partial request is wanted once what is queued has
+             * waited the pacing interval. */
+            segops__waiting_seen(&waiting, t, (size_t)queued);
+            const int64_t due = segops__waiting_due(&waiting, SEGOPS__PACER_PARTIAL_INTERVAL_MS);
+            if (n < BATCH_MAX && !stopping && t < due) {
+                int64_t wake = SEGOPS__MIN(due, s->arrive_ms);
+                if (first + BATCH_MAX - 1 < s->events)
+                    wake = SEGOPS__MIN(wake, arrival(s, first + BATCH_MAX - 1));
+                t = SEGOPS__MIN(wake, deadline);
+                continue;
+            }
         }
         const bool full = resend || n == BATCH_MAX;
         int64_t at;
@@ -141,26 +192,37 @@ static void run(sim_t *s) {
             t = SEGOPS__MIN(at, deadline);
             continue;
         }
+        if (t >= s->watch_from_ms) {
+            uint32_t pace = segops__pacer_current_per_minute(p, t);
+            s->min_pace = SEGOPS__MIN(s->min_pace, pace ? pace : UINT32_MAX);
+        }
         rng = rng * 6364136223846793005u + 1442695040888963407u;
-        const int64_t latency =
-            s->far ? 20 + (int64_t)((rng >> 33) % 181) : 10 + (int64_t)((rng >> 33) % 51);
+        const int64_t latency = s->latency_ms ? s->latency_ms
+                                : s->far      ? 20 + (int64_t)((rng >> 33) % 181)
+                                              : 10 + (int64_t)((rng >> 33) % 51);
         call_t c = {t, t + latency / 2, t + latency, false};
         int64_t retry_after_s = server_answer(&s->server, c.at_server);
         c.accepted = retry_after_s == 0;
         record(s, c);
-        if (!resend) taken += n;
+        if (!resend) {
+            taken += n;
+            segops__waiting_took(&waiting, t);
+        }
         if (c.accepted) {
             segops__pacer_note_done(p, c.start, c.answer, true);
             for (uint64_t i = first; i < first + n; i++) {
                 int64_t d = c.at_server - arrival(s, i);
                 s->delays[SEGOPS__MIN(d, (int64_t)DELAY_BUCKETS - 1)]++;
                 s->max_delay = SEGOPS__MAX(s->max_delay, d);
+                if (arrival(s, i) >= s->watch_from_ms)
+                    s->max_delay_watched = SEGOPS__MAX(s->max_delay_watched, d);
             }
             s->delivered += n;
             resend = false;
             t = c.answer;
         } else {
-            segops__pacer_429_t r = segops__pacer_on_429(p, c.answer, retry_after_s * 1000);
+            segops__pacer_429_t r =
+                segops__pacer_on_429(p, c.answer, retry_after_s < 0 ? -1 : retry_after_s * 1000);
             s->refused++;
             if (!resend) refused_since = c.answer;
             resend = true;
@@ -329,6 +391,25 @@ static void test_low_traffic_delay_is_bounded(void **state) {
     sim_free(&s);
 }
 
+/* A slow server does not stretch the pacing interval: it counts from the
+ * previous request's start. 5 events/s against a server that answers after
+ * 2 s: a request every 2 s (not 2 s + 1.05 s), each event on its way by the
+ * next start, so at the server within 2 s plus the 1 s way there. */
+static void test_slow_server_keeps_the_interval(void **state) {
+    (void)state;
+    sim_t s = {.rate = 5, .arrive_ms = 120000, .latency_ms = 2000};
+    run(&s);
+    report("5 events/s, 2 s per request", &s);
+    assert_int_equal(s.delivered, s.events);
+    int64_t longest = 0;
+    for (size_t i = 1; i < s.ncalls; i++)
+        longest = SEGOPS__MAX(longest, s.calls[i].start - s.calls[i - 1].start);
+    printf("    longest gap between request starts: %lld ms\n", (long long)longest);
+    assert_true(longest <= s.latency_ms);
+    assert_true(s.max_delay <= s.latency_ms + s.latency_ms / 2);
+    sim_free(&s);
+}
+
 /* ---- max_requests_per_minute ---- */
 
 static void test_hard_limit_holds_in_every_window(void **state) {
@@ -385,8 +466,12 @@ static size_t refusal_times(const sim_t *s, int64_t *out, size_t max) {
 }
 
 /* A client without the option that outgrows its plan gets one 429, learns the
- * plan from it and keeps to it: the next 429 can only come from a probe, the
- * first 2 minutes later, and each probe that fails waits twice as long. */
+ * plan from it and keeps to it: the next 429 can only come from a probe, and
+ * each probe that fails waits twice as long. A client whose traffic filled its
+ * requests was using the plan fully: its count is the plan, and the first probe
+ * comes 2 minutes later. One sending partial requests learns a momentary bound,
+ * which it may raise once after 10 s while a backlog waits (the window wait
+ * builds one); the 429 that raise draws makes the bound the plan. */
 static void test_learns_the_plan_from_one_429(void **state) {
     (void)state;
     static const struct {
@@ -416,8 +501,11 @@ static void test_learns_the_plan_from_one_429(void **state) {
         for (size_t k = 0; k < n; k++) printf(" %.1f", (double)at[k] / 60000.0);
         printf(" min\n");
         assert_true(n >= 1);
-        /* Nothing between the lesson and the first probe two minutes later. */
-        if (n > 1) assert_true(at[1] - at[0] >= SEGOPS__PACER_PROBE_QUIET_MS);
+        /* Nothing between the lesson and the first probe. */
+        const bool fills = s.rate * SEGOPS__PACER_PARTIAL_INTERVAL_MS / 1000 >= BATCH_MAX;
+        if (n > 1)
+            assert_true(at[1] - at[0] >=
+                        (fills ? SEGOPS__PACER_PROBE_QUIET_MS : SEGOPS__PACER_PROBE_FAST_MS));
         /* Failed probes come further and further apart: 2, 4, 8, 16 minutes. */
         for (size_t k = 2; k < n; k++) assert_true(at[k] - at[k - 1] > at[k - 1] - at[k - 2]);
         assert_true(n <= 5);
@@ -433,8 +521,66 @@ static void test_learns_the_plan_from_one_429(void **state) {
     }
 }
 
-/* The plan changes under a running client: a downgrade costs one 429; after an
- * upgrade the probes find the new room. */
+/* One early run of 429s while traffic is low is not a plan: the client's own
+ * count then says how little it sent, not what the server allows. Once the
+ * server accepts again and the traffic needs it, the client reaches its full
+ * rate within two minutes, and from then on its limit never holds it below
+ * what the traffic needs: each event waits no longer than under default pacing
+ * without a limit. The runs of issue 18: 20 events/s, 429s from 5 s to 25 s
+ * (Retry-After 10 s, none, or a single one), then 1,000 events/s; and 200
+ * events/s with 429s from 20 s to 110 s. */
+static void test_early_429s_at_low_traffic_are_not_the_plan(void **state) {
+    (void)state;
+    static const struct {
+        const char *label;
+        uint64_t rate, later_rate;
+        int64_t block_from, block_until, block_ra_s, arrive_ms;
+        uint32_t plan;
+    } runs[] = {
+        {"20 s of 429s (10 s), then 1,000/s", 20, 1000, 5000, 25000, 10, 325000, 0},
+        {"20 s of 429s (none), then 1,000/s", 20, 1000, 5000, 25000, -1, 325000, 0},
+        {"one 429 (10 s), then 1,000/s", 20, 1000, 5000, 6050, 10, 325000, 0},
+        {"the same, plan 1,000/min", 20, 1000, 5000, 25000, 10, 325000, 1000},
+        {"90 s of 429s (10 s) at 200/s", 200, 0, 20000, 110000, 10, 400000, 0},
+        {"90 s of 429s (none) at 200/s", 200, 0, 20000, 110000, -1, 400000, 0},
+    };
+    printf("early 429s at low traffic, then traffic that needs more:\n");
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(runs); i++) {
+        const int64_t recovered = runs[i].block_until;
+        const uint64_t rate = runs[i].later_rate ? runs[i].later_rate : runs[i].rate;
+        sim_t s = {.rate = runs[i].rate,
+                   .later_rate = runs[i].later_rate,
+                   .rate_change_ms = runs[i].later_rate ? recovered : 0,
+                   .arrive_ms = runs[i].arrive_ms,
+                   .watch_from_ms = recovered + 120000,
+                   .server = {.per_minute = runs[i].plan,
+                              .block_from_ms = runs[i].block_from,
+                              .block_until_ms = recovered,
+                              .block_ra_s = runs[i].block_ra_s}};
+        run(&s);
+        report(runs[i].label, &s);
+        printf("    from 2 min after the last 429 on: lowest pace %u/min, longest wait %lld ms\n",
+               s.min_pace == UINT32_MAX ? 0 : s.min_pace, (long long)s.max_delay_watched);
+        assert_int_equal(s.delivered, s.events);
+        /* No 429 once the server accepts again (the plan, if any, carries it). */
+        for (size_t k = 0; k < s.ncalls; k++)
+            if (!s.calls[k].accepted) assert_true(s.calls[k].at_server < recovered);
+        /* Two minutes after it: what default pacing gives without any limit. */
+        const bool fills = rate * SEGOPS__PACER_PARTIAL_INTERVAL_MS / 1000 >= BATCH_MAX;
+        const int64_t wait = fills ? BATCH_MAX * 1000 / (int64_t)rate + 2 * max_up(&s)
+                                   : SEGOPS__PACER_PARTIAL_INTERVAL_MS + max_up(&s);
+        assert_true(s.max_delay_watched <= wait);
+        /* The limit never below the requests the traffic needs at that pace. */
+        const uint64_t needs = fills ? (rate * 60 + BATCH_MAX - 1) / BATCH_MAX
+                                     : 60000 / SEGOPS__PACER_PARTIAL_INTERVAL_MS;
+        assert_true(s.min_pace >= needs);
+        sim_free(&s);
+    }
+}
+
+/* The plan changes under a running client: a downgrade costs a 429 (and one
+ * more for the fast raise of the momentary bound a partial-request client
+ * learns from it, see above); after an upgrade the probes find the new room. */
 static void test_follows_a_change_of_plan(void **state) {
     (void)state;
     printf("a change of plan at minute 5:\n");
@@ -447,7 +593,8 @@ static void test_follows_a_change_of_plan(void **state) {
     size_t n = refusal_times(&down, at, 16);
     assert_true(n >= 1 && n <= 4);
     assert_true(at[0] >= 300000);
-    if (n > 1) assert_true(at[1] - at[0] >= SEGOPS__PACER_PROBE_QUIET_MS);
+    if (n > 1) assert_true(at[1] - at[0] >= SEGOPS__PACER_PROBE_FAST_MS);
+    if (n > 2) assert_true(at[2] - at[1] >= SEGOPS__PACER_PROBE_QUIET_MS);
     assert_int_equal(down.delivered, down.events); /* 20 x 500 a minute carry 6,000 */
     assert_true(down.pace >= 18 && down.pace <= 22);
     sim_free(&down);
@@ -537,8 +684,10 @@ int main(void) {
         cmocka_unit_test(test_default_pacing_figures),
         cmocka_unit_test(test_default_pacing_fits_the_plans),
         cmocka_unit_test(test_low_traffic_delay_is_bounded),
+        cmocka_unit_test(test_slow_server_keeps_the_interval),
         cmocka_unit_test(test_hard_limit_holds_in_every_window),
         cmocka_unit_test(test_learns_the_plan_from_one_429),
+        cmocka_unit_test(test_early_429s_at_low_traffic_are_not_the_plan),
         cmocka_unit_test(test_follows_a_change_of_plan),
         cmocka_unit_test(test_burst_limiter_costs_only_its_waits),
         cmocka_unit_test(test_quota_keeps_the_pace),
