@@ -188,6 +188,18 @@ segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char
     return segops_track(c, user_id, "context_identified", traits_json);
 }
 
+/* A shutdown began during a flush: it decides what becomes of the events the
+ * flush waits for. Once it finished (or the flush's deadline passed), events
+ * it left on disk for the next client, and a backlog nobody read, are not
+ * delivered: the flush timed out, as the shutdown did. */
+static segops_err_t flush_during_shutdown(segops_client_t *c, int64_t deadline) {
+    segops_err_t err = segops__gate_wait_finished(c->gate, deadline);
+    if (err == SEGOPS_E_TIMEOUT) return err;
+    bool left = c->spooler && (segops__ledger_left_in_spool(c->ledger) > 0 ||
+                               segops__spooler_backlog(c->spooler));
+    return left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
+}
+
 segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (!c) return SEGOPS_E_INVALID_ARG;
     if (segops__in_callback()) return SEGOPS_E_STATE;
@@ -204,9 +216,13 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
          * to the worker already, and the ledger holds it. */
         bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
         err = segops__ledger_wait_settled(c->ledger, target, deadline);
-        if (err != SEGOPS_OK || !backlog) return err;
+        if (err != SEGOPS_OK) return err;
+        /* Events parked at a stop look settled to the ledger: ask the shutdown. */
+        if (segops__gate_stopping(c->gate)) return flush_during_shutdown(c, deadline);
+        if (!backlog) return SEGOPS_OK;
         if (deadline && segops__clock_monotonic_ms() >= deadline) return SEGOPS_E_TIMEOUT;
         segops__gate_kick(c->gate, true);
+        /* Returns at once when a stop deadline passed: the check above ends the loop. */
         segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
                            0);
     }

@@ -27,13 +27,12 @@ segops__fork_hook_t *segops__gate_fork_hook(segops__gate_t *g);
 
 /* ---- the worker's wake-ups ---- */
 uint64_t segops__gate_epoch(segops__gate_t *g);
-/* Bumps the epoch and wakes the worker, unless it naps and will look by itself
- * (urgent: wake it even then). */
+/* Bumps the epoch and wakes the worker. `urgent` has no effect any more (every
+ * kick wakes it); it goes once admission.c, its last user, drops it. */
 void segops__gate_kick(segops__gate_t *g, bool urgent);
 /* The worker's idle wait: returns at once if the epoch moved past `epoch`,
- * else when it moves (kicked) or at `until` (monotonic ms). While `napping`,
- * non-urgent kicks do not signal. */
-void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until, bool napping);
+ * else when it moves (kicked) or at `until` (monotonic ms). */
+void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until);
 
 /* ---- flushes ---- */
 /* Asks for every queued event before position `upto` to be sent now, and cuts
