@@ -296,6 +296,9 @@ segops_err_t segops__config_check(const segops_options_t *opts, char *why, size_
     else if (opts->spool_dir &&
              opts->spool_max_bytes < opts->max_event_bytes + SEGOPS__SPOOL_RECORD_HEADER)
         reason = "spool_max_bytes cannot hold one event of max_event_bytes";
+    else if (opts->spool_dir && !opts->batch)
+        reason = "spool_dir needs batch mode (with batch = false each event is sent on the "
+                 "caller's thread and nothing is spooled)";
     if (!reason) return SEGOPS_OK;
     if (why && why_len) snprintf(why, why_len, "%s", reason);
     return SEGOPS_E_CONFIG;
