@@ -188,15 +188,13 @@ segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char
     return segops_track(c, user_id, "context_identified", traits_json);
 }
 
-/* A shutdown began during a flush: it decides what becomes of the events the
- * flush waits for. Once it finished (or the flush's deadline passed), events
- * it left on disk for the next client, and a backlog nobody read, are not
- * delivered: the flush timed out, as the shutdown did. */
+/* With a spool, a shutdown that began during a flush decides what becomes of
+ * the events the flush waits for: those it leaves on disk for the next client
+ * (and a backlog nobody read) look settled to the ledger but were neither
+ * delivered nor dropped, so the flush timed out, as the shutdown did. */
 static segops_err_t flush_during_shutdown(segops_client_t *c, int64_t deadline) {
-    segops_err_t err = segops__gate_wait_finished(c->gate, deadline);
-    if (err == SEGOPS_E_TIMEOUT) return err;
-    bool left = c->spooler && (segops__ledger_left_in_spool(c->ledger) > 0 ||
-                               segops__spooler_backlog(c->spooler));
+    if (!segops__gate_await_finish(c->gate, deadline)) return SEGOPS_E_TIMEOUT;
+    bool left = segops__ledger_left_in_spool(c->ledger) > 0 || segops__spooler_backlog(c->spooler);
     return left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
 }
 
@@ -217,8 +215,7 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
         bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
         err = segops__ledger_wait_settled(c->ledger, target, deadline);
         if (err != SEGOPS_OK) return err;
-        /* Events parked at a stop look settled to the ledger: ask the shutdown. */
-        if (segops__gate_stopping(c->gate)) return flush_during_shutdown(c, deadline);
+        if (c->spooler && segops__gate_stopping(c->gate)) return flush_during_shutdown(c, deadline);
         if (!backlog) return SEGOPS_OK;
         if (deadline && segops__clock_monotonic_ms() >= deadline) return SEGOPS_E_TIMEOUT;
         segops__gate_kick(c->gate, true);

@@ -153,13 +153,25 @@ void segops__gate_finish(segops__gate_t *g, segops_err_t result) {
     pthread_mutex_unlock(&g->lock);
 }
 
-segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline) {
-    pthread_mutex_lock(&g->lock);
+/* Lock held: until the shutdown finished or `deadline` passed. */
+static bool await_finish(segops__gate_t *g, int64_t deadline) {
     while (!g->finished && segops__clock_cond_wait(&g->sleepers, &g->lock, deadline)) {
     }
-    segops_err_t result = g->finished ? g->result : SEGOPS_E_TIMEOUT;
+    return g->finished;
+}
+
+segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline) {
+    pthread_mutex_lock(&g->lock);
+    segops_err_t result = await_finish(g, deadline) ? g->result : SEGOPS_E_TIMEOUT;
     pthread_mutex_unlock(&g->lock);
     return result;
+}
+
+bool segops__gate_await_finish(segops__gate_t *g, int64_t deadline) {
+    pthread_mutex_lock(&g->lock);
+    bool finished = await_finish(g, deadline);
+    pthread_mutex_unlock(&g->lock);
+    return finished;
 }
 
 bool segops__gate_sleep(segops__gate_t *g, int64_t until, bool flush_cuts, uint64_t generation) {

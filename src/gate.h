@@ -56,6 +56,8 @@ void segops__gate_finish(segops__gate_t *g, segops_err_t result);
 /* Waits until the shutdown finished or `deadline` (0 = none) passes: returns
  * its result, or SEGOPS_E_TIMEOUT. */
 segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline);
+/* The same wait: true when the shutdown finished, false when `deadline` passed. */
+bool segops__gate_await_finish(segops__gate_t *g, int64_t deadline);
 
 /* ---- backoff ---- */
 /* Sleeps until `until`. Returns false at once when the stop deadline passes
