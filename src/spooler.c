@@ -171,7 +171,8 @@ static void report_losses(segops__spooler_t *sp) {
         const char *message;
     } kinds[] = {
         {losses.corrupt, SEGOPS_E_IO, SEGOPS_DROP_SPOOL_CORRUPT,
-         "spool records were damaged (a crash mid-write or a bad disk) and could not be read"},
+         "spool records could not be read: damaged (a crash mid-write, a bad disk) or in a "
+         "segment file cut short, deleted or unreadable"},
         {losses.expired, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED,
          "spooled events were older than spool_max_age_ms"},
         {losses.overflow, SEGOPS_E_QUEUE_FULL, SEGOPS_DROP_QUEUE_OVERFLOW,
