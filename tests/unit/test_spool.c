@@ -29,6 +29,7 @@
 
 #include "alloc.h"
 #include "spool.h"
+#include "spool_ack.h"
 #include "spool_record.h"
 
 static char root[256]; /* this test's scratch directory */
@@ -657,6 +658,26 @@ static void test_damage_in_the_middle_is_counted_by_seq(void **state) {
     free(edited);
 }
 
+/* The reader counts as lost only the seqs of a gap that are still owed: those
+ * settled out of order (ranges above the cursor) cost nothing. */
+static void test_acks_count_unsettled_seqs(void **state) {
+    (void)state;
+    segops__spool_acks_t acks;
+    memset(&acks, 0, sizeof acks);
+    acks.fd = -1;
+    assert_int_equal(segops__spool_acks_settle(&acks, 1, 10), SEGOPS_OK); /* the cursor */
+    assert_int_equal(segops__spool_acks_settle(&acks, 15, 16), SEGOPS_OK);
+    assert_int_equal(segops__spool_acks_settle(&acks, 20, 29), SEGOPS_OK);
+    assert_int_equal(acks.cursor, 10);
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 1, 10), 0);
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 5, 14), 4);  /* 11..14 */
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 11, 30), 8); /* 11..14, 17..19, 30 */
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 16, 16), 0);
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 25, 40), 11); /* 30..40 */
+    assert_int_equal(segops__spool_acks_unsettled(&acks, 12, 11), 0);  /* empty */
+    segops__spool_acks_close(&acks, false);
+}
+
 static void test_foreign_entries_are_left_alone(void **state) {
     (void)state;
     const char *dir = fresh_dir("foreign");
@@ -1100,6 +1121,7 @@ int main(void) {
     can_mount = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
                 mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_acks_count_unsettled_seqs),
         cmocka_unit_test_setup_teardown(test_append_read_ack_close_removes_run, note_live,
                                         check_live),
         cmocka_unit_test_setup_teardown(test_hand_out_and_refusal, note_live, check_live),
