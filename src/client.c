@@ -238,6 +238,16 @@ segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char
     return segops_track(c, user_id, "context_identified", traits_json);
 }
 
+/* With a spool, a shutdown that began during a flush decides what becomes of
+ * the events the flush waits for: those it leaves on disk for the next client
+ * (and a backlog nobody read) look settled to the ledger but were neither
+ * delivered nor dropped, so the flush timed out, as the shutdown did. */
+static segops_err_t flush_during_shutdown(segops_client_t *c, int64_t deadline) {
+    if (!segops__gate_await_finish(c->gate, deadline)) return SEGOPS_E_TIMEOUT;
+    bool left = segops__ledger_left_in_spool(c->ledger) > 0 || segops__spooler_backlog(c->spooler);
+    return left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
+}
+
 segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (!c) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_flush: client is NULL");
     if (segops__in_callback())
@@ -257,12 +267,18 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
          * to the worker already, and the ledger holds it. */
         bool backlog = c->spooler && segops__spooler_backlog(c->spooler);
         err = segops__ledger_wait_settled(c->ledger, target, deadline);
-        if (err != SEGOPS_OK || !backlog) break;
+        if (err != SEGOPS_OK) break;
+        if (c->spooler && segops__gate_stopping(c->gate)) {
+            err = flush_during_shutdown(c, deadline);
+            break;
+        }
+        if (!backlog) break;
         if (deadline && segops__clock_monotonic_ms() >= deadline) {
             err = SEGOPS_E_TIMEOUT;
             break;
         }
         segops__gate_kick(c->gate, true);
+        /* Returns at once when a stop deadline passed: the check above ends the loop. */
         segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
                            0);
     }

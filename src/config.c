@@ -374,6 +374,10 @@ segops_err_t segops__config_check(const segops_options_t *opts, char *why, size_
              opts->spool_max_bytes < opts->max_event_bytes + SEGOPS__SPOOL_RECORD_HEADER)
         snprintf(why, why_len, "spool_max_bytes %llu cannot hold one event of max_event_bytes %zu",
                  (unsigned long long)opts->spool_max_bytes, opts->max_event_bytes);
+    else if (opts->spool_dir && !opts->batch)
+        snprintf(why, why_len,
+                 "spool_dir needs batch mode (with batch = false each event is sent on the "
+                 "caller's thread and nothing is spooled)");
     else
         return SEGOPS_OK;
     return SEGOPS_E_CONFIG;

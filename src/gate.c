@@ -10,7 +10,6 @@ struct segops__gate {
     pthread_cond_t worker;   /* the worker's idle wait */
     pthread_cond_t sleepers; /* backoff sleeps and shutdown waiters */
     uint64_t epoch;
-    bool napping;
     uint64_t drain_upto;
     uint64_t generation;
     bool stopping;
@@ -28,7 +27,6 @@ static void fork_child(void *arg) {
     /* Waiters on these condition variables were threads of the parent. */
     segops__clock_cond_init(&g->worker);
     segops__clock_cond_init(&g->sleepers);
-    g->napping = false;
     g->drain_upto = g->generation = 0;
     /* A child of a stopping client never runs its shutdown: it is finished. */
     if (g->stopping && !g->finished) {
@@ -67,19 +65,17 @@ uint64_t segops__gate_epoch(segops__gate_t *g) {
 }
 
 void segops__gate_kick(segops__gate_t *g, bool urgent) {
+    (void)urgent;
     pthread_mutex_lock(&g->lock);
     g->epoch++;
-    bool signal = urgent || !g->napping;
     pthread_mutex_unlock(&g->lock);
-    if (signal) pthread_cond_signal(&g->worker);
+    pthread_cond_signal(&g->worker);
 }
 
-void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until, bool napping) {
+void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until) {
     pthread_mutex_lock(&g->lock);
-    g->napping = napping;
     while (g->epoch == epoch && segops__clock_cond_wait(&g->worker, &g->lock, until)) {
     }
-    g->napping = false;
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -157,13 +153,25 @@ void segops__gate_finish(segops__gate_t *g, segops_err_t result) {
     pthread_mutex_unlock(&g->lock);
 }
 
-segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline) {
-    pthread_mutex_lock(&g->lock);
+/* Lock held: until the shutdown finished or `deadline` passed. */
+static bool await_finish(segops__gate_t *g, int64_t deadline) {
     while (!g->finished && segops__clock_cond_wait(&g->sleepers, &g->lock, deadline)) {
     }
-    segops_err_t result = g->finished ? g->result : SEGOPS_E_TIMEOUT;
+    return g->finished;
+}
+
+segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline) {
+    pthread_mutex_lock(&g->lock);
+    segops_err_t result = await_finish(g, deadline) ? g->result : SEGOPS_E_TIMEOUT;
     pthread_mutex_unlock(&g->lock);
     return result;
+}
+
+bool segops__gate_await_finish(segops__gate_t *g, int64_t deadline) {
+    pthread_mutex_lock(&g->lock);
+    bool finished = await_finish(g, deadline);
+    pthread_mutex_unlock(&g->lock);
+    return finished;
 }
 
 bool segops__gate_sleep(segops__gate_t *g, int64_t until, bool flush_cuts, uint64_t generation) {

@@ -27,13 +27,13 @@ segops__fork_hook_t *segops__gate_fork_hook(segops__gate_t *g);
 
 /* ---- the worker's wake-ups ---- */
 uint64_t segops__gate_epoch(segops__gate_t *g);
-/* Bumps the epoch and wakes the worker, unless it naps and will look by itself
- * (urgent: wake it even then). */
+/* Bumps the epoch and wakes the worker. `urgent` has no effect (every kick
+ * wakes it): it is to be removed with its callers, four of them in
+ * admission.c, which the admission redesign is rewriting. */
 void segops__gate_kick(segops__gate_t *g, bool urgent);
 /* The worker's idle wait: returns at once if the epoch moved past `epoch`,
- * else when it moves (kicked) or at `until` (monotonic ms). While `napping`,
- * non-urgent kicks do not signal. */
-void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until, bool napping);
+ * else when it moves (kicked) or at `until` (monotonic ms). */
+void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until);
 
 /* ---- flushes ---- */
 /* Asks for every queued event before position `upto` to be sent now, and cuts
@@ -57,6 +57,8 @@ void segops__gate_finish(segops__gate_t *g, segops_err_t result);
 /* Waits until the shutdown finished or `deadline` (0 = none) passes: returns
  * its result, or SEGOPS_E_TIMEOUT. */
 segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline);
+/* The same wait: true when the shutdown finished, false when `deadline` passed. */
+bool segops__gate_await_finish(segops__gate_t *g, int64_t deadline);
 
 /* ---- backoff ---- */
 /* Sleeps until `until`. Returns false at once when the stop deadline passes

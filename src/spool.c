@@ -204,11 +204,34 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
     return err;
 }
 
+/* One line naming where a read lost records, for the log. */
+static void describe_place(const segops__spool_run_t *run, const segops__spool_loss_place_t *p,
+                           char *buf, size_t len) {
+    char seg[SEGOPS__SPOOL_SEG_NAME_LEN + 1], prev[SEGOPS__SPOOL_SEG_NAME_LEN + 1], text[128];
+    segops__spool_seg_name(p->seg, seg);
+    segops__spool_seg_name(p->prev_seg, prev);
+    switch (p->kind) {
+    case SEGOPS__LOSS_DAMAGED: snprintf(buf, len, "%s/%s: damaged bytes", run->name, seg); break;
+    case SEGOPS__LOSS_UNREADABLE:
+        snprintf(buf, len, "%s/%s: unreadable (%s), skipped", run->name, seg,
+                 segops__errno_text(p->err_no, text, sizeof text));
+        break;
+    case SEGOPS__LOSS_MISSING:
+        snprintf(buf, len, "%s: seqs %llu..%llu are in no segment (after %s, before %s)", run->name,
+                 (unsigned long long)p->lo, (unsigned long long)p->hi,
+                 p->prev_seg ? prev : "the start", p->seg ? seg : "the end");
+        break;
+    }
+}
+
 static void count_loss(segops__spool_t *s, const segops__spool_run_t *run,
                        const segops__spool_next_t *next) {
     s->losses.corrupt += next->lost_records;
     s->losses.corrupt_bytes += next->lost_bytes;
     if (!run->own) s->losses.adopted += next->lost_records;
+    if (!next->placed) return;
+    if (!s->losses.places++)
+        describe_place(run, &next->place, s->losses.where, sizeof s->losses.where);
 }
 
 /* Drops the record next returned (expired or overflow) and counts it. */
@@ -392,16 +415,6 @@ segops_err_t segops__spool_drop_oldest(segops__spool_t *s) {
     if (!s) return SEGOPS_E_INVALID_ARG;
     drop_pass_t pass = {.oldest = true, .counter = &s->losses.overflow};
     return drop_records(s, &pass);
-}
-
-segops_err_t segops__spool_rewind(segops__spool_t *s) {
-    if (!s) return SEGOPS_E_INVALID_ARG;
-    pthread_mutex_lock(&s->lock);
-    segops_err_t err = s->forked ? SEGOPS_E_STATE : SEGOPS_OK;
-    for (size_t i = 0; err == SEGOPS_OK && i <= s->nadopted; i++)
-        segops__spool_read_rewind(run_at(s, i));
-    pthread_mutex_unlock(&s->lock);
-    return err;
 }
 
 size_t segops__spool_adopt(segops__spool_t *s) {

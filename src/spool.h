@@ -63,12 +63,14 @@ typedef bool (*segops__spool_read_fn)(void *ctx, const segops__spool_rec_t *rec)
 /* Records the spool dropped on its own since the last segops__spool_take_losses.
  * The caller reports each non-zero kind once through on_error. */
 typedef struct segops__spool_losses {
-    uint64_t corrupt;       /* lost to damaged bytes (SEGOPS_DROP_SPOOL_CORRUPT) */
-    uint64_t corrupt_bytes; /* damaged bytes; may be > 0 with corrupt == 0 (garbage) */
-    uint64_t expired;       /* older than max_age_ms (SEGOPS_DROP_EXPIRED) */
-    uint64_t overflow;      /* dropped by segops__spool_drop_oldest */
-    uint64_t adopted;       /* how many of corrupt + expired + overflow came from earlier
-                               runs: they count as recovered, the rest as pending */
+    uint64_t corrupt;               /* lost to damaged bytes (SEGOPS_DROP_SPOOL_CORRUPT) */
+    uint64_t corrupt_bytes;         /* damaged bytes; may be > 0 with corrupt == 0 (garbage) */
+    uint64_t expired;               /* older than max_age_ms (SEGOPS_DROP_EXPIRED) */
+    uint64_t overflow;              /* dropped by segops__spool_drop_oldest */
+    uint64_t adopted;               /* how many of corrupt + expired + overflow came from earlier
+                                       runs: they count as recovered, the rest as pending */
+    uint64_t places;                /* files or gaps where corrupt records or bytes were found */
+    char where[SEGOPS__DETAIL_LEN]; /* the first of them, naming the file, for the log */
 } segops__spool_losses_t;
 
 typedef struct segops__spool_usage {
@@ -107,10 +109,13 @@ segops_err_t segops__spool_append(segops__spool_t *spool, const segops__spool_it
 
 /* Hands up to max unsettled records not yet handed out to fn, oldest first:
  * earlier runs (in the order adopted), then the own run. Records older than
- * max_age_ms at now_ms are dropped on the way and damaged bytes skipped (both
- * counted in the losses). *count (optional) receives how many fn took.
- * Returns SEGOPS_OK, SEGOPS_E_IO (a file could not be read), SEGOPS_E_NOMEM or
- * SEGOPS_E_STATE (forked child); records taken before an error stay taken. */
+ * max_age_ms at now_ms are dropped on the way; records that cannot be read
+ * (damaged, missing, in an unreadable segment, which is skipped) are counted
+ * in the losses by the read that finds them (see spool_read.h).
+ * *count (optional) receives how many fn took. Returns SEGOPS_OK, SEGOPS_E_IO
+ * (a segment could not be opened for now: no descriptors or memory; read
+ * again later), SEGOPS_E_NOMEM or SEGOPS_E_STATE (forked child); records taken
+ * before an error stay taken. */
 segops_err_t segops__spool_read(segops__spool_t *spool, int64_t now_ms, size_t max,
                                 segops__spool_read_fn fn, void *ctx, size_t *count);
 
@@ -142,13 +147,6 @@ segops_err_t segops__spool_expire(segops__spool_t *spool, int64_t now_ms);
  * and deletes what became settled. Call again while over the bound and
  * losses.overflow grows. */
 segops_err_t segops__spool_drop_oldest(segops__spool_t *spool);
-
-/* Forgets what was handed out and not settled: read hands those records out
- * again, oldest first, and hand_out appends wait until it has. For a caller
- * that releases records without settling them (to free memory in a long
- * outage); one that still holds some would get them twice. Damage already
- * counted is not counted again. SEGOPS_OK or SEGOPS_E_STATE (forked child). */
-segops_err_t segops__spool_rewind(segops__spool_t *spool);
 
 /* Adopts the runs whose owner is gone since the last look, up to max_adopted
  * held at once. Returns how many it adopted. */

@@ -139,6 +139,18 @@ bool segops__spool_acks_is_settled(const segops__spool_acks_t *acks, uint64_t se
     return lo < acks->count && acks->ranges[lo].lo <= seq;
 }
 
+uint64_t segops__spool_acks_unsettled(const segops__spool_acks_t *acks, uint64_t lo, uint64_t hi) {
+    lo = SEGOPS__MAX(lo, acks->cursor + 1);
+    if (lo > hi) return 0;
+    uint64_t open = hi - lo + 1;
+    for (size_t i = 0; i < acks->count && acks->ranges[i].lo <= hi; i++) {
+        uint64_t from = SEGOPS__MAX(lo, acks->ranges[i].lo),
+                 to = SEGOPS__MIN(hi, acks->ranges[i].hi);
+        if (from <= to) open -= to - from + 1;
+    }
+    return open;
+}
+
 segops_err_t segops__spool_acks_persist(segops__spool_acks_t *acks) {
     if (acks->cursor == acks->persisted) return SEGOPS_OK;
     if (acks->fd < 0) {

@@ -38,6 +38,9 @@ segops_err_t segops__spool_acks_settle(segops__spool_acks_t *acks, uint64_t lo, 
 
 bool segops__spool_acks_is_settled(const segops__spool_acks_t *acks, uint64_t seq);
 
+/* How many of the seqs lo..hi are not settled (0 when lo > hi). */
+uint64_t segops__spool_acks_unsettled(const segops__spool_acks_t *acks, uint64_t lo, uint64_t hi);
+
 /* Writes the cursor when it moved since the last write (one pwrite).
  * SEGOPS_OK or SEGOPS_E_IO (errno set). */
 segops_err_t segops__spool_acks_persist(segops__spool_acks_t *acks);

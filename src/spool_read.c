@@ -72,35 +72,61 @@ static segops_err_t window(segops__spool_run_t *run, segops__spool_readbuf_t *rb
     return SEGOPS_OK;
 }
 
-/* The open damage has been counted (or found to cost nothing): a reader that
- * rewinds and meets it again does not count it twice. */
-static void close_damage(segops__spool_run_t *run) {
-    run->dmg_open = false;
-    run->attributed = true;
-    run->attributed_first = run->dmg_first;
-    run->attributed_off = run->dmg_off;
+/* Records the first place this call found a loss. */
+static void place(segops__spool_next_t *out, segops__spool_loss_place_t where) {
+    if (out->placed) return;
+    out->placed = true;
+    out->place = where;
 }
 
-/* An intact record with seq follows: count what the damage before it lost and
- * settle the seqs nobody will read (lost, or never written). */
-static void attribute(segops__spool_run_t *run, uint64_t seq, segops__spool_next_t *out) {
+static segops__spool_loss_place_t damage_place(const segops__spool_run_t *run) {
+    segops__spool_loss_place_t where = {.kind = run->dmg_errno ? SEGOPS__LOSS_UNREADABLE
+                                                               : SEGOPS__LOSS_DAMAGED,
+                                        .seg = run->dmg_first,
+                                        .err_no = run->dmg_errno};
+    return where;
+}
+
+/* The segment listed before the one named next_seg (0: before the end). */
+static uint64_t segment_before(const segops__spool_run_t *run, uint64_t next_seg) {
+    uint64_t prev = 0;
+    for (size_t i = 0; i < run->nsegs; i++)
+        if (!next_seg || run->segs[i].first_seq < next_seg) prev = run->segs[i].first_seq;
+    return prev;
+}
+
+/* Nothing below seq is left to read: an intact record with seq follows, or
+ * the segment named seq begins (next_seg is where, 0 at the end of the own
+ * run). Counts what is still owed below seq as lost (damage, or seqs no
+ * segment holds) and settles those seqs so that nobody counts them again. */
+static void attribute(segops__spool_run_t *run, uint64_t seq, uint64_t next_seg,
+                      segops__spool_next_t *out) {
     uint64_t cursor = run->acks.cursor;
     uint64_t base = SEGOPS__MAX(run->rd_expected, cursor + 1);
+    uint64_t lost = seq > base ? segops__spool_acks_unsettled(&run->acks, base, seq - 1) : 0;
     if (run->dmg_open) {
-        bool known = run->dmg_known;
-        close_damage(run);
-        if (seq > cursor && !known) {
-            out->lost_records += seq > base ? seq - base : 0;
+        run->dmg_open = false;
+        /* Damage before a settled record was reported before, or hid nothing owed. */
+        if (seq > cursor) {
             out->lost_bytes += run->dmg_bytes;
+            place(out, damage_place(run));
         }
+    } else if (lost) {
+        segops__spool_loss_place_t missing = {.kind = SEGOPS__LOSS_MISSING,
+                                              .seg = next_seg,
+                                              .prev_seg = segment_before(run, next_seg),
+                                              .lo = base,
+                                              .hi = seq - 1};
+        place(out, missing);
     }
+    out->lost_records += lost;
     if (seq > base) (void)segops__spool_acks_settle(&run->acks, base, seq - 1);
     if (seq > run->rd_expected) run->rd_expected = seq;
 }
 
 /* Cuts a damaged tail off the last segment of an adopted run. */
 static void repair_tail(segops__spool_run_t *run) {
-    if (!run->nsegs) return;
+    if (!run->nsegs || run->dmg_errno) return;
     segops__spool_seg_t *last = &run->segs[run->nsegs - 1];
     if (last->first_seq != run->dmg_first || run->dmg_off >= last->size) return;
     char name[SEGOPS__SPOOL_SEG_NAME_LEN + 1];
@@ -111,39 +137,58 @@ static void repair_tail(segops__spool_run_t *run) {
     close(fd);
 }
 
-/* The end of what there is to read. Own run: the owner may write more, and
- * damage waits for the next record. Earlier run: nothing follows, so damage
- * at its end lost what it held beyond the settled cursor. */
+/* The end of what there is to read. Own run: every record the owner wrote has
+ * been read past, so whatever is still owed up to its next seq is lost (a
+ * damaged tail, or a segment emptied or deleted under it). Earlier run:
+ * nothing names its end, so damage there lost what it held beyond the settled
+ * cursor: at least one record. */
 static void end_of_run(segops__spool_run_t *run, segops__spool_next_t *out) {
     out->kind = SEGOPS__NEXT_END;
-    if (run->own || run->drained) return;
+    if (run->own) {
+        attribute(run, run->next_seq, 0, out);
+        return;
+    }
+    if (run->drained) return;
     if (run->dmg_open) {
         uint64_t cursor = run->acks.cursor;
         uint64_t estimate = SEGOPS__MAX(run->dmg_broken, 1);
         uint64_t settled = cursor >= run->rd_expected ? cursor - run->rd_expected + 1 : 0;
-        if (estimate > settled && !run->dmg_known) {
+        if (estimate > settled) {
             out->lost_records += estimate - settled;
             out->lost_bytes += run->dmg_bytes;
+            place(out, damage_place(run));
         }
-        close_damage(run);
+        run->dmg_open = false;
         repair_tail(run);
     }
     run->drained = true;
 }
 
-static void note_damage(segops__spool_run_t *run, const segops__spool_scan_t *s) {
+static void note_damage(segops__spool_run_t *run, uint64_t bytes, bool broken_record) {
     if (!run->dmg_open) {
         run->dmg_open = true;
         run->dmg_bytes = run->dmg_broken = 0;
         run->dmg_first = run->segs[run->rd_seg].first_seq;
         run->dmg_off = run->rd_off;
-        run->dmg_known =
-            run->attributed &&
-            (run->dmg_first < run->attributed_first ||
-             (run->dmg_first == run->attributed_first && run->dmg_off <= run->attributed_off));
+        run->dmg_errno = 0;
     }
-    run->dmg_bytes += s->step;
-    if (s->broken_record) run->dmg_broken++;
+    run->dmg_bytes += bytes;
+    if (broken_record) run->dmg_broken++;
+}
+
+/* Errors that say nothing about the file: read it later. */
+static bool transient(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+/* A segment that cannot be read (a directory in its place, EIO ...): the rest
+ * of it is damage, at least one record, and reading goes on after it. */
+static void skip_unreadable(segops__spool_run_t *run, segops__spool_seg_t *seg, int err) {
+    if (run->rd_fd >= 0) close(run->rd_fd);
+    run->rd_fd = -1;
+    note_damage(run, seg->size - run->rd_off, true);
+    if (!run->dmg_errno) run->dmg_errno = err;
+    run->rd_off = seg->size;
 }
 
 segops__spool_next_t segops__spool_read_next(segops__spool_run_t *run,
@@ -156,6 +201,8 @@ segops__spool_next_t segops__spool_read_next(segops__spool_run_t *run,
             return out;
         }
         segops__spool_seg_t *seg = &run->segs[run->rd_seg];
+        /* Its name says every seq below it was written before it. */
+        if (run->rd_off == 0) attribute(run, seg->first_seq, seg->first_seq, &out);
         if (run->rd_off >= seg->size) {
             if (run->rd_seg + 1 < run->nsegs) {
                 run->rd_seg++;
@@ -169,6 +216,10 @@ segops__spool_next_t segops__spool_read_next(segops__spool_run_t *run,
         size_t avail = 0;
         segops_err_t err = window(run, rb, seg, min, &p, &avail);
         min = 1;
+        if (err == SEGOPS_E_IO && !transient(errno)) {
+            skip_unreadable(run, seg, errno);
+            continue;
+        }
         if (err != SEGOPS_OK) {
             out.kind = SEGOPS__NEXT_ERROR;
             out.err = err;
@@ -182,12 +233,12 @@ segops__spool_next_t segops__spool_read_next(segops__spool_run_t *run,
             continue;
         }
         if (s.kind == SEGOPS__SCAN_DAMAGE) {
-            note_damage(run, &s);
+            note_damage(run, s.step, s.broken_record);
             run->rd_off += s.step;
             continue;
         }
         if (s.rec.seq > seg->last_seq) seg->last_seq = s.rec.seq;
-        attribute(run, s.rec.seq, &out);
+        attribute(run, s.rec.seq, seg->first_seq, &out);
         if (segops__spool_acks_is_settled(&run->acks, s.rec.seq)) {
             run->rd_off += s.step;
             run->rd_expected = s.rec.seq + 1;
@@ -218,14 +269,6 @@ void segops__spool_read_skip_to_end(segops__spool_run_t *run) {
     run->rd_seg = run->nsegs - 1;
     run->rd_off = run->segs[run->rd_seg].size;
     run->rd_expected = run->next_seq;
-}
-
-void segops__spool_read_rewind(segops__spool_run_t *run) {
-    run->rd_seg = 0;
-    run->rd_off = 0;
-    run->rd_expected = run->nsegs ? run->segs[0].first_seq : run->next_seq;
-    run->dmg_open = false; /* met again, from its start */
-    run->drained = false;
 }
 
 void segops__spool_readbuf_free(segops__spool_readbuf_t *rb) {

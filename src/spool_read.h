@@ -1,14 +1,19 @@
 /* Reading a spool run in order: segment after segment, through one bounded
- * buffer, skipping settled records, and turning damage into counts of lost
- * records.
+ * buffer, skipping settled records, and turning whatever cannot be read into
+ * counts of lost records.
  *
- * Lost records are counted from sequence numbers where possible: damage
- * followed by an intact record with seq s lost the seqs between the last
- * intact record and s, except those already settled (damage before a settled
- * record was reported before, or hid nothing that was still owed). Damage at
- * the end of an earlier run (a crash mid-write) lost at least one record, and
- * one per record start in it; the damaged tail is then cut off the file so a
- * later reader does not report it again. */
+ * Records are numbered by seq without gaps, and a segment is named by the seq
+ * of its first record, so the reader knows which seqs it is owed: from the ack
+ * cursor on, every seq up to the next record read, and every seq below the
+ * name of the next segment. Any of those it cannot hand out is lost: damaged
+ * bytes, a segment cut short, emptied, deleted or unreadable (it is then
+ * skipped, and reading goes on). Each is counted once, by the read that finds
+ * it, with the place it was found, and settled so no reader counts it again.
+ * Seqs already settled cost nothing. What cannot be counted exactly: the
+ * records after the last intact one of an earlier run (nothing names its end):
+ * damage there lost at least one record, and one per record start in it, and
+ * the damaged tail is cut off the file so a later reader does not report it
+ * again; a cut at a record boundary there is indistinguishable from the end. */
 #ifndef SEGOPS_SPOOL_READ_H
 #define SEGOPS_SPOOL_READ_H
 
@@ -34,13 +39,30 @@ typedef enum segops__spool_next_kind {
     SEGOPS__NEXT_ERROR,  /* err: SEGOPS_E_IO (errno) or SEGOPS_E_NOMEM */
 } segops__spool_next_kind_t;
 
+/* Where records were lost, for the log line that names the place. */
+typedef enum segops__spool_loss_kind {
+    SEGOPS__LOSS_DAMAGED,    /* bytes that hold no intact record */
+    SEGOPS__LOSS_UNREADABLE, /* a segment that cannot be read (err_no): skipped */
+    SEGOPS__LOSS_MISSING,    /* seqs lo..hi in no segment: one cut short, emptied or deleted */
+} segops__spool_loss_kind_t;
+
+typedef struct segops__spool_loss_place {
+    segops__spool_loss_kind_t kind;
+    uint64_t seg;      /* first_seq of the segment it was in, or (missing) the one after: 0 none */
+    uint64_t prev_seg; /* missing: the segment before the seqs (0: none) */
+    uint64_t lo, hi;   /* missing: the seqs */
+    int err_no;        /* unreadable: why */
+} segops__spool_loss_place_t;
+
 typedef struct segops__spool_next {
     segops__spool_next_kind_t kind;
     segops_err_t err;
     segops__spool_record_t rec; /* payload valid until the buffer is next used */
     size_t step;
-    uint64_t lost_records; /* damage attributed during this call (any kind) */
-    uint64_t lost_bytes;
+    uint64_t lost_records; /* counted during this call (any cause) */
+    uint64_t lost_bytes;   /* damaged bytes skipped during this call */
+    bool placed;           /* place is set: the first loss this call found */
+    segops__spool_loss_place_t place;
 } segops__spool_next_t;
 
 segops__spool_next_t segops__spool_read_next(segops__spool_run_t *run, segops__spool_readbuf_t *rb);
@@ -53,10 +75,6 @@ bool segops__spool_read_caught_up(const segops__spool_run_t *run);
 
 /* Own run: marks everything written as handed out (the caller keeps it). */
 void segops__spool_read_skip_to_end(segops__spool_run_t *run);
-
-/* Reads the run again from its start: unsettled records are handed out again;
- * damage already counted is not counted again. */
-void segops__spool_read_rewind(segops__spool_run_t *run);
 
 void segops__spool_readbuf_free(segops__spool_readbuf_t *rb);
 

@@ -171,7 +171,8 @@ segops_err_t segops__spool_run_adopt(int spool_fd, const char *name, uint32_t id
         errno = saved;
         return err;
     }
-    run->rd_expected = run->nsegs ? run->segs[0].first_seq : 1;
+    /* rd_expected stays 1: the cursor and the first segment's name say which
+     * seqs are owed (a first segment deleted lost the seqs below its name). */
     return SEGOPS_OK;
 }
 
@@ -248,7 +249,8 @@ segops_err_t segops__spool_run_new_segment(segops__spool_run_t *run) {
 static bool deletable(const segops__spool_run_t *run, size_t i, size_t rd_seg) {
     if (run->own && i + 1 == run->nsegs) return false; /* being written */
     bool read_past = rd_seg > i || (rd_seg == i && run->rd_off >= run->segs[i].size);
-    return read_past && run->segs[i].last_seq <= run->acks.cursor;
+    /* The cursor on disk: a later reader must not find these seqs owed. */
+    return read_past && run->segs[i].last_seq <= run->acks.persisted;
 }
 
 uint64_t segops__spool_run_delete_settled(segops__spool_run_t *run) {

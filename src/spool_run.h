@@ -55,13 +55,11 @@ typedef struct segops__spool_run {
     uint64_t rd_expected; /* the seq the next record should carry */
     int rd_fd;            /* segment rd_fd_first open for reading, or -1 */
     uint64_t rd_fd_first;
-    bool drained;   /* an adopted run read to its end */
-    bool dmg_open;  /* damaged bytes seen, not yet attributed to lost records */
-    bool dmg_known; /* ... and attributed before a rewind: not counted again */
+    bool drained;  /* an adopted run read to its end */
+    bool dmg_open; /* damaged or unreadable bytes seen, not yet attributed to lost records */
     uint64_t dmg_bytes, dmg_broken, dmg_off;
     uint64_t dmg_first; /* first_seq of the segment the damage began in */
-    bool attributed;    /* some damage was attributed; the last began at: */
-    uint64_t attributed_first, attributed_off;
+    int dmg_errno;      /* the damage is an unreadable segment: why (0: damaged bytes) */
 
     /* Writing (own run). */
     int wr_fd;         /* the last segment, O_APPEND; -1 before the first append */

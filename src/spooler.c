@@ -156,6 +156,47 @@ void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n
     }
 }
 
+/* Reports what the spool dropped on its own since the last call, once per
+ * kind, then counts it; a loss of records also gets a log line naming where.
+ * Called by whichever thread made the spool find them (the worker's read, the
+ * spool thread's rounds), with no lock held. */
+static void report_losses(segops__spooler_t *sp) {
+    segops__spool_losses_t losses;
+    segops__spool_take_losses(sp->spool, &losses);
+    if (losses.adopted) segops__ledger_recover(sp->ledger, losses.adopted, 0);
+    const struct {
+        uint64_t count;
+        segops_err_t code;
+        segops_drop_reason_t reason;
+        const char *message;
+    } kinds[] = {
+        {losses.corrupt, SEGOPS_E_IO, SEGOPS_DROP_SPOOL_CORRUPT,
+         "spool records could not be read: damaged (a crash mid-write, a bad disk) or in a "
+         "segment file cut short, deleted or unreadable"},
+        {losses.expired, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED,
+         "spooled events were older than spool_max_age_ms"},
+        {losses.overflow, SEGOPS_E_QUEUE_FULL, SEGOPS_DROP_QUEUE_OVERFLOW,
+         "the spool was full (spool_max_bytes); the oldest events were dropped"},
+    };
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(kinds); i++) {
+        if (!kinds[i].count) continue;
+        segops__drop_t drop = {
+            .count = (size_t)kinds[i].count, .code = kinds[i].code, .reason = kinds[i].reason};
+        snprintf(drop.message, sizeof drop.message, "%s", kinds[i].message);
+        segops__ledger_settle(sp->ledger, SEGOPS__HELD_BY_DISK, 0, &drop, 0);
+    }
+    char more[48] = "";
+    if (losses.places > 1)
+        snprintf(more, sizeof more, " and %llu more places",
+                 (unsigned long long)(losses.places - 1));
+    if (losses.corrupt)
+        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: %llu records could not be read: %s%s",
+                    (unsigned long long)losses.corrupt, losses.where, more);
+    else if (losses.corrupt_bytes)
+        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: skipped %llu damaged bytes: %s%s",
+                    (unsigned long long)losses.corrupt_bytes, losses.where, more);
+}
+
 /* ---- reading the backlog back ---- */
 
 typedef struct read_ctx {
@@ -188,6 +229,7 @@ size_t segops__spooler_read(segops__spooler_t *sp, segops__event_t **events, siz
     segops__spool_read(sp->spool, segops__clock_realtime_ms(), max_events, take_record, &r, NULL);
     /* Records of earlier runs become this client's to account for now. */
     if (r.adopted) segops__ledger_recover(sp->ledger, r.adopted, r.adopted_bytes);
+    report_losses(sp); /* what this read found it could not hand out */
     atomic_store(&sp->reading, 0);
     *bytes = r.bytes >= r.n ? r.bytes - r.n : 0;
     return r.n;
@@ -203,45 +245,18 @@ bool segops__spooler_backlog(segops__spooler_t *sp) {
 
 /* ---- the spool thread ---- */
 
-/* Reports what the spool dropped on its own, once per kind, then counts it. */
-static void report_losses(segops__spooler_t *sp) {
-    segops__spool_losses_t losses;
-    segops__spool_take_losses(sp->spool, &losses);
-    if (losses.adopted) segops__ledger_recover(sp->ledger, losses.adopted, 0);
-    const struct {
-        uint64_t count;
-        segops_err_t code;
-        segops_drop_reason_t reason;
-        const char *message;
-    } kinds[] = {
-        {losses.corrupt, SEGOPS_E_IO, SEGOPS_DROP_SPOOL_CORRUPT,
-         "spool records were damaged (a crash mid-write or a bad disk) and could not be read"},
-        {losses.expired, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED,
-         "spooled events were older than spool_max_age_ms"},
-        {losses.overflow, SEGOPS_E_QUEUE_FULL, SEGOPS_DROP_QUEUE_OVERFLOW,
-         "the spool was full (spool_max_bytes); the oldest events were dropped"},
-    };
-    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(kinds); i++) {
-        if (!kinds[i].count) continue;
-        segops__drop_t drop = {
-            .count = (size_t)kinds[i].count, .code = kinds[i].code, .reason = kinds[i].reason};
-        snprintf(drop.message, sizeof drop.message, "%s", kinds[i].message);
-        segops__ledger_settle(sp->ledger, SEGOPS__HELD_BY_DISK, 0, &drop, 0);
-    }
-    if (!losses.corrupt && losses.corrupt_bytes)
-        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: skipped %llu damaged bytes",
-                    (unsigned long long)losses.corrupt_bytes);
-}
-
 static void *spool_main(void *arg) {
     segops__spooler_t *sp = arg;
     pthread_setname_np(pthread_self(), "segops-spool");
     int64_t next_expire = 0, next_adopt = segops__clock_monotonic_ms() + ADOPT_EVERY_MS;
     int64_t last_sync = segops__clock_monotonic_ms();
     pthread_mutex_lock(&sp->lock);
-    while (!sp->stop) {
-        segops__clock_cond_wait(&sp->wake, &sp->lock,
-                                segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS);
+    for (;;) {
+        if (!sp->stop)
+            segops__clock_cond_wait(&sp->wake, &sp->lock,
+                                    segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS);
+        /* A round always follows the stop being seen: the last one reports
+         * what the worker's final reads left, whenever the stop came. */
         bool stop = sp->stop;
         pthread_mutex_unlock(&sp->lock);
         segops__admission_collect(sp->adm); /* persists what track accepted */
@@ -264,10 +279,9 @@ static void *spool_main(void *arg) {
             segops__spool_sync(sp->spool);
             last_sync = now;
         }
+        if (stop) return NULL;
         pthread_mutex_lock(&sp->lock);
     }
-    pthread_mutex_unlock(&sp->lock);
-    return NULL;
 }
 
 segops_err_t segops__spooler_start(segops__spooler_t *sp, segops__admission_t *adm) {

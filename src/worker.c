@@ -111,7 +111,7 @@ static void *worker_main(void *arg) {
             int64_t wake = SEGOPS__MIN(at, next_tick);
             if (!wanted) wake = SEGOPS__MIN(wake, segops__waiting_due(&waiting, max_wait));
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
-            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
+            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake);
             continue;
         }
         size_t bytes, n;
@@ -119,7 +119,7 @@ static void *worker_main(void *arg) {
             n = segops__spooler_read(w->sp, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
             if (!n) { /* all of it is settling or unreadable now: look again soon */
                 if (stopping) break;
-                segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS, false);
+                segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS);
                 continue;
             }
         } else {

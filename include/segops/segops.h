@@ -303,8 +303,9 @@ SEGOPS_API segops_err_t segops_options_set_max_requests_per_minute(segops_option
  * processes may share one spool_dir (on a local file system: locks are flock).
  * A directory that cannot be used (missing parent, not a directory, no
  * permission, read-only file system) makes segops_client_new fail with
- * SEGOPS_E_CONFIG. The path is copied; NULL turns the spool off; "" is
- * SEGOPS_E_INVALID_ARG. */
+ * SEGOPS_E_CONFIG, and so does a spool_dir with batch = false (track then
+ * sends on the caller's thread: nothing is spooled). The path is copied; NULL
+ * turns the spool off; "" is SEGOPS_E_INVALID_ARG. */
 SEGOPS_API segops_err_t segops_options_set_spool_dir(segops_options_t *opts, const char *path);
 /* Bound on the spool's files, every run in spool_dir held by this client
  * together (default 1 GiB, 1 MiB..1 TiB). At the bound the overflow policy
@@ -399,8 +400,14 @@ typedef struct segops_stats {
  *   - a pk_ key without a get_user callback;
  *   - plain http:// to a host other than loopback without allow_insecure_http;
  *   - batch_size > max_queue_events (the queue could never hold one batch);
- *   - max_event_bytes > max_queue_bytes (an event could not fit the queue).
- * The last two relate two options, so no setter can check them. (A key without
+ *   - max_event_bytes > max_queue_bytes (an event could not fit the queue);
+ *   - with a spool_dir: spool_max_bytes < max_event_bytes + 32 (the spool could
+ *     never hold one event with its 32-byte record header);
+ *   - a spool_dir with batch = false (a synchronous send has no spool);
+ *   - a spool_dir that cannot be used (its parent is missing, it is not a
+ *     directory, no permission, a read-only file system, no space, no file
+ *     locking).
+ * Four of these relate two options, so no setter can check them. (A key without
  * the sk_/pk_ prefix is refused earlier, by segops_options_set_api_key.)
  * segops_last_error() names the cause, with the values involved ("batch_size
  * 50 is larger than max_queue_events 10"); for a URL or key that its setter
@@ -455,7 +462,9 @@ SEGOPS_API segops_err_t segops_identify(segops_client_t *client, const char *use
  * events stay queued), SEGOPS_E_INVALID_ARG (NULL client), SEGOPS_E_STATE
  * (after shutdown, or called from inside a segops callback), or, in a forked
  * child whose worker could not start, SEGOPS_E_NOMEM / SEGOPS_E_INTERNAL.
- * Thread-safe. */
+ * A shutdown that begins during the flush decides the rest: the flush returns
+ * once it finished (or at its own deadline), SEGOPS_E_TIMEOUT when the
+ * shutdown left events on disk for the next client (spool_dir). Thread-safe. */
 SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
 
 /* Flushes, then stops and joins the worker. Whatever is undelivered at the

@@ -106,14 +106,17 @@ segops_options_t *spool_options(fixture_t *f, size_t batch_size, const char *dir
     return opts;
 }
 
-void leave_on_disk(fixture_t *f, const char *dir, int first, int n) {
+/* Tracks through a client whose server is down, then leaves it all on disk. */
+static void leave_tracked(fixture_t *f, segops_options_t *opts, int first, int n, size_t pad) {
     assert_int_equal(devsrv_pause(f->srv), 0);
     segops_client_t *client = NULL;
-    segops_options_t *opts = spool_options(f, 500, dir);
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
     size_t reports = reports_of(&f->rec);
-    track_n(client, "u", first, n);
+    if (pad)
+        track_numbered_padded(client, first, n, pad);
+    else
+        track_n(client, "u", first, n);
     assert_int_equal(segops_shutdown(client, 0), SEGOPS_E_TIMEOUT);
     segops_stats_t st = stats_of(client);
     assert_int_equal(st.dropped, 0);
@@ -122,6 +125,86 @@ void leave_on_disk(fixture_t *f, const char *dir, int first, int n) {
     assert_int_equal(reports_of(&f->rec), reports);
     segops_client_free(client);
     assert_int_equal(devsrv_resume(f->srv), 0);
+}
+
+void leave_on_disk(fixture_t *f, const char *dir, int first, int n) {
+    leave_tracked(f, spool_options(f, 500, dir), first, n, 0);
+}
+
+void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_t pad) {
+    segops_options_t *opts = spool_options(f, 500, dir);
+    assert_int_equal(segops_options_set_spool_max_bytes(opts, (uint64_t)1 << 20), SEGOPS_OK);
+    leave_tracked(f, opts, first, n, pad);
+}
+
+void track_numbered_padded(segops_client_t *client, int first, int n, size_t pad) {
+    char *payload = malloc(pad + 64);
+    assert_non_null(payload);
+    for (int i = first; i < first + n; i++) {
+        int at = snprintf(payload, 64, "{\"i\":%d,\"pad\":\"", i);
+        memset(payload + at, 'a', pad);
+        memcpy(payload + at + pad, "\"}", 3);
+        assert_int_equal(segops_track(client, "u", "item_viewed", payload), SEGOPS_OK);
+    }
+    free(payload);
+}
+
+/* ---- segment files ---- */
+
+static int cmp_seg_names(const void *a, const void *b) { return strcmp(a, b); }
+
+void list_segments(const char *run_dir, seg_list_t *out) {
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(run_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != 20 || strcmp(e->d_name + 16, ".seg") != 0) continue;
+        assert_true(out->n < SEG_MAX);
+        memcpy(out->name[out->n++], e->d_name, len + 1);
+    }
+    closedir(d);
+    qsort(out->name, out->n, sizeof out->name[0], cmp_seg_names);
+    for (size_t i = 0; i < out->n; i++) {
+        out->first[i] = strtoull(out->name[i], NULL, 16);
+        snprintf(out->path[i], sizeof out->path[0], "%s/%s", run_dir, out->name[i]);
+    }
+}
+
+static uint32_t le32_at(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+size_t segment_records(const char *path, size_t *offsets, int *numbers, size_t max) {
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    uint8_t *buf = malloc((size_t)st.st_size + 1);
+    assert_non_null(buf);
+    assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+    close(fd);
+    size_t off = 0, n = 0, len = (size_t)st.st_size;
+    const size_t header = 32; /* README: the spool's files */
+    while (off < len) {
+        assert_true(n < max && off + header <= len);
+        assert_memory_equal(buf + off, "\xffSPL", 4);
+        offsets[n] = off;
+        if (numbers) { /* the record holds the encoded event; its payload begins {"i": */
+            uint32_t plen = le32_at(buf + off + 4);
+            assert_true(off + header + plen <= len);
+            const char *at = memmem(buf + off + header, plen, "{\"i\":", 5);
+            assert_non_null(at);
+            numbers[n] = atoi(at + 5);
+        }
+        off += header + le32_at(buf + off + 4);
+        n++;
+    }
+    assert_int_equal(off, len);
+    offsets[n] = off;
+    free(buf);
+    return n;
 }
 
 /* ---- numbered events on the server ---- */

@@ -31,6 +31,29 @@ segops_options_t *spool_options(fixture_t *f, size_t batch_size, const char *dir
  * and resumed after. */
 void leave_on_disk(fixture_t *f, const char *dir, int first, int n);
 
+/* Tracks events first..first+n-1 of user "u" as {"i":k,"pad":"aa…"} with pad
+ * bytes of padding, so a few hundred of them fill several spool segments;
+ * each must be accepted. */
+void track_numbered_padded(segops_client_t *client, int first, int n, size_t pad);
+/* leave_on_disk with padded events and a 1 MiB spool, whose segments are
+ * 64 KiB (README: the spool's files). */
+void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_t pad);
+
+/* The segment files (*.seg) of one run directory, sorted by name, which is
+ * the seq of their first record in 16 hex digits. */
+#define SEG_MAX 64
+typedef struct seg_list {
+    size_t n;
+    uint64_t first[SEG_MAX];
+    char name[SEG_MAX][32];
+    char path[SEG_MAX][768];
+} seg_list_t;
+void list_segments(const char *run_dir, seg_list_t *out);
+/* The records of a segment file, back to back: how many (at most max), the
+ * offset each starts at (offsets[n] = the end) and the number k of each
+ * event {"i":k,...} (numbers may be NULL). */
+size_t segment_records(const char *path, size_t *offsets, int *numbers, size_t max);
+
 /* Copies of each numbered event {"i":k,...} the server holds, k in [0, n),
  * among the events it received from index `from` on; `others` counts events
  * with any other payload or number. */

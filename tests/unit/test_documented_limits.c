@@ -2,6 +2,7 @@
  * code applies: the payload nesting limit, the identity length limit, and
  * every cause of SEGOPS_E_CONFIG from segops_client_new. Each limit is read
  * from the documentation, then checked at both ends against the code. */
+#define _GNU_SOURCE 1 /* mkdtemp */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "user.h"
@@ -228,6 +230,36 @@ static void event_fills_queue(segops_options_t *o) {
     assert_int_equal(segops_options_set_max_event_bytes(o, 4096), SEGOPS_OK);
 }
 
+/* A spool directory of this test's own, removed at exit; created by the
+ * accepted cases (the client makes its run directory in it and removes it). */
+static char spool_dir[64];
+static void remove_spool_dir(void) { rmdir(spool_dir); }
+static void with_spool(segops_options_t *o) {
+    if (!spool_dir[0]) {
+        snprintf(spool_dir, sizeof spool_dir, "/tmp/segops-limits-XXXXXX");
+        assert_non_null(mkdtemp(spool_dir));
+        atexit(remove_spool_dir);
+    }
+    assert_int_equal(segops_options_set_spool_dir(o, spool_dir), SEGOPS_OK);
+    assert_int_equal(segops_options_set_spool_max_bytes(o, (uint64_t)1 << 20), SEGOPS_OK);
+}
+static void spool_under_one_event(segops_options_t *o) {
+    with_spool(o);
+    assert_int_equal(segops_options_set_max_event_bytes(o, ((size_t)1 << 20) - 31), SEGOPS_OK);
+}
+static void spool_holds_one_event(segops_options_t *o) {
+    with_spool(o);
+    assert_int_equal(segops_options_set_max_event_bytes(o, ((size_t)1 << 20) - 32), SEGOPS_OK);
+}
+static void spool_without_batch(segops_options_t *o) {
+    with_spool(o);
+    assert_int_equal(segops_options_set_batch(o, false), SEGOPS_OK);
+}
+static void spool_with_batch(segops_options_t *o) {
+    with_spool(o);
+    assert_int_equal(segops_options_set_batch(o, true), SEGOPS_OK);
+}
+
 static const config_cause_t causes[] = {
     {{"api_url", NULL}, true, false, NULL, NULL},
     {{"api_key", NULL}, false, true, NULL, NULL},
@@ -235,6 +267,12 @@ static const config_cause_t causes[] = {
     {{"allow_insecure_http", NULL}, false, false, clear_text_remote, clear_text_remote_allowed},
     {{"batch_size", "max_queue_events"}, false, false, batch_over_queue, batch_fills_queue},
     {{"max_event_bytes", "max_queue_bytes"}, false, false, event_over_queue, event_fills_queue},
+    {{"spool_max_bytes", "max_event_bytes"},
+     false,
+     false,
+     spool_under_one_event,
+     spool_holds_one_event},
+    {{"spool_dir", "batch"}, false, false, spool_without_batch, spool_with_batch},
 };
 
 static void test_every_config_cause_is_documented(void **state) {
