@@ -307,11 +307,13 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
         return segops__fail(SEGOPS_E_STATE,
                             "segops_shutdown: called from inside a segops callback");
     int64_t deadline = segops__clock_deadline_after(timeout_ms);
+    /* Read before the stop: once the gate says stop, the worker may drop what
+     * the deadline leaves before this thread looks again. */
+    uint64_t dropped_before = segops__ledger_dropped_shutdown(c->ledger);
     /* Only the first caller drives the shutdown; every other one waits for it
      * with its own deadline and returns its result. */
     if (!segops__gate_stop(c->gate, deadline))
         return shutdown_result(segops__gate_wait_finished(c->gate, deadline), c);
-    uint64_t dropped_before = segops__ledger_dropped_shutdown(c->ledger);
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
         segops__worker_join(c->worker, deadline);
