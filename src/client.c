@@ -41,9 +41,16 @@ struct segops_client {
     segops__sync_t *sync;           /* batch = false */
 };
 
-/* The fork hooks, in lock order: a lock taken while another is held comes
- * after it (worker -> admission -> spooler -> ledger, gate; sync, auth and
- * pacer take no other). */
+/* The lock order, the one place it is stated: a lock may be taken while
+ * holding only locks to its left.
+ *
+ *   worker -> admission -> lane -> spooler -> ledger, gate
+ *
+ * sync, auth and pacer take no other lock while holding theirs; the spool's
+ * own lock (spool.h) is a leaf taken with none of these held, so file I/O
+ * never runs under the admission lock. No user callback (logger, on_error,
+ * get_user) runs while any of these locks is held. The fork hooks below take
+ * them in this order. */
 static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t **out) {
     size_t n = 0;
     if (c->worker) out[n++] = segops__worker_fork_hook(c->worker);
@@ -196,6 +203,9 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (!c->cfg->batch) return SEGOPS_OK; /* every send already returned its outcome */
     segops_err_t err = segops__worker_ensure(c->worker);
     if (err != SEGOPS_OK) return err;
+    /* Everything tracked before this call is written first (with a spool,
+     * events reach the queue through the spool thread). */
+    if (c->spooler) segops__spooler_write_now(c->spooler, deadline);
     uint64_t target = segops__admission_collect(c->admission);
     segops__gate_request_drain(c->gate, target);
     for (;;) {
@@ -223,7 +233,16 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
         segops__worker_join(c->worker, deadline);
-        if (c->spooler) segops__spooler_stop(c->spooler); /* after a last round */
+        if (c->spooler) {
+            segops__spooler_stop(c->spooler);
+            segops__spooler_write_rest(c->spooler); /* whatever came after its last round */
+        }
+        /* What the deadline left: parked when it has a spool record (on disk
+         * for the next client), otherwise reported, then counted. */
+        const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
+                                          .reason = SEGOPS_DROP_SHUTDOWN,
+                                          .message = "not delivered by the shutdown deadline"};
+        segops__admission_drop_all(c->admission, &leftovers);
     } else {
         segops__sync_stop(c->sync, deadline);
     }

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "pacer.h"
+#include "residence.h"
 #include "retry.h"
 
 void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
@@ -49,26 +50,76 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
         .count = n - delivered, .code = code, .http_status = status, .reason = reason};
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) bytes += events[i]->len;
+    uint64_t records[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    for (size_t i = 0; i < n; i++) {
+        bytes += events[i]->len;
+        records[i] = segops__residence_settle(events[i]);
+    }
     /* Their end is final: the spool forgets them before the next request. */
-    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, events, n);
+    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, records, n);
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
     segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
     s->outcome = drop.count ? code : SEGOPS_OK;
 }
 
-/* With a spool, at the stop: the events stay on disk for the next client,
- * pending, neither delivered nor dropped. */
-static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n) {
-    segops__event_release(events, n);
-    segops__ledger_park(s->ctx->ledger, s->held_by, n);
-    s->outcome = SEGOPS_E_TIMEOUT;
-}
-
 static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
                      segops_drop_reason_t reason, int status, const char *message) {
     settle(s, events, n, 0, code, reason, status, message);
+}
+
+/* Moves the events for which `keep` is false to the end, keeping the order of
+ * each part; returns how many were kept. */
+static size_t partition(segops__event_t **events, size_t n, bool (*keep)(segops__event_t *, void *),
+                        void *arg) {
+    segops__event_t *rest[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    size_t kept = 0, nrest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep(events[i], arg))
+            events[kept++] = events[i];
+        else
+            rest[nrest++] = events[i];
+    }
+    memcpy(events + kept, rest, nrest * sizeof *rest);
+    return kept;
+}
+
+static bool park_one(segops__event_t *e, void *arg) {
+    SEGOPS__UNUSED(arg);
+    return segops__residence_park(e);
+}
+
+/* With a spool, at the stop: the events with a record stay on disk for the
+ * next client, pending, neither delivered nor dropped; those only in memory
+ * (the spool refused them) are dropped and reported as `stop` says. */
+static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n, int status,
+                         const char *stop) {
+    size_t parked = partition(events, n, park_one, NULL);
+    segops__event_release(events, parked);
+    segops__ledger_park(s->ctx->ledger, s->held_by, parked);
+    if (parked < n)
+        drop_all(s, events + parked, n - parked, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
+                 stop);
+    s->outcome = SEGOPS_E_TIMEOUT;
+}
+
+static bool still_young(segops__event_t *e, void *arg) {
+    const int64_t *now_and_age = arg;
+    return !segops__residence_expired(e, (uint64_t)now_and_age[1], now_and_age[0]);
+}
+
+/* With a spool, events older than spool_max_age_ms expire wherever they are
+ * (in memory too): dropped as EXPIRED, their records settled. Returns how many
+ * of events[0..n) are left, first. */
+static size_t drop_expired(segops__sender_t *s, segops__event_t **events, size_t n) {
+    const segops_options_t *cfg = s->ctx->cfg;
+    if (!s->ctx->spool_settled || !cfg->spool_max_age_ms) return n;
+    int64_t now_and_age[2] = {segops__clock_realtime_ms(), (int64_t)cfg->spool_max_age_ms};
+    size_t young = partition(events, n, still_young, now_and_age);
+    if (young < n)
+        drop_all(s, events + young, n - young, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED, 0,
+                 "events were older than spool_max_age_ms");
+    return young;
 }
 
 /* The result of one attempt, whatever failed: the mint or the POST. */
@@ -239,16 +290,16 @@ static deadline_kind_t past_deadline(const segops__sender_t *s) {
  * the server may have received it, which the report must not hide. */
 static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
                              deadline_kind_t kind, int status, bool aborted) {
-    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
-        keep_on_disk(s, events, n);
-        return;
-    }
     const char *stop = aborted ? "not delivered by the shutdown deadline; the request in flight "
                                  "was aborted and may have reached the server"
                                : "not delivered by the shutdown deadline";
     const char *own = aborted ? "not delivered by the send deadline; the request in flight was "
                                 "aborted and may have reached the server"
                               : "not delivered by the send deadline";
+    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
+        keep_on_disk(s, events, n, status, stop);
+        return;
+    }
     if (kind == PAST_STOP)
         drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status, stop);
     else
@@ -270,6 +321,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             drop_at_deadline(s, events, n, past, 0, false);
             return;
         }
+        if (!(n = drop_expired(s, events, n))) return;
         segops__auth_header_t auth = {0};
         attempt_t a = {0};
         const uint64_t generation = segops__gate_generation(ctx->gate);
@@ -351,7 +403,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             /* With a spool an outage drops nothing: the batch waits on disk and
              * is tried again with capped backoff; at the stop it stays there. */
             if (segops__gate_stopping(ctx->gate)) {
-                keep_on_disk(s, events, n);
+                keep_on_disk(s, events, n, a.status, "not delivered by the shutdown deadline");
                 return;
             }
             budget_end = now + SEGOPS__MAX(wait, cfg->retry_cap_ms) + cfg->retry_budget_ms;

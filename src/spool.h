@@ -17,8 +17,8 @@
  * flight.
  *
  * Thread-safety: every function takes the spool's own lock, so any thread may
- * call; the read callback runs under it and must not call back into the spool.
- * Lock order: the spool lock before any lock the callback takes (the client's).
+ * call; the read callback runs under it, must not call back into the spool and
+ * takes no lock (the lock order is in client.c).
  * Errors: a function that returns an error changed nothing unless it says so. */
 #ifndef SEGOPS_SPOOL_H
 #define SEGOPS_SPOOL_H
