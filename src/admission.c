@@ -538,7 +538,7 @@ size_t segops__admission_unwritten(segops__admission_t *adm, segops__queue_t *ou
     out->pushed = out->count; /* positions belong to the queue, not to this batch */
     size_t n = SEGOPS__MIN(max, adm->nforgotten);
     adm->nforgotten -= n;
-    memcpy(forgotten, adm->forgotten + adm->nforgotten, n * sizeof *forgotten);
+    if (n) memcpy(forgotten, adm->forgotten + adm->nforgotten, n * sizeof *forgotten);
     pthread_mutex_unlock(&adm->lock);
     return n;
 }

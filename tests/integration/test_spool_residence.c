@@ -49,7 +49,9 @@ static int track_all(segops_client_t *client, int n, bool *accepted) {
 /* A second client on dir delivers what the first left there, then stops. */
 static segops_stats_t next_client_delivers(fixture_t *f, const char *dir) {
     segops_client_t *client = NULL;
-    assert_int_equal(segops_client_new(spool_options(f, 500, dir), &client), SEGOPS_OK);
+    segops_options_t *opts = spool_options(f, 500, dir);
+    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
+    segops_options_free(opts);
     assert_int_equal(segops_flush(client, 60000), SEGOPS_OK);
     segops_stats_t st = stats_of(client);
     assert_conservation(client);
