@@ -208,7 +208,8 @@ void segops__spooler_write_now(segops__spooler_t *sp, int64_t deadline) {
     uint64_t want = sp->rounds_begun + 1; /* a round that begins after this call */
     sp->woken = true;
     pthread_cond_signal(&sp->wake);
-    while (sp->started && !sp->inert && sp->rounds_done < want &&
+    /* A stop ends the wait: the thread's last round may have begun before. */
+    while (sp->started && !sp->stop && !sp->inert && sp->rounds_done < want &&
            segops__clock_cond_wait(&sp->written, &sp->lock, deadline)) {
     }
     pthread_mutex_unlock(&sp->lock);
