@@ -46,11 +46,12 @@ struct segops_client {
  *
  *   worker -> admission -> lane -> spooler -> ledger, gate
  *
- * sync, auth and pacer take no other lock while holding theirs; the spool's
- * own lock (spool.h) is a leaf taken with none of these held, so file I/O
- * never runs under the admission lock. No user callback (logger, on_error,
- * get_user) runs while any of these locks is held. The fork hooks below take
- * them in this order. */
+ * sync, auth and pacer take no other lock while holding theirs. The spool's
+ * own lock (spool.h) comes last and no lock is taken while it is held;
+ * outside fork() it is taken with none of the others held, so file I/O never
+ * runs under the admission lock. No logger or on_error call runs while the
+ * admission, a lane, the spooler or the ledger lock is held. The fork hooks
+ * below take them all in this order. */
 static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t **out) {
     size_t n = 0;
     if (c->worker) out[n++] = segops__worker_fork_hook(c->worker);
