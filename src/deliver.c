@@ -68,33 +68,12 @@ static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, se
     settle(s, events, n, 0, code, reason, status, message);
 }
 
-/* Moves the events for which `keep` is false to the end, keeping the order of
- * each part; returns how many were kept. */
-static size_t partition(segops__event_t **events, size_t n, bool (*keep)(segops__event_t *, void *),
-                        void *arg) {
-    segops__event_t *rest[SEGOPS__MAX_EVENTS_PER_REQUEST];
-    size_t kept = 0, nrest = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (keep(events[i], arg))
-            events[kept++] = events[i];
-        else
-            rest[nrest++] = events[i];
-    }
-    memcpy(events + kept, rest, nrest * sizeof *rest);
-    return kept;
-}
-
-static bool park_one(segops__event_t *e, void *arg) {
-    SEGOPS__UNUSED(arg);
-    return segops__residence_park(e);
-}
-
 /* With a spool, at the stop: the events with a record stay on disk for the
  * next client, pending, neither delivered nor dropped; those only in memory
  * (the spool refused them) are dropped and reported as `stop` says. */
 static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n, int status,
                          const char *stop) {
-    size_t parked = partition(events, n, park_one, NULL);
+    size_t parked = segops__residence_park_all(events, n);
     segops__event_release(events, parked);
     segops__ledger_park(s->ctx->ledger, s->held_by, parked);
     if (parked < n)
@@ -103,19 +82,14 @@ static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n
     s->outcome = SEGOPS_E_TIMEOUT;
 }
 
-static bool still_young(segops__event_t *e, void *arg) {
-    const int64_t *now_and_age = arg;
-    return !segops__residence_expired(e, (uint64_t)now_and_age[1], now_and_age[0]);
-}
-
 /* With a spool, events older than spool_max_age_ms expire wherever they are
  * (in memory too): dropped as EXPIRED, their records settled. Returns how many
  * of events[0..n) are left, first. */
 static size_t drop_expired(segops__sender_t *s, segops__event_t **events, size_t n) {
     const segops_options_t *cfg = s->ctx->cfg;
     if (!s->ctx->spool_settled || !cfg->spool_max_age_ms) return n;
-    int64_t now_and_age[2] = {segops__clock_realtime_ms(), (int64_t)cfg->spool_max_age_ms};
-    size_t young = partition(events, n, still_young, now_and_age);
+    size_t young = segops__residence_young_first(events, n, cfg->spool_max_age_ms,
+                                                 segops__clock_realtime_ms());
     if (young < n)
         drop_all(s, events + young, n - young, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED, 0,
                  "events were older than spool_max_age_ms");

@@ -61,6 +61,47 @@ bool segops__residence_expired(const segops__event_t *e, uint64_t max_age_ms, in
            (uint64_t)(now_ms - e->accepted_ms) > max_age_ms;
 }
 
+/* Moves the events for which `keep` is true first, keeping the order of each
+ * part; returns how many were kept. */
+static size_t partition(segops__event_t **events, size_t n, bool (*keep)(segops__event_t *, void *),
+                        void *arg) {
+    segops__event_t *rest[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    size_t kept = 0, nrest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep(events[i], arg))
+            events[kept++] = events[i];
+        else
+            rest[nrest++] = events[i];
+    }
+    memcpy(events + kept, rest, nrest * sizeof *rest);
+    return kept;
+}
+
+static bool park_one(segops__event_t *e, void *arg) {
+    SEGOPS__UNUSED(arg);
+    return segops__residence_park(e);
+}
+
+size_t segops__residence_park_all(segops__event_t **events, size_t n) {
+    return partition(events, n, park_one, NULL);
+}
+
+typedef struct age_limit {
+    uint64_t max_age_ms;
+    int64_t now_ms;
+} age_limit_t;
+
+static bool still_young(segops__event_t *e, void *arg) {
+    const age_limit_t *limit = arg;
+    return !segops__residence_expired(e, limit->max_age_ms, limit->now_ms);
+}
+
+size_t segops__residence_young_first(segops__event_t **events, size_t n, uint64_t max_age_ms,
+                                     int64_t now_ms) {
+    age_limit_t limit = {max_age_ms, now_ms};
+    return partition(events, n, still_young, &limit);
+}
+
 uint64_t segops__residence_refused(void) {
     return atomic_load_explicit(&refused, memory_order_relaxed);
 }

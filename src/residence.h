@@ -54,6 +54,15 @@ bool segops__residence_park(segops__event_t *e);
  * (0: never). */
 bool segops__residence_expired(const segops__event_t *e, uint64_t max_age_ms, int64_t now_ms);
 
+/* For a request at the stop: parks every event of events[0..n) that has a
+ * record and moves those first (each part keeps its order); returns how many.
+ * The rest, only in memory, must be reported. */
+size_t segops__residence_park_all(segops__event_t **events, size_t n);
+/* Moves the events not expired at now_ms first (each part keeps its order) and
+ * returns how many; the rest expired (settle them as EXPIRED). n <= 500. */
+size_t segops__residence_young_first(segops__event_t **events, size_t n, uint64_t max_age_ms,
+                                     int64_t now_ms);
+
 /* Transitions refused since the process started (a bug if ever non-zero). */
 uint64_t segops__residence_refused(void);
 
