@@ -190,8 +190,12 @@ static void write_round(segops__spooler_t *sp) {
     pthread_mutex_unlock(&sp->lock);
 }
 
+static void report_losses(segops__spooler_t *sp);
+
 void segops__spooler_write_rest(segops__spooler_t *sp) {
-    if (!sp->inert) write_round(sp);
+    if (sp->inert) return;
+    write_round(sp);
+    report_losses(sp); /* what it dropped at spool_max_bytes (DROP_OLDEST) */
 }
 
 /* admission's wake hook: many events wait to be written. */
