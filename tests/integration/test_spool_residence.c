@@ -283,6 +283,65 @@ static void test_logger_calling_back_does_not_deadlock(void **state) {
     fixture_stop(&f);
 }
 
+/* Bytes this thread has passed to write() and its kind so far (any file). */
+static long long thread_wchar(void) {
+    FILE *io = fopen("/proc/thread-self/io", "r");
+    if (!io) return -1;
+    char line[128];
+    long long wchar = -1;
+    while (fgets(line, sizeof line, io))
+        if (sscanf(line, "wchar: %lld", &wchar) == 1) break;
+    fclose(io);
+    return wchar;
+}
+
+typedef struct quiet_caller {
+    segops_client_t *client;
+    int n, accepted;
+    long long wrote; /* by this thread while tracking and reading stats */
+} quiet_caller_t;
+
+static void *track_and_read_stats(void *arg) {
+    quiet_caller_t *q = arg;
+    long long before = thread_wchar();
+    for (int i = 0; i < q->n; i++) {
+        q->accepted += track_padded(q->client, i) == SEGOPS_OK;
+        segops_stats_t st;
+        if (i % 100 == 0) (void)segops_client_stats(q->client, &st);
+    }
+    long long after = thread_wchar();
+    q->wrote = before < 0 || after < 0 ? -1 : after - before;
+    return NULL;
+}
+
+/* track and segops_client_stats never write a spool file on the caller's
+ * thread, not even with the memory queue full (the event goes to disk only):
+ * the kernel's count of bytes this thread wrote stays where it was. */
+static void test_track_and_stats_write_nothing_on_the_callers_thread(void **state) {
+    (void)state;
+    if (thread_wchar() < 0) {
+        print_message("skipped: no /proc/thread-self/io here\n");
+        skip();
+    }
+    fixture_t f;
+    fixture_start(&f, NULL);
+    segops_options_t *opts = spool_options(&f, 500, spool_path("quiet"));
+    assert_int_equal(segops_options_set_max_queue_events(opts, 1000), SEGOPS_OK);
+    fixture_client(&f, opts);
+    assert_int_equal(devsrv_pause(f.srv), 0);
+    quiet_caller_t q = {.client = f.client, .n = 5000};
+    bounded_thread_t t;
+    bounded_start(&t, track_and_read_stats, &q);
+    if (!bounded_join(&t, now_ms() + 20 * HANG_MS)) fail_msg("tracking hung");
+    wait_spooled(f.client, (uint64_t)q.accepted);
+    assert_true(q.accepted > 1000); /* past the memory bound: to disk only */
+    assert_int_equal(q.wrote, 0);
+    assert_int_equal(devsrv_resume(f.srv), 0);
+    assert_int_equal(segops_flush(f.client, 60000), SEGOPS_OK);
+    assert_int_equal(stats_of(f.client).delivered, (uint64_t)q.accepted);
+    fixture_finish(&f);
+}
+
 /* Events of one encoded length: the pad shrinks as the number grows. */
 static void *produce_fixed(void *arg) {
     producer_t *p = arg;
@@ -352,6 +411,7 @@ int main(void) {
         cmocka_unit_test(test_drop_oldest_with_a_full_spool),
         cmocka_unit_test(test_events_in_memory_expire),
         cmocka_unit_test(test_logger_calling_back_does_not_deadlock),
+        cmocka_unit_test(test_track_and_stats_write_nothing_on_the_callers_thread),
         cmocka_unit_test(test_unwritten_events_stay_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
