@@ -9,6 +9,7 @@
 #include "lane.h"
 #include "log.h"
 #include "queue.h"
+#include "residence.h"
 
 /* Events in the lanes and the queue together, and their bytes, packed in one
  * word so track reserves both with one compare-and-swap and no lock: events in
@@ -16,12 +17,23 @@
  * <= 4 GiB, config.c). */
 #define QUEUED_BYTES_BITS 40
 
+/* With a spool and a full memory queue: events accepted for the disk only and
+ * not written yet, at most (see make_room). */
+#define OVER_BOUND_MAX 64
+
 struct segops__admission {
     const segops_options_t *cfg;
     segops__ledger_t *ledger;
     segops__gate_t *gate;
     const segops__admission_store_t *store; /* a spool, or NULL */
     pthread_mutex_t lock;
+    /* With a spool: accepted events the spool thread has not taken yet, and
+     * the records of evicted events it must acknowledge. */
+    segops__queue_t unwritten;
+    uint64_t *forgotten;
+    size_t nforgotten, forgotten_cap;
+    bool spool_refusing;       /* the last write was refused: no events past the bound */
+    size_t over_bound_pending; /* accepted past the memory bound, not written yet */
     pthread_cond_t room;       /* the worker took events, or admission closed */
     segops__queue_t queue;     /* what the worker takes from; the lanes join it */
     segops__event_pool_t pool; /* memory of events queued on the slow path */
@@ -32,8 +44,9 @@ struct segops__admission {
     uint64_t walk_end;         /* ... up to this position: evicting one of those leaves
                                   its memory for the worker to release after its walk */
     segops__fork_hook_t fork_hook;
-    char pad[64]; /* keeps the hot atomic off the lock's cache line */
+    char pad[64]; /* keeps the hot atomics off the lock's cache line */
     _Atomic uint64_t queued;
+    _Atomic size_t unwritten_count; /* lanes and unwritten and the spool thread's batch */
     segops__lane_t lanes[SEGOPS__LANES];
 };
 
@@ -62,24 +75,16 @@ static void unreserve(segops__admission_t *adm, size_t n, size_t bytes) {
 }
 
 /* Events join the queue (the lanes' when collected, or one from the slow path)
- * and the ledger accepts them. With a spool they are written to it first, and
- * those it keeps only on disk leave memory at once. Lock held. */
+ * and the ledger accepts them; with a spool they wait for the spool thread
+ * first. Lock held. */
 static void admit(segops__admission_t *adm, segops__queue_t *fresh) {
     if (!fresh->count) return;
-    size_t on_disk =
-        adm->store ? adm->store->persist(adm->store->arg, fresh->head, fresh->count) : 0;
-    if (on_disk) { /* the oldest on_disk live on disk only: the worker reads them back */
-        size_t bytes = 0;
-        for (size_t i = 0; i < on_disk; i++) {
-            segops__event_t *event = segops__queue_pop(fresh);
-            bytes += event->len;
-            segops__event_release(&event, 1);
-        }
-        unreserve(adm, on_disk, bytes);
-        segops__ledger_accept_to_disk(adm->ledger, on_disk, bytes);
-        segops__gate_kick(adm->gate, false);
-    }
     size_t n = fresh->count, bytes = fresh->bytes;
+    if (adm->store) {
+        segops__queue_splice(&adm->unwritten, fresh);
+        segops__ledger_accept_unwritten(adm->ledger, n, bytes);
+        return;
+    }
     segops__queue_splice(&adm->queue, fresh);
     segops__ledger_accept(adm->ledger, n, bytes);
 }
@@ -117,7 +122,14 @@ static void fork_child(void *arg) {
     segops__lanes_collect(adm->lanes, &adm->queue, &bytes);
     segops__queue_clear(&adm->queue);
     segops__queue_init(&adm->queue);
+    segops__queue_clear(&adm->unwritten);
+    segops__queue_init(&adm->unwritten);
     atomic_store(&adm->queued, 0);
+    atomic_store(&adm->unwritten_count, 0);
+    adm->store = NULL; /* the child never touches the parent's spool: memory only */
+    adm->nforgotten = 0;
+    adm->spool_refusing = false;
+    adm->over_bound_pending = 0;
     segops__lanes_set_open(adm->lanes, false); /* until this child's worker runs */
     adm->open = false;
     adm->blocked = 0;     /* the parent's waiting threads do not exist here */
@@ -137,6 +149,7 @@ segops_err_t segops__admission_new(const segops_options_t *cfg, segops__ledger_t
     pthread_mutex_init(&adm->lock, NULL);
     segops__clock_cond_init(&adm->room);
     segops__queue_init(&adm->queue);
+    segops__queue_init(&adm->unwritten);
     segops__event_pool_init(&adm->pool);
     segops__lanes_init(adm->lanes);
     adm->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, adm, NULL, NULL};
@@ -146,6 +159,8 @@ segops_err_t segops__admission_new(const segops_options_t *cfg, segops__ledger_t
 void segops__admission_free(segops__admission_t *adm) {
     if (!adm) return;
     segops__queue_clear(&adm->queue);
+    segops__queue_clear(&adm->unwritten);
+    segops__free(adm->forgotten);
     segops__lanes_destroy(adm->lanes);
     segops__event_pool_destroy(&adm->pool);
     pthread_cond_destroy(&adm->room);
@@ -172,32 +187,67 @@ static void wake_if_due(segops__admission_t *adm, size_t queued) {
         segops__gate_kick(adm->gate, false);
 }
 
+/* With a spool: counts one more event not yet written, if the bound allows
+ * (false: the caller waits on the slow path), and wakes the spool thread each
+ * quarter of the bound so it writes before the bound is near. */
+static bool reserve_unwritten(segops__admission_t *adm, bool *wake) {
+    if (!adm->store) return true;
+    size_t before = atomic_fetch_add_explicit(&adm->unwritten_count, 1, memory_order_relaxed);
+    if (before >= SEGOPS__SPOOL_MAX_UNWRITTEN) {
+        atomic_fetch_sub_explicit(&adm->unwritten_count, 1, memory_order_relaxed);
+        return false;
+    }
+    *wake = (before + 1) % (SEGOPS__SPOOL_MAX_UNWRITTEN / 4) == 0;
+    return true;
+}
+
 bool segops__admission_try_lane(segops__admission_t *adm, const segops__event_plan_t *plan) {
     segops__lane_t *lane = segops__lane_of_this_thread(adm->lanes);
     pthread_mutex_lock(&lane->lock);
-    size_t queued = lane->open ? reserve(adm, plan->len) : 0;
+    bool wake_spool = false;
+    bool room = lane->open && reserve_unwritten(adm, &wake_spool);
+    size_t queued = room ? reserve(adm, plan->len) : 0;
     segops__event_t *event = queued ? segops__event_pool_alloc(&lane->pool, plan->len) : NULL;
     if (!event) {
         if (queued) unreserve(adm, 1, plan->len);
+        if (room && adm->store) atomic_fetch_sub(&adm->unwritten_count, 1);
         pthread_mutex_unlock(&lane->lock);
         return false;
     }
     segops__event_encode(plan, event);
+    segops__residence_admit(event);
     segops__queue_push(&lane->queue, event);
     pthread_mutex_unlock(&lane->lock);
     wake_if_due(adm, queued);
+    if (wake_spool) adm->store->wake(adm->store->arg);
     return true;
 }
 
-/* Evicts the queue's head. Its memory is released at once, unless the worker
- * is walking the queue without the lock and may be reading this event: the
- * worker then releases it after its walk. Lock held. */
+/* The record of an evicted event is acknowledged by the spool thread (no I/O
+ * here); out of memory for the note, the record may be sent after all. */
+static void forget_record(segops__admission_t *adm, uint64_t pos) {
+    if (!pos) return;
+    if (adm->nforgotten == adm->forgotten_cap) {
+        size_t cap = adm->forgotten_cap ? adm->forgotten_cap * 2 : 256;
+        uint64_t *grown = segops__realloc(adm->forgotten, cap * sizeof *grown);
+        if (!grown) return;
+        adm->forgotten = grown;
+        adm->forgotten_cap = cap;
+    }
+    adm->forgotten[adm->nforgotten++] = pos;
+}
+
+/* Evicts the queue's head, settling it (its record too, by the spool thread).
+ * Its memory is released at once, unless the worker is walking the queue
+ * without the lock and may be reading this event: the worker then releases it
+ * after its walk. Lock held. */
 static size_t evict_oldest(segops__admission_t *adm) {
     bool walked = adm->walking && adm->queue.popped < adm->walk_end;
     segops__event_t *event = segops__queue_pop(&adm->queue);
     size_t len = event->len;
     unreserve(adm, 1, len);
     segops__ledger_detach(adm->ledger, 1);
+    forget_record(adm, segops__residence_settle(event)); /* settled: one outcome only */
     if (!walked) segops__event_release(&event, 1);
     return len;
 }
@@ -205,39 +255,77 @@ static size_t evict_oldest(segops__admission_t *adm) {
 /* Applies the overflow policy until an event of len bytes fits: returns the
  * events queued with it in *queued, and adds what it evicted to *evicted and
  * *evicted_bytes. Lock held. */
-static segops_err_t make_room(segops__admission_t *adm, const segops__event_t *event,
-                              size_t *queued, bool *spilled, size_t *evicted,
-                              size_t *evicted_bytes) {
+static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, size_t *queued,
+                              size_t *evicted, size_t *evicted_bytes) {
     const segops_options_t *cfg = adm->cfg;
     const size_t len = event->len;
-    bool spill_tried = false;
-    /* Only the worker frees room: it must never wait for it, nor a callback. */
-    bool may_block = cfg->overflow == SEGOPS_OVERFLOW_BLOCK && !segops__on_worker_thread() &&
-                     !segops__in_callback();
+    /* Only the worker frees room: it must never wait for it, nor a callback
+     * (the spool thread reports through on_error: it must not wait either). */
+    bool may_wait = !segops__on_worker_thread() && !segops__in_callback();
+    bool may_block = cfg->overflow == SEGOPS_OVERFLOW_BLOCK && may_wait;
     int64_t until = 0;
+    bool counted = false, wake_spool = false; /* in unwritten_count */
     segops_err_t err = SEGOPS_OK;
     for (;;) {
         if (adm->closed) {
             err = SEGOPS_E_STATE;
             break;
         }
+        if (adm->store && !counted && !(counted = reserve_unwritten(adm, &wake_spool))) {
+            /* The spool thread is behind by the bound: whatever the policy,
+             * wait for it (it writes, it does not wait for the network). */
+            if (!may_wait) {
+                err = SEGOPS_E_QUEUE_FULL;
+                break;
+            }
+            if (!until) {
+                until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
+                adm->blocked++;
+            }
+            adm->store->wake(adm->store->arg);
+            if (!segops__clock_cond_wait(&adm->room, &adm->lock, until) &&
+                !(counted = reserve_unwritten(adm, &wake_spool))) {
+                err = adm->closed ? SEGOPS_E_STATE : SEGOPS_E_QUEUE_FULL;
+                break;
+            }
+            continue;
+        }
         if ((*queued = reserve(adm, len))) break;
-        if (adm->store && !spill_tried) {
-            /* With a spool a full memory queue is no reason to refuse: the event
-             * goes to disk only, after the lanes' events (this thread's order). */
-            spill_tried = true;
-            collect(adm);
-            if ((*queued = reserve(adm, len))) break;
-            if ((*spilled = adm->store->spill(adm->store->arg, event) == SEGOPS_OK)) break;
-            continue; /* the spool is full or failing: the overflow policy decides */
+        if (adm->store && !adm->spool_refusing) {
+            /* With a spool a full memory queue is no reason to refuse: the
+             * spool thread keeps the event on disk only. Only a few wait for
+             * it at once, so a spool that turns out full (they stay in
+             * memory) overshoots the memory bound by that few at most. */
+            if (adm->over_bound_pending < SEGOPS__MIN(OVER_BOUND_MAX, cfg->max_queue_events)) {
+                event->over_bound = true;
+                adm->over_bound_pending++;
+                break;
+            }
+            if (may_wait) {
+                if (!until) {
+                    until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
+                    adm->blocked++;
+                }
+                adm->store->wake(adm->store->arg);
+                if (!segops__clock_cond_wait(&adm->room, &adm->lock, until)) {
+                    err = adm->closed ? SEGOPS_E_STATE : SEGOPS_E_QUEUE_FULL;
+                    break;
+                }
+                continue;
+            }
         }
         if (cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST) {
             collect(adm);                             /* the oldest may still be in a lane */
             if ((*queued = reserve(adm, len))) break; /* the worker took some */
-            if (!adm->queue.head) continue;           /* lanes refilled meanwhile */
-            *evicted_bytes += evict_oldest(adm);
-            ++*evicted;
-            continue;
+            if (adm->queue.head) {
+                *evicted_bytes += evict_oldest(adm);
+                ++*evicted;
+                continue;
+            }
+            if (!adm->store) continue; /* lanes refilled meanwhile */
+            /* With a spool the room is held by events the spool thread has not
+             * written yet: wait for it below, as BLOCK does. */
+            may_block = may_wait;
         }
         if (!may_block) {
             err = SEGOPS_E_QUEUE_FULL;
@@ -256,6 +344,7 @@ static segops_err_t make_room(segops__admission_t *adm, const segops__event_t *e
         if (*queued) break;
     }
     if (until) adm->blocked--;
+    if (err != SEGOPS_OK && counted) atomic_fetch_sub(&adm->unwritten_count, 1);
     return err;
 }
 
@@ -276,26 +365,26 @@ segops_err_t segops__admission_track(segops__admission_t *adm, const segops__eve
     /* Memory first: a call that fails must not have evicted anything. */
     segops__event_t *event = adm->closed ? NULL : segops__event_pool_alloc(&adm->pool, plan->len);
     segops_err_t err = adm->closed ? SEGOPS_E_STATE : event ? SEGOPS_OK : SEGOPS_E_NOMEM;
-    bool spilled = false;
-    if (event) segops__event_encode(plan, event);
-    if (err == SEGOPS_OK) err = make_room(adm, event, &queued, &spilled, &evicted, &evicted_bytes);
-    if (err != SEGOPS_OK || spilled) {
+    if (event) {
+        segops__event_encode(plan, event);
+        segops__residence_admit(event);
+    }
+    if (err == SEGOPS_OK) err = make_room(adm, event, &queued, &evicted, &evicted_bytes);
+    if (err != SEGOPS_OK) {
         pthread_mutex_unlock(&adm->lock);
-        if (spilled) { /* on disk only: the worker reads it back */
-            segops__ledger_accept_to_disk(adm->ledger, 1, event->len);
-            segops__gate_kick(adm->gate, false);
-        }
         if (event) segops__event_release(&event, 1);
         settle_evicted(adm, evicted, evicted_bytes);
         return err;
     }
-    collect(adm); /* this thread's earlier events go first */
+    collect(adm);                   /* this thread's earlier events go first */
+    bool spill = event->over_bound; /* the event is the spool thread's once unlocked */
     segops__queue_t fresh;
     segops__queue_init(&fresh);
     segops__queue_push(&fresh, event);
     admit(adm, &fresh);
     pthread_mutex_unlock(&adm->lock);
-    wake_if_due(adm, queued);
+    if (queued) wake_if_due(adm, queued);
+    if (spill) adm->store->wake(adm->store->arg); /* memory is full: write it soon */
     settle_evicted(adm, evicted, evicted_bytes);
     return SEGOPS_OK;
 }
@@ -345,6 +434,7 @@ void segops__admission_state(segops__admission_t *adm, segops__queue_state_t *ou
     out->bytes = adm->queue.bytes + adm->queue.count; /* a comma each, as a request has */
     out->head = adm->queue.popped;
     out->blocked = adm->blocked > 0;
+    out->unwritten = atomic_load(&adm->unwritten_count);
     pthread_mutex_unlock(&adm->lock);
 }
 
@@ -390,6 +480,7 @@ size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch,
             continue;
         }
         segops__queue_detach(&adm->queue, batch, n, walked_bytes);
+        for (size_t i = 0; i < n; i++) segops__residence_take(batch[i]);
         *bytes = walked_bytes - n; /* peek counted a comma per event */
         unreserve(adm, n, *bytes);
         segops__ledger_take(adm->ledger, n, *bytes);
@@ -402,18 +493,87 @@ size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch,
 size_t segops__admission_drop_all(segops__admission_t *adm, const segops__drop_t *how) {
     pthread_mutex_lock(&adm->lock);
     collect(adm);
-    size_t n = adm->queue.count, bytes = adm->queue.bytes;
-    unreserve(adm, n, bytes);
-    if (how)
-        segops__ledger_detach(adm->ledger, n);
-    else /* on disk: the next client sends them */
-        segops__ledger_park(adm->ledger, SEGOPS__HELD_BY_QUEUE, n);
+    /* Left unwritten (the spool thread stopped first): memory only. */
+    size_t unwritten = adm->unwritten.count;
+    for (segops__event_t *e = adm->unwritten.head; e; e = e->next)
+        if (e->over_bound) { /* counted in memory like the rest from here */
+            atomic_fetch_add(&adm->queued, queued_pack(1, e->len));
+            e->over_bound = false;
+            adm->over_bound_pending--;
+        }
+    atomic_fetch_sub(&adm->unwritten_count, unwritten);
+    segops__queue_splice(&adm->queue, &adm->unwritten);
+    segops__ledger_written(adm->ledger, unwritten, 0);
+    size_t parked = 0, dropped = 0, dropped_bytes = 0, bytes = adm->queue.bytes;
+    for (segops__event_t *e = adm->queue.head; e; e = e->next) {
+        if (segops__residence_park(e)) {
+            parked++; /* on disk: the next client sends it */
+            continue;
+        }
+        segops__residence_settle(e); /* no record: reported like any memory-only event */
+        dropped++;
+        dropped_bytes += e->len;
+    }
+    unreserve(adm, parked + dropped, bytes);
+    segops__ledger_park(adm->ledger, SEGOPS__HELD_BY_QUEUE, parked);
+    if (dropped) segops__ledger_detach(adm->ledger, dropped);
     segops__queue_clear(&adm->queue);
     pthread_mutex_unlock(&adm->lock);
-    if (n && how) {
+    if (dropped) {
         segops__drop_t drop = *how;
-        drop.count = n;
-        segops__ledger_settle(adm->ledger, SEGOPS__HELD_BY_DETACHED, 0, &drop, bytes);
+        drop.count = dropped;
+        segops__ledger_settle(adm->ledger, SEGOPS__HELD_BY_DETACHED, 0, &drop, dropped_bytes);
     }
+    return dropped;
+}
+
+/* ---- the spool thread's side ---- */
+
+size_t segops__admission_unwritten(segops__admission_t *adm, segops__queue_t *out,
+                                   uint64_t *forgotten, size_t max) {
+    segops__queue_init(out);
+    pthread_mutex_lock(&adm->lock);
+    collect(adm);
+    segops__queue_splice(out, &adm->unwritten);
+    out->pushed = out->count; /* positions belong to the queue, not to this batch */
+    size_t n = SEGOPS__MIN(max, adm->nforgotten);
+    adm->nforgotten -= n;
+    if (n) memcpy(forgotten, adm->forgotten + adm->nforgotten, n * sizeof *forgotten);
+    pthread_mutex_unlock(&adm->lock);
     return n;
+}
+
+void segops__admission_written(segops__admission_t *adm, segops__queue_t *batch, bool refusing) {
+    size_t n = batch->count, to_queue = 0, to_disk = 0, freed = 0, freed_bytes = 0, over = 0;
+    segops__queue_t joined;
+    segops__queue_init(&joined);
+    segops__event_t *event;
+    while ((event = segops__queue_pop(batch))) {
+        over += event->over_bound;
+        if (event->residence == SEGOPS__RES_ON_DISK) {
+            if (!event->over_bound) { /* its room in memory is free */
+                freed++;
+                freed_bytes += event->len;
+            }
+            segops__event_release(&event, 1);
+            to_disk++;
+            continue;
+        }
+        if (event->over_bound) /* the spool refused it: memory holds it past the bound */
+            atomic_fetch_add_explicit(&adm->queued, queued_pack(1, event->len),
+                                      memory_order_relaxed);
+        event->over_bound = false;
+        segops__queue_push(&joined, event);
+        to_queue++;
+    }
+    pthread_mutex_lock(&adm->lock);
+    unreserve(adm, freed, freed_bytes);
+    segops__queue_splice(&adm->queue, &joined);
+    segops__ledger_written(adm->ledger, to_queue, to_disk);
+    adm->spool_refusing = refusing;
+    adm->over_bound_pending -= over;
+    atomic_fetch_sub_explicit(&adm->unwritten_count, n, memory_order_relaxed);
+    pthread_cond_broadcast(&adm->room); /* room to write, and maybe in memory */
+    pthread_mutex_unlock(&adm->lock);
+    if (n) segops__gate_kick(adm->gate, false); /* the worker has new work */
 }

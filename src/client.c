@@ -44,9 +44,17 @@ struct segops_client {
     segops__exit_watch_t exit_watch; /* says so at exit when events were never sent */
 };
 
-/* The fork hooks, in lock order: a lock taken while another is held comes
- * after it (worker -> admission -> spooler -> ledger, gate; sync, auth and
- * pacer take no other). */
+/* The lock order, the one place it is stated: a lock may be taken while
+ * holding only locks to its left.
+ *
+ *   worker -> admission -> lane -> spooler -> ledger, gate
+ *
+ * sync, auth and pacer take no other lock while holding theirs. The spool's
+ * own lock (spool.h) comes last and no lock is taken while it is held;
+ * outside fork() it is taken with none of the others held, so file I/O never
+ * runs under the admission lock. No logger or on_error call runs while the
+ * admission, a lane, the spooler or the ledger lock is held. The fork hooks
+ * below take them all in this order. */
 static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t **out) {
     size_t n = 0;
     if (c->worker) out[n++] = segops__worker_fork_hook(c->worker);
@@ -259,6 +267,9 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     segops_err_t err = segops__worker_ensure(c->worker);
     if (err != SEGOPS_OK)
         return segops__fail(err, "segops_flush: could not start the worker in this process");
+    /* Everything tracked before this call is written first (with a spool,
+     * events reach the queue through the spool thread). */
+    if (c->spooler) segops__spooler_write_now(c->spooler, deadline);
     uint64_t target = segops__admission_collect(c->admission);
     segops__gate_request_drain(c->gate, target);
     for (;;) {
@@ -317,7 +328,16 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
         segops__worker_join(c->worker, deadline);
-        if (c->spooler) segops__spooler_stop(c->spooler); /* after a last round */
+        if (c->spooler) {
+            segops__spooler_stop(c->spooler);
+            segops__spooler_write_rest(c->spooler); /* whatever came after its last round */
+        }
+        /* What the deadline left: parked when it has a spool record (on disk
+         * for the next client), otherwise reported, then counted. */
+        const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
+                                          .reason = SEGOPS_DROP_SHUTDOWN,
+                                          .message = "not delivered by the shutdown deadline"};
+        segops__admission_drop_all(c->admission, &leftovers);
     } else {
         segops__sync_stop(c->sync, deadline);
     }

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "pacer.h"
+#include "residence.h"
 #include "retry.h"
 
 void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
@@ -49,9 +50,13 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
         .count = n - delivered, .code = code, .http_status = status, .reason = reason};
     if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) bytes += events[i]->len;
+    uint64_t records[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    for (size_t i = 0; i < n; i++) {
+        bytes += events[i]->len;
+        records[i] = segops__residence_settle(events[i]);
+    }
     /* Their end is final: the spool forgets them before the next request. */
-    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, events, n);
+    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, records, n);
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
     segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
@@ -59,19 +64,40 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     if (drop.count) memcpy(s->outcome_message, drop.message, sizeof s->outcome_message);
 }
 
-/* With a spool, at the stop: the events stay on disk for the next client,
- * pending, neither delivered nor dropped. */
-static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n) {
-    segops__event_release(events, n);
-    segops__ledger_park(s->ctx->ledger, s->held_by, n);
-    s->outcome = SEGOPS_E_TIMEOUT;
-    snprintf(s->outcome_message, sizeof s->outcome_message,
-             "not delivered by the shutdown deadline; kept in the spool for the next client");
-}
-
 static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
                      segops_drop_reason_t reason, int status, const char *message) {
     settle(s, events, n, 0, code, reason, status, message);
+}
+
+/* With a spool, at the stop: the events with a record stay on disk for the
+ * next client, pending, neither delivered nor dropped; those only in memory
+ * (the spool refused them) are dropped and reported as `stop` says. */
+static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n, int status,
+                         const char *stop) {
+    size_t parked = segops__residence_park_all(events, n);
+    segops__event_release(events, parked);
+    segops__ledger_park(s->ctx->ledger, s->held_by, parked);
+    if (parked < n)
+        drop_all(s, events + parked, n - parked, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
+                 stop);
+    else
+        snprintf(s->outcome_message, sizeof s->outcome_message,
+                 "not delivered by the shutdown deadline; kept in the spool for the next client");
+    s->outcome = SEGOPS_E_TIMEOUT;
+}
+
+/* With a spool, events older than spool_max_age_ms expire wherever they are
+ * (in memory too): dropped as EXPIRED, their records settled. Returns how many
+ * of events[0..n) are left, first. */
+static size_t drop_expired(segops__sender_t *s, segops__event_t **events, size_t n) {
+    const segops_options_t *cfg = s->ctx->cfg;
+    if (!s->ctx->spool_settled || !cfg->spool_max_age_ms) return n;
+    size_t young = segops__residence_young_first(events, n, cfg->spool_max_age_ms,
+                                                 segops__clock_realtime_ms());
+    if (young < n)
+        drop_all(s, events + young, n - young, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED, 0,
+                 "events were older than spool_max_age_ms");
+    return young;
 }
 
 /* The result of one attempt, whatever failed: the mint or the POST. */
@@ -258,16 +284,16 @@ static deadline_kind_t past_deadline(const segops__sender_t *s) {
  * the server may have received it, which the report must not hide. */
 static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
                              deadline_kind_t kind, int status, bool aborted) {
-    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
-        keep_on_disk(s, events, n);
-        return;
-    }
     const char *stop = aborted ? "not delivered by the shutdown deadline; the request in flight "
                                  "was aborted and may have reached the server"
                                : "not delivered by the shutdown deadline";
     const char *own = aborted ? "not delivered by the send deadline; the request in flight was "
                                 "aborted and may have reached the server"
                               : "not delivered by the send deadline";
+    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
+        keep_on_disk(s, events, n, status, stop);
+        return;
+    }
     if (kind == PAST_STOP)
         drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status, stop);
     else
@@ -289,6 +315,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             drop_at_deadline(s, events, n, past, 0, false);
             return;
         }
+        if (!(n = drop_expired(s, events, n))) return;
         segops__auth_header_t auth = {0};
         attempt_t a = {0};
         const uint64_t generation = segops__gate_generation(ctx->gate);
@@ -369,7 +396,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             /* With a spool an outage drops nothing: the batch waits on disk and
              * is tried again with capped backoff; at the stop it stays there. */
             if (segops__gate_stopping(ctx->gate)) {
-                keep_on_disk(s, events, n);
+                keep_on_disk(s, events, n, a.status, "not delivered by the shutdown deadline");
                 return;
             }
             budget_end = now + SEGOPS__MAX(wait, cfg->retry_cap_ms) + cfg->retry_budget_ms;

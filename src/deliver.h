@@ -31,9 +31,11 @@ typedef struct segops__deliver_ctx {
     /* With a spool: events whose end is final (delivered, or dropped for their
      * own reason) are forgotten on disk through spool_settled; while spool_keeps
      * says the spool holds them (not in a forked child), transient failures
-     * never drop (capped backoff), and at the stop the events stay on disk for
-     * the next client. Memory only: both hooks NULL. */
-    void (*spool_settled)(void *arg, segops__event_t *const *events, size_t n);
+     * never drop (capped backoff), at the stop the events with a record stay
+     * on disk for the next client (those only in memory are dropped as
+     * SHUTDOWN), and events older than spool_max_age_ms expire before each
+     * attempt. Memory only: both hooks NULL. */
+    void (*spool_settled)(void *arg, const uint64_t *records, size_t n);
     bool (*spool_keeps)(void *arg);
     void *spool_arg;
 } segops__deliver_ctx_t;

@@ -74,6 +74,7 @@ static segops_err_t plan_ids(const segops_event_t *ev, int64_t now_ms, segops__e
         return segops__fail(SEGOPS_E_INVALID_ARG,
                             "segops_track: anonymous_id is empty or not UTF-8");
 
+    plan->accepted_ms = now_ms;
     int64_t stamp_ms = now_ms;
     if (ev->occurred_at &&
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
@@ -150,4 +151,5 @@ void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *eve
     *d++ = '}';
     *d = '\0';
     event->len = (uint32_t)plan->len;
+    event->accepted_ms = plan->accepted_ms;
 }

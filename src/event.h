@@ -12,7 +12,10 @@ typedef struct segops__event {
     struct segops__event *next; /* queue link */
     uint32_t len;               /* bytes of json, without the NUL */
     uint32_t block_offset;      /* from the start of its pool block (event_pool.c) */
-    uint64_t spool_pos;         /* where the spool keeps it (spooler.h); 0: not spooled */
+    uint64_t spool_pos;         /* its spool record (spooler.h); 0: none. See residence.h */
+    int64_t accepted_ms;        /* wall clock when track accepted it (spool_max_age_ms) */
+    uint8_t residence;          /* segops__residence_t: changed only through residence.h */
+    bool over_bound;            /* accepted past the memory queue's bound: spool only */
     char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
 
@@ -25,7 +28,8 @@ typedef struct segops__event_plan {
     size_t type_len, type_esc;
     size_t anon_len, anon_esc;
     size_t payload_len;
-    size_t len; /* bytes of the encoded JSON object */
+    size_t len;          /* bytes of the encoded JSON object */
+    int64_t accepted_ms; /* now_ms of prepare */
     char stamp[SEGOPS__RFC3339_MS_LEN + 1];
 } segops__event_plan_t;
 

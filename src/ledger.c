@@ -27,8 +27,9 @@ struct segops__ledger {
     uint64_t inflight_first; /* ... from this position */
     size_t detached;         /* left the queue outside a batch, not settled yet */
     size_t sync_inflight;
-    size_t on_disk; /* pending only in the spool: a flush waits for them too */
-    size_t parked;  /* left in the spool at the stop: nothing waits for them */
+    size_t unwritten; /* accepted, waiting for the spool thread (no position yet) */
+    size_t on_disk;   /* pending only in the spool: a flush waits for them too */
+    size_t parked;    /* left in the spool at the stop: nothing waits for them */
     size_t deferred_total;
     deferred_t deferred[REASONS];
     segops__fork_hook_t fork_hook;
@@ -43,7 +44,7 @@ static void fork_child(void *arg) {
     memset(&l->stats, 0, sizeof l->stats);
     l->accepted = l->left = l->inflight_first = 0;
     l->inflight = l->detached = l->sync_inflight = l->deferred_total = 0;
-    l->on_disk = l->parked = 0;
+    l->on_disk = l->parked = l->unwritten = 0;
     memset(l->deferred, 0, sizeof l->deferred);
     segops__clock_cond_init(&l->progress);
     pthread_mutex_unlock(&l->lock);
@@ -88,12 +89,22 @@ void segops__ledger_accept_sync(segops__ledger_t *l, size_t bytes) {
     pthread_mutex_unlock(&l->lock);
 }
 
-void segops__ledger_accept_to_disk(segops__ledger_t *l, size_t n, size_t bytes) {
+void segops__ledger_accept_unwritten(segops__ledger_t *l, size_t n, size_t bytes) {
+    if (!n) return;
     pthread_mutex_lock(&l->lock);
     l->stats.enqueued += n;
     l->stats.pending += n;
     l->stats.pending_bytes += bytes;
-    l->on_disk += n;
+    l->unwritten += n;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void segops__ledger_written(segops__ledger_t *l, size_t to_queue, size_t to_disk) {
+    if (!to_queue && !to_disk) return;
+    pthread_mutex_lock(&l->lock);
+    l->unwritten -= to_queue + to_disk;
+    l->accepted += to_queue;
+    l->on_disk += to_disk;
     pthread_mutex_unlock(&l->lock);
 }
 

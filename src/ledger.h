@@ -13,8 +13,8 @@
  * segops callback is deferred (kept pending) and delivered later by the worker
  * or shutdown: a callback that tracks can never nest reports without bound.
  *
- * Lock order: the admission lock may be held when calling accept, take and
- * detach; the ledger takes no other lock while it holds its own. */
+ * Locks: see the lock order in client.c; the ledger takes no other lock while
+ * it holds its own. */
 #ifndef SEGOPS_LEDGER_H
 #define SEGOPS_LEDGER_H
 
@@ -53,9 +53,13 @@ segops__fork_hook_t *segops__ledger_fork_hook(segops__ledger_t *l);
 void segops__ledger_accept(segops__ledger_t *l, size_t n, size_t bytes);
 /* One event of `bytes` begins a synchronous send. */
 void segops__ledger_accept_sync(segops__ledger_t *l, size_t bytes);
-/* n events of `bytes` accepted straight into the spool (the memory queue was
- * full or behind the spool): pending, without queue positions. */
-void segops__ledger_accept_to_disk(segops__ledger_t *l, size_t n, size_t bytes);
+/* With a spool: n events of `bytes` accepted and waiting for the spool thread
+ * to write them, without queue positions yet. */
+void segops__ledger_accept_unwritten(segops__ledger_t *l, size_t n, size_t bytes);
+/* The spool thread wrote (or failed to write) unwritten events: to_queue of
+ * them joined the queue (their positions follow the last ones), to_disk live
+ * in the spool only (pending without positions, read back later). */
+void segops__ledger_written(segops__ledger_t *l, size_t to_queue, size_t to_disk);
 /* n events found in spool files that earlier clients left: recovered, pending. */
 void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes);
 /* A refused call, counted by its code (rejected_* counters). Returns err. */

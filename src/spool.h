@@ -17,8 +17,8 @@
  * flight.
  *
  * Thread-safety: every function takes the spool's own lock, so any thread may
- * call; the read callback runs under it and must not call back into the spool.
- * Lock order: the spool lock before any lock the callback takes (the client's).
+ * call; the read callback runs under it, must not call back into the spool and
+ * takes no lock (the lock order is in client.c).
  * Errors: a function that returns an error changed nothing unless it says so. */
 #ifndef SEGOPS_SPOOL_H
 #define SEGOPS_SPOOL_H
@@ -161,7 +161,7 @@ void segops__spool_take_losses(segops__spool_t *spool, segops__spool_losses_t *o
 void segops__spool_describe_error(segops__spool_t *spool, char *buf, size_t len);
 
 /* fork() support, for the pthread_atfork handlers: prepare takes the spool's
- * lock (before the client's locks, the lock order), parent releases it, child
+ * lock (after the client's locks: the lock order is in client.c), parent releases it, child
  * closes every descriptor the child inherited (the parent's locks stay: they
  * belong to the open file descriptions the parent still holds) and leaves the
  * spool inert (calls return SEGOPS_E_STATE) so the child never writes, reads or

@@ -10,6 +10,13 @@
 #define SLOT 32
 static const uint8_t slot_magic[4] = {0xFF, 'S', 'P', 'A'};
 
+/* The ranges block after the two slots: at most this many ranges are written
+ * (the lowest; the others are merely sent again after a restart). */
+#define RANGES_AT (2 * SLOT)
+#define RANGES_HEADER 16
+#define RANGES_MAX 1024
+static const uint8_t ranges_magic[4] = {0xFF, 'S', 'P', 'R'};
+
 static void put_le64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -28,6 +35,57 @@ static bool slot_read(const uint8_t *slot, uint64_t *generation, uint64_t *curso
     *generation = get_le64(slot + 8);
     *cursor = get_le64(slot + 16);
     return true;
+}
+
+static uint32_t get_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Loads the ranges block written with the slot of acks->generation, if it is
+ * whole; anything else is ignored (those records are sent again). */
+static void ranges_load(segops__spool_acks_t *acks) {
+    uint8_t header[RANGES_HEADER];
+    if (pread(acks->fd, header, sizeof header, RANGES_AT) != (ssize_t)sizeof header ||
+        memcmp(header, ranges_magic, 4) != 0 || get_le64(header + 8) != acks->generation)
+        return;
+    uint32_t count = get_le32(header + 4);
+    if (!count || count > RANGES_MAX) return;
+    size_t len = RANGES_HEADER + (size_t)count * 16 + 4;
+    uint8_t *buf = segops__malloc(len);
+    if (!buf) return;
+    if (pread(acks->fd, buf, len, RANGES_AT) == (ssize_t)len &&
+        get_le32(buf + len - 4) == segops__crc32c(buf, len - 4))
+        for (uint32_t i = 0; i < count; i++)
+            (void)segops__spool_acks_settle(acks, get_le64(buf + RANGES_HEADER + 16 * i),
+                                            get_le64(buf + RANGES_HEADER + 16 * i + 8));
+    segops__free(buf);
+    acks->persisted = acks->cursor; /* the file says so already */
+    acks->ranges_dirty = false;
+}
+
+/* Writes the ranges for the slot of `generation`. */
+static segops_err_t ranges_write(const segops__spool_acks_t *acks, uint64_t generation) {
+    size_t count = SEGOPS__MIN(acks->count, (size_t)RANGES_MAX);
+    size_t len = RANGES_HEADER + count * 16 + 4;
+    uint8_t *buf = segops__malloc(len);
+    if (!buf) return SEGOPS_E_NOMEM;
+    memcpy(buf, ranges_magic, 4);
+    put_le32(buf + 4, (uint32_t)count);
+    put_le64(buf + 8, generation);
+    for (size_t i = 0; i < count; i++) {
+        put_le64(buf + RANGES_HEADER + 16 * i, acks->ranges[i].lo);
+        put_le64(buf + RANGES_HEADER + 16 * i + 8, acks->ranges[i].hi);
+    }
+    put_le32(buf + len - 4, segops__crc32c(buf, len - 4));
+    ssize_t wrote = pwrite(acks->fd, buf, len, RANGES_AT);
+    segops__free(buf);
+    if (wrote == (ssize_t)len) return SEGOPS_OK;
+    if (wrote >= 0) errno = ENOSPC;
+    return SEGOPS_E_IO;
 }
 
 static void slot_encode(uint8_t slot[SLOT], uint64_t generation, uint64_t cursor) {
@@ -60,6 +118,7 @@ segops_err_t segops__spool_acks_open(int dir_fd, segops__spool_acks_t *acks) {
             acks->cursor = acks->persisted = cursor;
         }
     }
+    if (got == (ssize_t)sizeof buf) ranges_load(acks);
     if (got < (ssize_t)sizeof buf) {
         /* A new file gets both slots now, so later pwrites overwrite bytes the
          * file system already holds and need no new space on a full disk. */
@@ -85,6 +144,7 @@ static void absorb(segops__spool_acks_t *acks) {
         taken++;
     }
     if (!taken) return;
+    acks->ranges_dirty = true;
     memmove(acks->ranges, acks->ranges + taken, (acks->count - taken) * sizeof *acks->ranges);
     acks->count -= taken;
 }
@@ -123,6 +183,7 @@ segops_err_t segops__spool_acks_settle(segops__spool_acks_t *acks, uint64_t lo, 
     }
     acks->ranges[first].lo = lo;
     acks->ranges[first].hi = hi;
+    acks->ranges_dirty = true;
     return SEGOPS_OK;
 }
 
@@ -151,14 +212,29 @@ uint64_t segops__spool_acks_unsettled(const segops__spool_acks_t *acks, uint64_t
     return open;
 }
 
+bool segops__spool_acks_persisted_settled(const segops__spool_acks_t *acks, uint64_t lo,
+                                          uint64_t hi) {
+    if (hi <= acks->persisted) return true;
+    /* Ranges not written since they changed count for nothing on disk. */
+    if (acks->ranges_dirty) return false;
+    size_t first = 0;
+    while (first < acks->count && acks->ranges[first].hi < lo) first++;
+    return first < acks->count && acks->ranges[first].lo <= lo && acks->ranges[first].hi >= hi;
+}
+
 segops_err_t segops__spool_acks_persist(segops__spool_acks_t *acks) {
-    if (acks->cursor == acks->persisted) return SEGOPS_OK;
+    bool ranges = acks->ranges_dirty && acks->count;
+    if (acks->cursor == acks->persisted && !ranges) return SEGOPS_OK;
     if (acks->fd < 0) {
         errno = EBADF;
         return SEGOPS_E_IO;
     }
     uint8_t slot[SLOT];
     uint64_t generation = acks->generation + 1;
+    /* The ranges first: until the slot of their generation is written they
+     * count for nothing. Unwritten (a full disk: the block may need new
+     * space, the slots never do), the cursor still is. */
+    bool ranges_written = !acks->count || ranges_write(acks, generation) == SEGOPS_OK;
     slot_encode(slot, generation, acks->cursor);
     ssize_t wrote = pwrite(acks->fd, slot, SLOT, (off_t)(generation & 1) * SLOT);
     if (wrote != SLOT) {
@@ -167,6 +243,7 @@ segops_err_t segops__spool_acks_persist(segops__spool_acks_t *acks) {
     }
     acks->generation = generation;
     acks->persisted = acks->cursor;
+    acks->ranges_dirty = !ranges_written;
     acks->unsynced = true;
     return SEGOPS_OK;
 }

@@ -249,8 +249,8 @@ segops_err_t segops__spool_run_new_segment(segops__spool_run_t *run) {
 static bool deletable(const segops__spool_run_t *run, size_t i, size_t rd_seg) {
     if (run->own && i + 1 == run->nsegs) return false; /* being written */
     bool read_past = rd_seg > i || (rd_seg == i && run->rd_off >= run->segs[i].size);
-    /* The cursor on disk: a later reader must not find these seqs owed. */
-    return read_past && run->segs[i].last_seq <= run->acks.persisted;
+    return read_past && segops__spool_acks_persisted_settled(&run->acks, run->segs[i].first_seq,
+                                                             run->segs[i].last_seq);
 }
 
 uint64_t segops__spool_run_delete_settled(segops__spool_run_t *run) {

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "event_pool.h"
 #include "log.h"
+#include "residence.h"
 #include "spool.h"
 
 /* How often the spool thread drops expired records and looks for runs whose
@@ -29,8 +30,9 @@ struct segops__spooler {
     segops__admission_store_t store;
     bool inert; /* a forked child: memory only */
 
-    /* Used under the admission lock (persist, spill). */
+    /* The spool thread's writing (write_round): no other thread uses these. */
     segops__spool_item_t *items;
+    segops__event_t **events;
     size_t items_cap;
     bool failing; /* in a streak of write failures: warned once */
 
@@ -43,6 +45,9 @@ struct segops__spooler {
     uint64_t spooled, write_failures;
     bool appended_since_sync;
     bool stop, started;
+    bool woken;                         /* wake() came while the thread was busy */
+    uint64_t rounds_begun, rounds_done; /* write rounds: a flush waits for one */
+    pthread_cond_t written;             /* a round is done */
     pthread_t thread;
     segops__admission_t *adm;
     segops__fork_hook_t fork_hook;
@@ -85,67 +90,143 @@ static bool grow_items(segops__spooler_t *sp, size_t n) {
     if (n <= sp->items_cap) return true;
     size_t cap = SEGOPS__MAX(n, sp->items_cap * 2);
     segops__spool_item_t *items = segops__realloc(sp->items, cap * sizeof *items);
-    if (!items) return false;
-    sp->items = items;
+    if (items) sp->items = items;
+    segops__event_t **events = items ? segops__realloc(sp->events, cap * sizeof *events) : NULL;
+    if (events) sp->events = events;
+    if (!items || !events) return false;
     sp->items_cap = cap;
     return true;
 }
 
-/* admission's persist hook (admission lock held). */
-static size_t persist(void *arg, segops__event_t *first, size_t n) {
-    segops__spooler_t *sp = arg;
-    if (sp->inert) return 0;
-    if (!grow_items(sp, n)) {
-        count(sp, 0, n);
-        note_write(sp, SEGOPS_E_NOMEM, n);
-        return 0;
+/* Appends events[from, n) to disk only (not handed out: the worker reads them
+ * back in order), at spool_max_bytes dropping the oldest backlog under
+ * DROP_OLDEST as memory does. Returns the error of the last try and moves
+ * *done past what was written. */
+static segops_err_t append_to_disk(segops__spooler_t *sp, size_t n, size_t *done) {
+    segops_err_t err = SEGOPS_OK;
+    for (int tries = 0; *done < n; tries++) {
+        uint64_t seq = 0;
+        size_t appended = 0;
+        err = segops__spool_append(sp->spool, sp->items + *done, n - *done, false, &seq, &appended);
+        for (size_t i = 0; i < appended; i++)
+            segops__residence_to_disk(sp->events[*done + i],
+                                      pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i}));
+        *done += appended;
+        if (err != SEGOPS_E_QUEUE_FULL || sp->cfg->overflow != SEGOPS_OVERFLOW_DROP_OLDEST ||
+            tries == 64 || segops__spool_drop_oldest(sp->spool) != SEGOPS_OK)
+            break;
     }
-    int64_t now = segops__clock_realtime_ms();
-    size_t i = 0;
-    for (segops__event_t *e = first; i < n; e = e->next, i++)
-        sp->items[i] = (segops__spool_item_t){e->json, e->len, now};
-    uint64_t seq = 0;
-    size_t appended = 0;
-    /* While the spool has handed out all it holds, the events stay queued in
-     * memory too; once it is behind (a spill), they wait on disk in order. */
-    segops_err_t err = segops__spool_append(sp->spool, sp->items, n, true, &seq, &appended);
-    bool disk_only = err == SEGOPS_E_STATE;
-    if (disk_only) err = segops__spool_append(sp->spool, sp->items, n, false, &seq, &appended);
-    i = 0;
-    for (segops__event_t *e = first; i < appended; e = e->next, i++)
-        e->spool_pos = pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i});
-    count(sp, appended, n - appended);
-    note_write(sp, err, n - appended);
-    return disk_only ? appended : 0;
+    return err;
 }
 
-/* admission's spill hook (admission lock held): the memory queue is full. */
-static segops_err_t spill(void *arg, const segops__event_t *event) {
-    segops__spooler_t *sp = arg;
-    if (sp->inert) return SEGOPS_E_QUEUE_FULL;
-    segops__spool_item_t item = {event->json, event->len, segops__clock_realtime_ms()};
-    uint64_t seq;
-    size_t appended = 0;
-    segops_err_t err = segops__spool_append(sp->spool, &item, 1, false, &seq, &appended);
-    /* At spool_max_bytes the overflow policy applies as it does in memory. */
-    for (int tries = 0; err == SEGOPS_E_QUEUE_FULL &&
-                        sp->cfg->overflow == SEGOPS_OVERFLOW_DROP_OLDEST && tries < 64;
-         tries++) {
-        if (segops__spool_drop_oldest(sp->spool) != SEGOPS_OK) break;
-        err = segops__spool_append(sp->spool, &item, 1, false, &seq, &appended);
+/* Writes one batch the spool thread took from admission. While the spool has
+ * handed out all it holds, the events before the first one past the memory
+ * bound stay queued in memory too (SPOOLED); from there on, or once the spool
+ * is behind, they live on disk only (ON_DISK). What the spool refuses stays
+ * in memory only (MEMORY), counted in spool_write_failures. Returns true when
+ * the spool refused some. No admission lock is held. */
+static bool write_batch(segops__spooler_t *sp, segops__queue_t *batch) {
+    size_t n = batch->count;
+    if (!n) return false;
+    if (sp->inert || !grow_items(sp, n)) {
+        count(sp, 0, n);
+        note_write(sp, sp->inert ? SEGOPS_E_STATE : SEGOPS_E_NOMEM, n);
+        return true;
     }
-    if (err == SEGOPS_OK) count(sp, 1, 0);
-    return err;
+    size_t bound = n, i = 0;
+    for (segops__event_t *e = batch->head; i < n; e = e->next, i++) {
+        sp->events[i] = e;
+        sp->items[i] = (segops__spool_item_t){e->json, e->len, e->accepted_ms};
+        if (e->over_bound && bound == n) bound = i;
+    }
+    size_t done = 0;
+    segops_err_t err = SEGOPS_OK;
+    if (bound) {
+        uint64_t seq = 0;
+        err = segops__spool_append(sp->spool, sp->items, bound, true, &seq, &done);
+        for (i = 0; i < done; i++)
+            segops__residence_written(sp->events[i],
+                                      pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i}));
+        if (err == SEGOPS_E_STATE) err = SEGOPS_OK; /* behind: all of it goes to disk only */
+    }
+    if (err == SEGOPS_OK) err = append_to_disk(sp, n, &done);
+    count(sp, done, n - done);
+    note_write(sp, err, n - done);
+    return done < n;
+}
+
+/* Acknowledges the records of events admission evicted (settled there). */
+static void ack_forgotten(segops__spooler_t *sp, const uint64_t *forgotten, size_t n) {
+    segops__spool_pos_t pos[256];
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; i < n && k < SEGOPS__ARRAY_LEN(pos); i++) pos[k++] = unpack(forgotten[i]);
+        if (segops__spool_ack_batch(sp->spool, pos, k) == SEGOPS_E_IO)
+            segops__log(sp->cfg, SEGOPS_LOG_WARN,
+                        "spool: an acknowledgement could not be written; evicted events may be "
+                        "sent after a crash");
+    }
+}
+
+/* One round of the spool thread: what track accepted goes to the spool files,
+ * then to the worker; evicted records are acknowledged. */
+static void write_round(segops__spooler_t *sp) {
+    pthread_mutex_lock(&sp->lock);
+    uint64_t round = ++sp->rounds_begun;
+    pthread_mutex_unlock(&sp->lock);
+    uint64_t forgotten[512];
+    size_t nforgotten;
+    do {
+        segops__queue_t batch;
+        nforgotten =
+            segops__admission_unwritten(sp->adm, &batch, forgotten, SEGOPS__ARRAY_LEN(forgotten));
+        ack_forgotten(sp, forgotten, nforgotten);
+        bool refusing = write_batch(sp, &batch);
+        segops__admission_written(sp->adm, &batch, refusing);
+    } while (nforgotten == SEGOPS__ARRAY_LEN(forgotten));
+    pthread_mutex_lock(&sp->lock);
+    sp->rounds_done = round;
+    pthread_cond_broadcast(&sp->written);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+static void report_losses(segops__spooler_t *sp);
+
+void segops__spooler_write_rest(segops__spooler_t *sp) {
+    if (sp->inert) return;
+    write_round(sp);
+    report_losses(sp); /* what it dropped at spool_max_bytes (DROP_OLDEST) */
+}
+
+/* admission's wake hook: many events wait to be written. */
+static void wake(void *arg) {
+    segops__spooler_t *sp = arg;
+    pthread_mutex_lock(&sp->lock);
+    sp->woken = true;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+void segops__spooler_write_now(segops__spooler_t *sp, int64_t deadline) {
+    pthread_mutex_lock(&sp->lock);
+    uint64_t want = sp->rounds_begun + 1; /* a round that begins after this call */
+    sp->woken = true;
+    pthread_cond_signal(&sp->wake);
+    /* A stop ends the wait: the thread's last round may have begun before. */
+    while (sp->started && !sp->stop && !sp->inert && sp->rounds_done < want &&
+           segops__clock_cond_wait(&sp->written, &sp->lock, deadline)) {
+    }
+    pthread_mutex_unlock(&sp->lock);
 }
 
 bool segops__spooler_keeps(void *arg) { return !((segops__spooler_t *)arg)->inert; }
 
-void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n) {
+void segops__spooler_settled(void *arg, const uint64_t *records, size_t n) {
     segops__spooler_t *sp = arg;
     segops__spool_pos_t pos[SEGOPS__MAX_EVENTS_PER_REQUEST];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (events[i]->spool_pos) pos[k++] = unpack(events[i]->spool_pos);
+        if (records[i]) pos[k++] = unpack(records[i]);
         if (k == SEGOPS__ARRAY_LEN(pos) || (i + 1 == n && k)) {
             if (segops__spool_ack_batch(sp->spool, pos, k) == SEGOPS_E_IO)
                 segops__log(sp->cfg, SEGOPS_LOG_WARN,
@@ -212,7 +293,7 @@ static bool take_record(void *arg, const segops__spool_rec_t *rec) {
     if (!event) return false;
     memcpy(event->json, rec->json, rec->len);
     event->json[rec->len] = '\0';
-    event->spool_pos = pack(rec->pos);
+    segops__residence_adopt(event, pack(rec->pos), rec->time_ms);
     r->events[r->n++] = event;
     r->bytes += rec->len + 1;
     if (rec->adopted) {
@@ -252,14 +333,15 @@ static void *spool_main(void *arg) {
     int64_t last_sync = segops__clock_monotonic_ms();
     pthread_mutex_lock(&sp->lock);
     for (;;) {
-        if (!sp->stop)
+        if (!sp->stop && !sp->woken)
             segops__clock_cond_wait(&sp->wake, &sp->lock,
                                     segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS);
+        sp->woken = false;
         /* A round always follows the stop being seen: the last one reports
          * what the worker's final reads left, whenever the stop came. */
         bool stop = sp->stop;
         pthread_mutex_unlock(&sp->lock);
-        segops__admission_collect(sp->adm); /* persists what track accepted */
+        write_round(sp); /* what track accepted goes to the files, then to the worker */
         int64_t now = segops__clock_monotonic_ms();
         if (now >= next_expire) {
             segops__spool_expire(sp->spool, segops__clock_realtime_ms());
@@ -329,6 +411,7 @@ static void fork_child(void *arg) {
     sp->spooled = sp->write_failures = 0; /* the child's counters start at zero */
     sp->appended_since_sync = sp->failing = false;
     segops__clock_cond_init(&sp->wake);
+    segops__clock_cond_init(&sp->written);
     pthread_mutex_unlock(&sp->lock);
 }
 
@@ -349,10 +432,11 @@ segops_err_t segops__spooler_new(const segops_options_t *cfg, segops__ledger_t *
     sp->cfg = cfg;
     sp->ledger = ledger;
     sp->gate = gate;
-    sp->store = (segops__admission_store_t){persist, spill, sp};
+    sp->store = (segops__admission_store_t){wake, sp};
     segops__event_pool_init(&sp->read_pool);
     pthread_mutex_init(&sp->lock, NULL);
     segops__clock_cond_init(&sp->wake);
+    segops__clock_cond_init(&sp->written);
     sp->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, sp, NULL, NULL};
     *out = sp;
     return SEGOPS_OK;
@@ -363,7 +447,9 @@ void segops__spooler_free(segops__spooler_t *sp) {
     segops__spool_close(sp->spool);
     segops__event_pool_destroy(&sp->read_pool);
     segops__free(sp->items);
+    segops__free(sp->events);
     pthread_cond_destroy(&sp->wake);
+    pthread_cond_destroy(&sp->written);
     pthread_mutex_destroy(&sp->lock);
     segops__free(sp);
 }

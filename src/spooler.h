@@ -1,10 +1,12 @@
 /* The spooler: what a client with a spool_dir does with its spool (spool.h).
  *
- * - Every accepted event is written to the spool within SEGOPS__SPOOL_FLUSH_MS
- *   of track returning: a thread of its own collects the lanes that often
- *   (admission persists what it collects through the hooks this module
- *   registers), so the crash window does not depend on the worker, which may be
- *   blocked in a request or a backoff.
+ * - Every accepted event is written by the spool thread, which takes what
+ *   admission accepted every SEGOPS__SPOOL_FLUSH_MS (sooner when many wait),
+ *   writes it holding no admission lock, then hands it to the worker; so the
+ *   crash window does not depend on the worker, which may be blocked in a
+ *   request or a backoff, and track never does file I/O. At most
+ *   SEGOPS__SPOOL_MAX_UNWRITTEN accepted events are not yet written at any
+ *   moment (admission.h): past that, track waits for this thread.
  * - While memory has room, events stay queued in memory too and the worker
  *   sends them from there; once the memory queue is full, events go to disk
  *   only (spill), and so does everything after them until the worker has read
@@ -17,7 +19,11 @@
  *   overflow at spool_max_bytes) are reported once each through on_error.
  * - A disk that fails (full, I/O error) never loses events silently: they stay
  *   in memory only, counted in spool_write_failures, with one WARN log line per
- *   streak of failures.
+ *   streak of failures (logged by the spool thread). An event only in memory
+ *   is never left for the next client: at the shutdown deadline it is dropped
+ *   and reported (SEGOPS_DROP_SHUTDOWN).
+ * - An evicted event's record is acknowledged (by the spool thread), so it has
+ *   one outcome, and its room in the spool is freed.
  * A forked child never touches the parent's spool: its client runs memory-only. */
 #ifndef SEGOPS_SPOOLER_H
 #define SEGOPS_SPOOLER_H
@@ -47,20 +53,29 @@ segops_err_t segops__spooler_new(const segops_options_t *cfg, segops__ledger_t *
 void segops__spooler_free(segops__spooler_t *sp);
 segops__fork_hook_t *segops__spooler_fork_hook(segops__spooler_t *sp);
 
-/* The hooks admission writes through (persist, spill). */
+/* What admission calls (wake). */
 const segops__admission_store_t *segops__spooler_store(segops__spooler_t *sp);
+/* Waits until a write round that begins after this call is done (everything
+ * tracked before it is then in the queue or on disk), or until deadline
+ * (monotonic ms, 0 = none), or a stop. Returns at once when the thread does not run. */
+void segops__spooler_write_now(segops__spooler_t *sp, int64_t deadline);
 /* The delivery hooks (segops__deliver_ctx_t): arg is the spooler. keeps: the
  * spool holds undelivered events (false in a forked child, memory-only). */
 bool segops__spooler_keeps(void *arg);
-/* settled: events whose end is final are forgotten on disk. */
-void segops__spooler_settled(void *arg, segops__event_t *const *events, size_t n);
+/* settled: the records (packed positions, 0 = none) of events whose end is
+ * final are forgotten on disk. */
+void segops__spooler_settled(void *arg, const uint64_t *records, size_t n);
 
-/* Starts the spool thread, which collects adm every SEGOPS__SPOOL_FLUSH_MS.
+/* Starts the spool thread, which writes what adm accepted every
+ * SEGOPS__SPOOL_FLUSH_MS.
  * SEGOPS_OK or SEGOPS_E_INTERNAL. */
 segops_err_t segops__spooler_start(segops__spooler_t *sp, segops__admission_t *adm);
 /* Stops and joins the thread after a last round (losses reported, synced). */
 void segops__spooler_stop(segops__spooler_t *sp);
 
+/* At the stop, once the thread was stopped: one more write round on the
+ * calling thread, for what was accepted after the thread's last round. */
+void segops__spooler_write_rest(segops__spooler_t *sp);
 /* True while records wait on disk only (spilled, or left by earlier runs). */
 bool segops__spooler_backlog(segops__spooler_t *sp);
 /* The worker's read of the backlog: up to max_events records, within max_bytes

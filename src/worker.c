@@ -86,7 +86,14 @@ static void *worker_main(void *arg) {
         /* With the memory queue empty, the spool's backlog (spilled, or left by
          * earlier runs) goes next, in full requests, until the stop deadline. */
         bool from_disk = !st.count && w->sp && segops__spooler_backlog(w->sp);
-        if (!st.count && !from_disk && stopping) break; /* drained */
+        if (!st.count && !from_disk && stopping) {
+            if (!st.unwritten) break; /* drained */
+            /* The spool thread hands over what it is writing, then kicks us. */
+            int64_t soon = segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS;
+            int64_t deadline = segops__gate_deadline(gate);
+            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(soon, deadline) : soon);
+            continue;
+        }
         int64_t now = segops__clock_monotonic_ms();
         if (now >= next_tick) {
             tick_upto = st.head + st.count;
@@ -131,12 +138,8 @@ static void *worker_main(void *arg) {
         sender.urgent = urgent;
         if (n) segops__deliver(&sender, batch, n); /* settles every event */
     }
-    /* What the stop deadline left: reported, then counted; with a spool it
-     * stays on disk for the next client instead. */
-    const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
-                                      .reason = SEGOPS_DROP_SHUTDOWN,
-                                      .message = "not delivered by the shutdown deadline"};
-    segops__admission_drop_all(w->adm, segops__deliver_durable(ctx) ? NULL : &leftovers);
+    /* What the stop deadline left in the queue is settled by shutdown, once
+     * the spool thread has handed over its last round too. */
     segops__ledger_report_deferred(ctx->ledger);
     segops__sender_release(&sender);
     return NULL;

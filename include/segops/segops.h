@@ -427,7 +427,11 @@ SEGOPS_API segops_err_t segops_client_new(const segops_options_t *opts, segops_c
  * (over max_event_bytes), SEGOPS_E_QUEUE_FULL (see segops_overflow_t),
  * SEGOPS_E_STATE (after shutdown) or SEGOPS_E_NOMEM.
  * Thread-safe. Never does I/O; blocks only on short internal locks (never held
- * across I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms.
+ * across I/O) and, under SEGOPS_OVERFLOW_BLOCK, up to block_timeout_ms. With a
+ * spool_dir, under any policy, it also waits up to block_timeout_ms for the
+ * spool thread while 4096 accepted events are not yet written (the crash
+ * window's bound) or, with the memory queue full, while 64 events wait to go to
+ * disk only; then SEGOPS_E_QUEUE_FULL. Inside a callback it refuses at once.
  * With batching off it sends on the calling thread (retrying as configured) and
  * returns the delivery outcome instead, within sync_timeout_ms (default 30 s);
  * calls from different threads use separate connections and never wait for each
@@ -474,10 +478,13 @@ SEGOPS_API segops_err_t segops_flush(segops_client_t *client, int timeout_ms);
  * SEGOPS_OK (all delivered or dropped for their own reasons), SEGOPS_E_TIMEOUT
  * (events were dropped at the deadline), SEGOPS_E_INVALID_ARG (NULL client) or
  * SEGOPS_E_STATE (inside a callback).
- * With a spool_dir nothing is dropped at the deadline: what is not delivered by
- * then (in memory, in flight or on disk) stays in the spool for the next client
- * on that directory, is not reported, stays counted in stats.pending, and the
- * call returns SEGOPS_E_TIMEOUT; SEGOPS_OK means nothing was left.
+ * With a spool_dir what is in the spool is not dropped at the deadline: what is
+ * not delivered by then (in memory, in flight or on disk) stays in the spool for
+ * the next client on that directory, is not reported, stays counted in
+ * stats.pending, and the call returns SEGOPS_E_TIMEOUT; SEGOPS_OK means nothing
+ * was left. Events the spool could not take (spool_max_bytes reached, a full or
+ * failing disk) are only in memory: they are dropped and reported as
+ * SEGOPS_DROP_SHUTDOWN, as without a spool.
  * Idempotent and thread-safe: the first call drives the shutdown and blocks
  * until the worker has stopped (the deadline plus a few ms). Every other call,
  * concurrent or later, waits for that with its own timeout_ms and returns the
@@ -506,7 +513,8 @@ SEGOPS_API segops_err_t segops_shutdown(segops_client_t *client, int timeout_ms)
 SEGOPS_API void segops_client_free(segops_client_t *client);
 
 /* Copies a consistent snapshot of the counters into *out. Returns SEGOPS_OK or
- * SEGOPS_E_INVALID_ARG. Thread-safe; takes the queue lock briefly. */
+ * SEGOPS_E_INVALID_ARG. Thread-safe; takes the queue lock briefly; never does
+ * file I/O (also callable from a logger or on_error). */
 SEGOPS_API segops_err_t segops_client_stats(segops_client_t *client, segops_stats_t *out);
 
 /* ------------------------------------------------------------------------- */

@@ -6,11 +6,9 @@
  * Read-only and full file systems are small tmpfs mounts in this process's own
  * mount namespace (root only); where mounting is not permitted those cases are
  * skipped with a note. */
-#define _GNU_SOURCE 1 /* unshare, CLONE_NEWNS */
 #include "spooltest.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +16,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static bool can_mount;
 
 /* segops_client_new on dir must fail with SEGOPS_E_CONFIG, logging exactly one
  * line (ERROR) that names the cause. */
@@ -66,17 +62,6 @@ static void test_a_file_instead_of_a_directory(void **state) {
     expect_config_error(file, "not a directory");
     snprintf(below, sizeof below, "%s/spool", file); /* a file on the path */
     expect_config_error(below, "not a directory");
-}
-
-/* A tmpfs at a fresh path in this process's private mount namespace; NULL when
- * mounting is not permitted. */
-static const char *mount_tmpfs(const char *name, const char *options) {
-    if (!can_mount) return NULL;
-    static char path[512];
-    snprintf(path, sizeof path, "%s", spool_path(name));
-    assert_int_equal(mkdir(path, 0700), 0);
-    if (mount("tmpfs", path, "tmpfs", 0, options) != 0) return NULL;
-    return path;
 }
 
 /* Read-only: a read-only mount as root (permissions do not stop root), a
@@ -302,10 +287,7 @@ static void test_disk_and_memory_full_refuse_with_a_code(void **state) {
 }
 
 int main(void) {
-    /* A private mount namespace (root only) makes tmpfs mounts possible
-     * without anything leaking to the rest of the machine. */
-    can_mount = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
-                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
+    enter_mount_namespace();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_permission_for_another_user), /* first: no thread yet */
         cmocka_unit_test(test_missing_parent),

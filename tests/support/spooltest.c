@@ -1,10 +1,11 @@
 /* Helpers for the spool integration tests (see spooltest.h). */
-#define _GNU_SOURCE 1 /* posix_spawn file actions, pipe2 */
+#define _GNU_SOURCE 1 /* posix_spawn file actions, pipe2, unshare */
 #include "spooltest.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,25 +81,33 @@ size_t spool_runs(const char *dir, char (*names)[RUN_NAME_MAX], size_t max) {
     return n;
 }
 
-uint64_t spool_file_bytes(const char *dir) {
+/* Bytes of the regular files in dir and below whose names end in suffix. */
+static uint64_t file_bytes(const char *dir, const char *suffix) {
     uint64_t total = 0;
     DIR *d = opendir(dir);
     if (!d) return 0;
     struct dirent *e;
+    size_t suffix_len = strlen(suffix);
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char sub[1024];
         snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(sub, &st) != 0) continue;
+        size_t len = strlen(e->d_name);
         if (S_ISDIR(st.st_mode))
-            total += spool_file_bytes(sub);
-        else if (S_ISREG(st.st_mode))
+            total += file_bytes(sub, suffix);
+        else if (S_ISREG(st.st_mode) && len >= suffix_len &&
+                 !strcmp(e->d_name + len - suffix_len, suffix))
             total += (uint64_t)st.st_size;
     }
     closedir(d);
     return total;
 }
+
+uint64_t spool_file_bytes(const char *dir) { return file_bytes(dir, ""); }
+
+uint64_t spool_segment_bytes(const char *dir) { return file_bytes(dir, ".seg"); }
 
 segops_options_t *spool_options(fixture_t *f, size_t batch_size, const char *dir) {
     segops_options_t *opts = fault_options(f, batch_size);
@@ -344,4 +353,23 @@ int child_wait(child_t *c) {
     }
     assert_int_equal(got, c->pid);
     return status;
+}
+
+/* ---- tmpfs mounts ---- */
+
+static bool can_mount;
+
+bool enter_mount_namespace(void) {
+    can_mount = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+                mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0;
+    return can_mount;
+}
+
+const char *mount_tmpfs(const char *name, const char *options) {
+    if (!can_mount) return NULL;
+    static char path[512];
+    snprintf(path, sizeof path, "%s", spool_path(name));
+    assert_int_equal(mkdir(path, 0700), 0);
+    if (mount("tmpfs", path, "tmpfs", 0, options) != 0) return NULL;
+    return path;
 }

@@ -21,6 +21,8 @@ void remove_tree(const char *path);
 size_t spool_runs(const char *dir, char (*names)[RUN_NAME_MAX], size_t max);
 /* Bytes of every regular file in dir and its run directories. */
 uint64_t spool_file_bytes(const char *dir);
+/* Bytes of the segment files (records) alone. */
+uint64_t spool_segment_bytes(const char *dir);
 
 /* fault_options(f, batch_size) with a spool at dir. */
 segops_options_t *spool_options(fixture_t *f, size_t batch_size, const char *dir);
@@ -103,6 +105,13 @@ long child_read_count(child_t *c, long last);
 /* Waits for the child and returns its wait status (out_fd stays open: read
  * what it wrote before it ended, then close it). */
 int child_wait(child_t *c);
+
+/* Enters a private mount namespace (root only; call before any thread
+ * starts) so tmpfs mounts leak nowhere. False when that is not permitted. */
+bool enter_mount_namespace(void);
+/* A tmpfs (mount options such as "size=1m") at a fresh path `name` in that
+ * namespace; NULL when mounting is not permitted. */
+const char *mount_tmpfs(const char *name, const char *options);
 
 /* Server events received so far. */
 size_t server_events(devsrv_t *srv);
