@@ -22,14 +22,6 @@
 
 /* Under valgrind the CLI runs some 50 times slower: the two interrupted sends
  * use fewer lines there, so the second send still delivers within its deadline. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 #define INTERRUPTED_LINES (RUNNING_ON_VALGRIND ? 20000 : 200000)
 
 #ifndef SEGOPS_CLI_PATH

@@ -33,19 +33,6 @@ static struct {
     size_t rec_off[EVENTS + 1]; /* where each record starts; [EVENTS] = the end */
 } tmpl;
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    uint8_t *buf = malloc((size_t)st.st_size + 1);
-    assert_non_null(buf);
-    assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return buf;
-}
-
 static void spit(const char *path, const uint8_t *buf, size_t len) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
@@ -75,9 +62,9 @@ static void load_template(const char *dir) {
         if (strstr(e->d_name, ".seg")) {
             assert_int_equal(tmpl.seg, NULL); /* one segment */
             snprintf(tmpl.seg_name, sizeof tmpl.seg_name, "%s", e->d_name);
-            tmpl.seg = slurp(path, &tmpl.seg_len);
+            tmpl.seg = read_whole_file(path, &tmpl.seg_len);
         } else if (!strcmp(e->d_name, "ack")) {
-            tmpl.ack = slurp(path, &tmpl.ack_len);
+            tmpl.ack = read_whole_file(path, &tmpl.ack_len);
         }
     }
     closedir(d);

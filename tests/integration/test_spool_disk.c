@@ -127,16 +127,6 @@ static void test_no_permission_for_another_user(void **state) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-#define PAD 200
-
-static segops_err_t track_padded(segops_client_t *client, int i) {
-    char payload[PAD + 64];
-    int len = snprintf(payload, sizeof payload, "{\"i\":%d,\"pad\":\"", i);
-    memset(payload + len, 'x', PAD);
-    snprintf(payload + len + PAD, sizeof payload - (size_t)len - PAD, "\"}");
-    return segops_track(client, "u", "item_viewed", payload);
-}
-
 /* Fills what is left of the file system at dir with a file of its own, so
  * that no write there can succeed. */
 static void fill_up(const char *filler) {
@@ -154,7 +144,7 @@ static void fill_up(const char *filler) {
 /* Events until the client has tried to write them all (spooled or failed). */
 static segops_stats_t track_until_tried(segops_client_t *client, int first, int n) {
     for (int i = first; i < first + n; i++) {
-        assert_int_equal(track_padded(client, i), SEGOPS_OK);
+        assert_int_equal(track_one_padded(client, i), SEGOPS_OK);
         if (i % 100 == 99) sleep_ms(5); /* let the spool thread write */
     }
     int64_t end = now_ms() + 10 * HANG_MS;
@@ -256,7 +246,7 @@ static void test_disk_and_memory_full_refuse_with_a_code(void **state) {
     want.copies = calloc(3000, sizeof *want.copies);
     assert_non_null(want.copies);
     for (int i = 0; i < 3000; i++) {
-        segops_err_t err = track_padded(f.client, i);
+        segops_err_t err = track_one_padded(f.client, i);
         if (err == SEGOPS_OK) {
             accepted++;
             want.copies[i] = 1;

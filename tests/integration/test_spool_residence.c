@@ -13,28 +13,8 @@
 
 #include "bounded_thread.h"
 
-/* valgrind's scheduler writes to a pipe on every thread switch, counted as the
- * thread's writes: the write-count case skips itself there. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 #include "admission.h"
 #include "residence.h"
-
-#define PAD 200
-
-static segops_err_t track_padded(segops_client_t *client, int i) {
-    char payload[PAD + 64];
-    int len = snprintf(payload, sizeof payload, "{\"i\":%d,\"pad\":\"", i);
-    memset(payload + len, 'x', PAD);
-    snprintf(payload + len + PAD, sizeof payload - (size_t)len - PAD, "\"}");
-    return segops_track(client, "u", "item_viewed", payload);
-}
 
 /* Events on_error reported so far. */
 static uint64_t reported(recorder_t *rec) {
@@ -49,7 +29,7 @@ static uint64_t reported(recorder_t *rec) {
 static int track_all(segops_client_t *client, int n, bool *accepted) {
     int count = 0;
     for (int i = 0; i < n; i++) {
-        segops_err_t err = track_padded(client, i);
+        segops_err_t err = track_one_padded(client, i);
         if (err != SEGOPS_OK) assert_int_equal(err, SEGOPS_E_QUEUE_FULL);
         accepted[i] = err == SEGOPS_OK;
         count += accepted[i];
@@ -187,7 +167,7 @@ static void test_drop_oldest_with_a_full_spool(void **state) {
     st = stats_of(f.client);
     for (int i = n; i < n + more; i++) {
         accepted[i] = true;
-        assert_int_equal(track_padded(f.client, i), SEGOPS_OK);
+        assert_int_equal(track_one_padded(f.client, i), SEGOPS_OK);
     }
     wait_spooled(f.client, st.spooled + (uint64_t)more);
     assert_int_equal(stats_of(f.client).spool_write_failures, st.spool_write_failures);
@@ -271,7 +251,7 @@ typedef struct producer {
 static void *produce(void *arg) {
     producer_t *p = arg;
     for (int i = 0; i < p->n; i++)
-        if (track_padded(p->client, i) == SEGOPS_OK) atomic_fetch_add(&p->done, 1);
+        if (track_one_padded(p->client, i) == SEGOPS_OK) atomic_fetch_add(&p->done, 1);
     return NULL;
 }
 
@@ -333,7 +313,7 @@ static void *track_and_read_stats(void *arg) {
     quiet_caller_t *q = arg;
     long long before = thread_wchar();
     for (int i = 0; i < q->n; i++) {
-        q->accepted += track_padded(q->client, i) == SEGOPS_OK;
+        q->accepted += track_one_padded(q->client, i) == SEGOPS_OK;
         segops_stats_t st;
         if (i % 100 == 0) (void)segops_client_stats(q->client, &st);
     }
@@ -347,10 +327,10 @@ static void *track_and_read_stats(void *arg) {
  * the kernel's count of bytes this thread wrote stays where it was. */
 static void test_track_and_stats_write_nothing_on_the_callers_thread(void **state) {
     (void)state;
-    if (thread_wchar() < 0 || RUNNING_ON_VALGRIND) {
-        print_message("skipped: no /proc/thread-self/io here, or valgrind writes in it\n");
-        skip();
-    }
+    /* valgrind's scheduler writes to a pipe on every thread switch, counted as
+     * the thread's writes. */
+    require_or_skip(thread_wchar() >= 0 && !RUNNING_ON_VALGRIND,
+                    "no /proc/thread-self/io here, or valgrind writes in it", SKIP_MACHINE_CANNOT);
     fixture_t f;
     fixture_start(&f, NULL);
     segops_options_t *opts = spool_options(&f, 500, spool_path("quiet"));
@@ -374,9 +354,9 @@ static void test_track_and_stats_write_nothing_on_the_callers_thread(void **stat
 static void *produce_fixed(void *arg) {
     producer_t *p = arg;
     for (int i = 0; i < p->n; i++) {
-        char payload[PAD + 64];
+        char payload[SPOOLTEST_PAD + 64];
         int len = snprintf(payload, sizeof payload, "{\"i\":%d,\"pad\":\"", i);
-        int pad = PAD + 10 - len;
+        int pad = SPOOLTEST_PAD + 10 - len;
         memset(payload + len, 'x', (size_t)pad);
         snprintf(payload + len + pad, sizeof payload - (size_t)(len + pad), "\"}");
         if (segops_track(p->client, "u", "item_viewed", payload) == SEGOPS_OK)

@@ -146,16 +146,24 @@ void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_
     leave_tracked(f, opts, first, n, pad);
 }
 
+static segops_err_t track_with_pad(segops_client_t *client, int i, size_t pad, char *payload) {
+    int at = snprintf(payload, 64, "{\"i\":%d,\"pad\":\"", i);
+    memset(payload + at, 'a', pad);
+    memcpy(payload + at + pad, "\"}", 3);
+    return segops_track(client, "u", "item_viewed", payload);
+}
+
 void track_numbered_padded(segops_client_t *client, int first, int n, size_t pad) {
     char *payload = malloc(pad + 64);
     assert_non_null(payload);
-    for (int i = first; i < first + n; i++) {
-        int at = snprintf(payload, 64, "{\"i\":%d,\"pad\":\"", i);
-        memset(payload + at, 'a', pad);
-        memcpy(payload + at + pad, "\"}", 3);
-        assert_int_equal(segops_track(client, "u", "item_viewed", payload), SEGOPS_OK);
-    }
+    for (int i = first; i < first + n; i++)
+        assert_int_equal(track_with_pad(client, i, pad, payload), SEGOPS_OK);
     free(payload);
+}
+
+segops_err_t track_one_padded(segops_client_t *client, int i) {
+    char payload[SPOOLTEST_PAD + 64];
+    return track_with_pad(client, i, SPOOLTEST_PAD, payload);
 }
 
 /* ---- segment files ---- */
@@ -185,7 +193,7 @@ static uint32_t le32_at(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-size_t segment_records(const char *path, size_t *offsets, int *numbers, size_t max) {
+uint8_t *read_whole_file(const char *path, size_t *len) {
     int fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
     struct stat st;
@@ -194,7 +202,13 @@ size_t segment_records(const char *path, size_t *offsets, int *numbers, size_t m
     assert_non_null(buf);
     assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
     close(fd);
-    size_t off = 0, n = 0, len = (size_t)st.st_size;
+    *len = (size_t)st.st_size;
+    return buf;
+}
+
+size_t segment_records(const char *path, size_t *offsets, int *numbers, size_t max) {
+    size_t off = 0, n = 0, len;
+    uint8_t *buf = read_whole_file(path, &len);
     const size_t header = 32; /* README: the spool's files */
     while (off < len) {
         assert_true(n < max && off + header <= len);

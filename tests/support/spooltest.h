@@ -37,9 +37,16 @@ void leave_on_disk(fixture_t *f, const char *dir, int first, int n);
  * bytes of padding, so a few hundred of them fill several spool segments;
  * each must be accepted. */
 void track_numbered_padded(segops_client_t *client, int first, int n, size_t pad);
+/* Tracks event i of user "u" as {"i":i,"pad":"aa…"} with SPOOLTEST_PAD bytes of
+ * padding and returns what segops_track returned. */
+#define SPOOLTEST_PAD 200
+segops_err_t track_one_padded(segops_client_t *client, int i);
 /* leave_on_disk with padded events and a 1 MiB spool, whose segments are
  * 64 KiB (README: the spool's files). */
 void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_t pad);
+
+/* The whole file at path, malloc'd (one spare byte); *len its size. */
+uint8_t *read_whole_file(const char *path, size_t *len);
 
 /* The segment files (*.seg) of one run directory, sorted by name, which is
  * the seq of their first record in 16 hex digits. */
