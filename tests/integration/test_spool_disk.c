@@ -77,7 +77,6 @@ static void test_read_only_directory(void **state) {
     }
     const char *mnt = mount_tmpfs("ro_mount", "size=1m");
     if (!mnt) {
-        print_message("skipped: mounting a tmpfs is not permitted here\n");
         SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     snprintf(dir, sizeof dir, "%s/spool", mnt);
@@ -94,7 +93,6 @@ static void test_read_only_directory(void **state) {
 static void test_no_permission_for_another_user(void **state) {
     (void)state;
     if (geteuid() != 0) {
-        print_message("skipped: needs root to become another user\n");
         SEGOPS_SKIP("needs root to become another user", SKIP_INSTALLABLE);
     }
     char dir[600];
@@ -164,7 +162,6 @@ static void test_disk_full_during_operation(void **state) {
     (void)state;
     const char *mnt = mount_tmpfs("full", "size=256k");
     if (!mnt) {
-        print_message("skipped: mounting a tmpfs is not permitted here\n");
         SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char mount_point[512], dir[600], filler[600];
@@ -228,7 +225,6 @@ static void test_disk_and_memory_full_refuse_with_a_code(void **state) {
     (void)state;
     const char *mnt = mount_tmpfs("full2", "size=128k");
     if (!mnt) {
-        print_message("skipped: mounting a tmpfs is not permitted here\n");
         SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char mount_point[512], dir[600];

@@ -160,7 +160,6 @@ static segops_stats_t fork_with_a_spool(fixture_t *f, const char *dir) {
 
 static void skip_where_unsupported(void) {
     if (FORK_CHILD_UNSUPPORTED) {
-        print_message("skipped: a forked child may not start threads under this sanitizer\n");
         SEGOPS_SKIP("a forked child may not start threads under this sanitizer",
                     SKIP_MACHINE_CANNOT);
     }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "skip.h"
 #include "spool.h"
 #include "spool_ack.h"
 #include "spool_record.h"
@@ -994,7 +995,6 @@ static void test_read_only_file_system(void **state) {
     (void)state;
     const char *mnt = mount_tmpfs("rofs", "size=1m");
     if (!mnt) {
-        print_message("skipped: mounting a tmpfs is not permitted here\n");
         SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char spool[600], why[256];
@@ -1014,7 +1014,6 @@ static void test_disk_full(void **state) {
     (void)state;
     const char *mnt = mount_tmpfs("full", "size=64k");
     if (!mnt) {
-        print_message("skipped: mounting a tmpfs is not permitted here\n");
         SEGOPS_SKIP("mounting a tmpfs is not permitted here", geteuid() != 0);
     }
     char spool[600], run[600];
