@@ -295,8 +295,8 @@ static void test_random_faults_every_event_accounted_once(void **state) {
     (void)state;
     memset(&s, 0, sizeof s);
     s.seed = test_seed("spool soak");
-    s.runs = RUNNING_ON_VALGRIND ? 4 : 14;
-    s.burst_max = RUNNING_ON_VALGRIND ? 60 : 600;
+    s.runs = RUNNING_ON_VALGRIND ? 8 : 14;
+    s.burst_max = RUNNING_ON_VALGRIND ? 200 : 600;
     fixture_start(&s.f, NULL);
     const char *mnt = mount_tmpfs("soak", "size=64m");
     if (mnt)
