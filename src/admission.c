@@ -184,7 +184,7 @@ void segops__admission_set_store(segops__admission_t *adm, const segops__admissi
  * makes no system call. */
 static void wake_if_due(segops__admission_t *adm, size_t queued) {
     if (queued == 1 || queued == adm->cfg->batch_size || queued == SEGOPS__MAX_EVENTS_PER_REQUEST)
-        segops__gate_kick(adm->gate, false);
+        segops__gate_kick(adm->gate);
 }
 
 /* With a spool: counts one more event not yet written, if the bound allows
@@ -335,7 +335,7 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
             until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
             adm->blocked++; /* makes the queue urgent */
         }
-        segops__gate_kick(adm->gate, true);
+        segops__gate_kick(adm->gate);
         if (!segops__clock_cond_wait(&adm->room, &adm->lock, until) &&
             !(*queued = reserve(adm, len))) {
             err = adm->closed ? SEGOPS_E_STATE : SEGOPS_E_QUEUE_FULL;
@@ -356,7 +356,7 @@ static void settle_evicted(segops__admission_t *adm, size_t count, size_t bytes)
                            .reason = SEGOPS_DROP_QUEUE_OVERFLOW,
                            .message = "the queue was full; the oldest events were dropped"};
     if (segops__ledger_settle(adm->ledger, SEGOPS__HELD_BY_DETACHED, 0, &drop, bytes))
-        segops__gate_kick(adm->gate, true); /* the worker reports it */
+        segops__gate_kick(adm->gate); /* the worker reports it */
 }
 
 segops_err_t segops__admission_track(segops__admission_t *adm, const segops__event_plan_t *plan) {
@@ -575,5 +575,5 @@ void segops__admission_written(segops__admission_t *adm, segops__queue_t *batch,
     atomic_fetch_sub_explicit(&adm->unwritten_count, n, memory_order_relaxed);
     pthread_cond_broadcast(&adm->room); /* room to write, and maybe in memory */
     pthread_mutex_unlock(&adm->lock);
-    if (n) segops__gate_kick(adm->gate, false); /* the worker has new work */
+    if (n) segops__gate_kick(adm->gate); /* the worker has new work */
 }

@@ -288,7 +288,7 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
             err = SEGOPS_E_TIMEOUT;
             break;
         }
-        segops__gate_kick(c->gate, true);
+        segops__gate_kick(c->gate);
         /* Returns at once when a stop deadline passed: the check above ends the loop. */
         segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
                            0);

@@ -64,8 +64,7 @@ uint64_t segops__gate_epoch(segops__gate_t *g) {
     return epoch;
 }
 
-void segops__gate_kick(segops__gate_t *g, bool urgent) {
-    (void)urgent;
+void segops__gate_kick(segops__gate_t *g) {
     pthread_mutex_lock(&g->lock);
     g->epoch++;
     pthread_mutex_unlock(&g->lock);

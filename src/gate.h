@@ -27,10 +27,8 @@ segops__fork_hook_t *segops__gate_fork_hook(segops__gate_t *g);
 
 /* ---- the worker's wake-ups ---- */
 uint64_t segops__gate_epoch(segops__gate_t *g);
-/* Bumps the epoch and wakes the worker. `urgent` has no effect (every kick
- * wakes it): it is to be removed with its callers, four of them in
- * admission.c, which the admission redesign is rewriting. */
-void segops__gate_kick(segops__gate_t *g, bool urgent);
+/* Bumps the epoch and wakes the worker. */
+void segops__gate_kick(segops__gate_t *g);
 /* The worker's idle wait: returns at once if the epoch moved past `epoch`,
  * else when it moves (kicked) or at `until` (monotonic ms). */
 void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until);

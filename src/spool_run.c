@@ -248,7 +248,10 @@ segops_err_t segops__spool_run_new_segment(segops__spool_run_t *run) {
  * never grow. */
 static bool deletable(const segops__spool_run_t *run, size_t i, size_t rd_seg) {
     if (run->own && i + 1 == run->nsegs) return false; /* being written */
-    bool read_past = rd_seg > i || (rd_seg == i && run->rd_off >= run->segs[i].size);
+    /* An empty segment the reader has not reached yet is not read past: its
+     * name still has to tell it which seqs below it are owed. */
+    bool read_past = rd_seg > i || (rd_seg == i && run->rd_off >= run->segs[i].size &&
+                                    run->rd_expected >= run->segs[i].first_seq);
     return read_past && segops__spool_acks_persisted_settled(&run->acks, run->segs[i].first_seq,
                                                              run->segs[i].last_seq);
 }

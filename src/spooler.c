@@ -348,7 +348,7 @@ static void *spool_main(void *arg) {
             next_expire = now + EXPIRE_EVERY_MS;
         }
         if (now >= next_adopt) {
-            if (segops__spool_adopt(sp->spool)) segops__gate_kick(sp->gate, false);
+            if (segops__spool_adopt(sp->spool)) segops__gate_kick(sp->gate);
             next_adopt = now + ADOPT_EVERY_MS;
         }
         report_losses(sp);

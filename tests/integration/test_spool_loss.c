@@ -150,16 +150,9 @@ static void expect_losses(observed_t *o, segops_client_t *client, const harm_t *
 
 /* ---- before the client starts: a run it adopts ---- */
 
-static void adopted_case(damage_t how, size_t victim) {
-    const char *dir = spool_path("adopted");
-    leave_padded_on_disk(&f, dir, 0, EVENTS, PAD);
-    char run[600];
-    only_run(dir, run, sizeof run);
-    seg_list_t segs;
-    list_segments(run, &segs);
-    harm_t h;
-    harm_segment(&segs, victim, how, false, &h);
-
+/* A client adopts the harmed run in dir, delivers what is left and loses
+ * exactly h; `runs_left` run directories remain after it. */
+static void deliver_adopted(const char *dir, const harm_t *h, size_t runs_left) {
     observed_t o;
     segops_options_t *opts = spool_options(&f, 500, dir);
     observe(&o, opts);
@@ -169,12 +162,24 @@ static void adopted_case(damage_t how, size_t victim) {
     assert_int_equal(segops_flush(client, 30000), SEGOPS_OK);
     assert_int_equal(segops_shutdown(client, 10000), SEGOPS_OK);
     assert_conservation(client);
-    expect_losses(&o, client, &h, EVENTS);
+    expect_losses(&o, client, h, EVENTS);
     segops_client_free(client);
+    assert_int_equal(spool_runs(dir, NULL, 0), runs_left);
+    remove_tree(dir);
+}
+
+static void adopted_case(damage_t how, size_t victim) {
+    const char *dir = spool_path("adopted");
+    leave_padded_on_disk(&f, dir, 0, EVENTS, PAD);
+    char run[600];
+    only_run(dir, run, sizeof run);
+    seg_list_t segs;
+    list_segments(run, &segs);
+    harm_t h;
+    harm_segment(&segs, victim, how, false, &h);
     /* Read to its end and settled: removed, so nobody reports it again (a
      * directory the spool did not make keeps it). */
-    assert_int_equal(spool_runs(dir, NULL, 0), how == DIRECTORY ? 1 : 0);
-    remove_tree(dir);
+    deliver_adopted(dir, &h, how == DIRECTORY ? 1 : 0);
 }
 
 static void test_adopted_segment_deleted(void **state) {
@@ -205,6 +210,30 @@ static void test_adopted_segment_in_an_unknown_format(void **state) {
 static void test_adopted_segment_replaced_by_a_directory(void **state) {
     (void)state;
     adopted_case(DIRECTORY, 1);
+}
+
+/* Every segment deleted but an empty last one, as a rotation on a full disk
+ * leaves it: its name still says seqs 1..EVENTS were written. The spool used
+ * to delete that empty segment before its reader saw the name, and every
+ * event vanished unreported (test_spool_soak, seed 288818261). */
+static void test_adopted_segments_deleted_before_an_empty_one(void **state) {
+    (void)state;
+    const char *dir = spool_path("adopted");
+    leave_padded_on_disk(&f, dir, 0, EVENTS, PAD);
+    char run[600];
+    only_run(dir, run, sizeof run);
+    seg_list_t segs;
+    list_segments(run, &segs);
+    for (size_t i = 0; i < segs.n; i++) assert_int_equal(unlink(segs.path[i]), 0);
+    char empty[700];
+    snprintf(empty, sizeof empty, "%s/%016x.seg", run, EVENTS + 1);
+    FILE *fp = fopen(empty, "wx");
+    assert_non_null(fp);
+    assert_int_equal(fclose(fp), 0);
+    harm_t h = {.nlost = EVENTS};
+    for (int i = 0; i < EVENTS; i++) h.lost[i] = true;
+    snprintf(h.named, sizeof h.named, "seqs 1..%d", EVENTS);
+    deliver_adopted(dir, &h, 0);
 }
 
 /* ---- while the client runs: its own run ---- */
@@ -524,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_adopted_segment_cut_at_a_record_boundary),
         cmocka_unit_test(test_adopted_segment_in_an_unknown_format),
         cmocka_unit_test(test_adopted_segment_replaced_by_a_directory),
+        cmocka_unit_test(test_adopted_segments_deleted_before_an_empty_one),
         cmocka_unit_test(test_own_segment_deleted),
         cmocka_unit_test(test_own_segment_emptied),
         cmocka_unit_test(test_own_segment_cut_at_a_record_boundary),

@@ -166,6 +166,12 @@ segops_err_t track_one_padded(segops_client_t *client, int i) {
     return track_with_pad(client, i, SPOOLTEST_PAD, payload);
 }
 
+segops_err_t track_one_with_pad(segops_client_t *client, int i, size_t pad) {
+    char payload[SPOOLTEST_PAD_MAX + 64];
+    assert_true(pad <= SPOOLTEST_PAD_MAX);
+    return track_with_pad(client, i, pad, payload);
+}
+
 /* ---- segment files ---- */
 
 static int cmp_seg_names(const void *a, const void *b) { return strcmp(a, b); }

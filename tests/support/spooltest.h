@@ -41,6 +41,9 @@ void track_numbered_padded(segops_client_t *client, int first, int n, size_t pad
  * padding and returns what segops_track returned. */
 #define SPOOLTEST_PAD 200
 segops_err_t track_one_padded(segops_client_t *client, int i);
+/* The same with pad bytes of padding (at most SPOOLTEST_PAD_MAX). */
+#define SPOOLTEST_PAD_MAX 4096
+segops_err_t track_one_with_pad(segops_client_t *client, int i, size_t pad);
 /* leave_on_disk with padded events and a 1 MiB spool, whose segments are
  * 64 KiB (README: the spool's files). */
 void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_t pad);
