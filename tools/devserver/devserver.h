@@ -139,6 +139,7 @@ typedef struct devsrv_request {
     int status;          /* the status answered; 0 = none (yet, or closed without one) */
     uint32_t events;     /* events queued by a 2xx batch answer; 0 otherwise */
     uint64_t request_no; /* 1-based: batch_requests for a batch, mint_requests for a mint */
+    uint64_t body_bytes; /* the request body's length (batch requests; 0 for a mint) */
 } devsrv_request_t;
 
 /* The log keeps the first DEVSRV_REQUEST_LOG_MAX requests; later ones are not logged. */
