@@ -171,10 +171,10 @@ static void *run_sync_track(void *arg) {
 }
 
 /* batch = false, sync_timeout_ms 300, request_timeout_ms at its maximum and a
- * server that holds its answer for 10 minutes: the call returns
- * SEGOPS_E_TIMEOUT while the server still holds the request (its log entry
- * has no answer yet), and the event is counted dropped. With the default 30 s
- * (or the request timeout) the call would still be waiting. */
+ * server that holds its answer for 20 s: the call returns SEGOPS_E_TIMEOUT
+ * while the server still holds the request (its log entry has no answer yet),
+ * and the event is counted dropped. Were the option ignored (the default 30 s,
+ * or the request timeout), the answer would come first and be delivered. */
 static void sync_timeout_ends_an_unanswered_call(void **state) {
     (void)state;
     fixture_t f;
@@ -184,7 +184,7 @@ static void sync_timeout_ends_an_unanswered_call(void **state) {
     assert_int_equal(segops_options_set_sync_timeout_ms(opts, 300), SEGOPS_OK);
     assert_int_equal(segops_options_set_request_timeout_ms(opts, 600000), SEGOPS_OK);
     fixture_client(&f, opts);
-    assert_int_equal(devsrv_script_text(f.srv, "delay=600000"), 0);
+    assert_int_equal(devsrv_script_text(f.srv, "delay=20000"), 0);
 
     sync_call_t call = {f.client, SEGOPS_E_INTERNAL};
     bounded_thread_t t;
