@@ -181,6 +181,8 @@ static bool apply_fault(devsrv_t *srv, const devsrv__request_t *rq, struct arriv
             }
             if (!a->body || !devsrv__answer_retry_after(a, f->retry_after))
                 devsrv__answer_detail(a, 500, "Out of memory.");
+            a->location = f->location; /* ownership moves to the answer */
+            f->location = NULL;
         }
         return true;
     case DEVSRV_NO_ANSWER:
