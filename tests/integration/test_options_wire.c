@@ -4,7 +4,8 @@
  * - bytes_sent equals the request bodies the server received;
  * - max_request_bytes splits what is queued so no request body exceeds it;
  * - retry_after_max_ms caps the wait a Retry-After asks for (429 and 503);
- * - sync_timeout_ms (batch = false) ends a call whose answer never comes. */
+ * - sync_timeout_ms (batch = false) ends a call whose answer never comes;
+ * - connect_timeout_ms ends a connect that hangs (a full listen backlog). */
 #include "fixture.h"
 #include "spooltest.h"
 
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blackhole.h"
 #include "bounded_thread.h"
 
 /* The log of every batch request the server received (n of them, malloc'd). */
@@ -209,6 +211,51 @@ static void sync_timeout_ends_an_unanswered_call(void **state) {
     fixture_stop(&f);
 }
 
+/* A connect to a full backlog hangs; with connect_timeout_ms 100 each attempt
+ * ends on its own and is retried, so all four attempts (max_retries 3) are
+ * made and the call returns SEGOPS_E_TIMEOUT with the event dropped, long
+ * before the request and sync timeouts (at their maxima) would end it. Were the
+ * option ignored, the first connect would hang for the whole request timeout. */
+static void connect_timeout_ends_a_hanging_connect(void **state) {
+    (void)state;
+    static blackhole_t hole; /* outlives a failed test: an abandoned call may still connect */
+    blackhole_open(&hole);
+    recorder_t rec;
+    recorder_init(&rec);
+    segops_options_t *opts = make_options(NULL, TEST_SK, &rec);
+    assert_int_equal(segops_options_set_api_url(opts, hole.url), SEGOPS_OK);
+    assert_int_equal(segops_options_set_batch(opts, false), SEGOPS_OK);
+    assert_int_equal(segops_options_set_connect_timeout_ms(opts, 100), SEGOPS_OK);
+    assert_int_equal(segops_options_set_request_timeout_ms(opts, 600000), SEGOPS_OK);
+    assert_int_equal(segops_options_set_sync_timeout_ms(opts, 86400000), SEGOPS_OK);
+    assert_int_equal(segops_options_set_max_retries(opts, 3), SEGOPS_OK);
+    assert_int_equal(segops_options_set_retry_backoff_ms(opts, 1, 10), SEGOPS_OK);
+    segops_client_t *client;
+    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
+    segops_options_free(opts);
+
+    sync_call_t call = {client, SEGOPS_E_INTERNAL};
+    bounded_thread_t t;
+    bounded_start(&t, run_sync_track, &call);
+    if (!bounded_join(&t, now_ms() + 60000)) {
+        bounded_abandon(&t);
+        fail_msg(
+            "a track to a hanging connect with connect_timeout_ms 100 still blocked after 60 s");
+    }
+    segops_stats_t st = stats_of(client);
+    printf("%s after %llu attempts\n", segops_strerror(call.result),
+           (unsigned long long)st.requests);
+    assert_int_equal(call.result, SEGOPS_E_TIMEOUT);
+    assert_int_equal(st.requests, 4);
+    assert_int_equal(st.retries, 3);
+    assert_int_equal(st.dropped_retries_exhausted, 1);
+    assert_int_equal(st.pending, 0);
+    assert_conservation(client);
+    segops_client_free(client);
+    recorder_destroy(&rec);
+    blackhole_close(&hole);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(user_agent_suffix_on_the_wire),
@@ -217,6 +264,7 @@ int main(void) {
         cmocka_unit_test(retry_after_max_caps_a_429_quota),
         cmocka_unit_test(retry_after_max_caps_a_503_floor),
         cmocka_unit_test(sync_timeout_ends_an_unanswered_call),
+        cmocka_unit_test(connect_timeout_ends_a_hanging_connect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
