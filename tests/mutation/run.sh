@@ -93,6 +93,9 @@ mutant spool-bound-doubled src/spool.c "test_options_spool" \
 mutant spool-never-synced src/spooler.c "test_options_spool" \
     'bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&' \
     'bool sync = false && sp->appended_since_sync && /* MUTANT */'
+mutant spool-synced-when-off src/spooler.c "test_options_spool" \
+    'bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&' \
+    'bool sync = sp->appended_since_sync && /* MUTANT: syncs with spool_fsync_ms 0 */'
 mutant no-flock-unexplained src/spool_dir.c "test_spool_no_flock" \
     '    case ENOLCK:
 ' \
