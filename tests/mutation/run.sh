@@ -64,6 +64,46 @@ mutant secret-not-wiped src/sign.c "test_secrets" \
     '    OPENSSL_cleanse(secret, strlen(secret));
     segops__free(secret);' \
     '    segops__free(secret); /* MUTANT: not wiped */'
+# Issue 19's untested promises (tests/integration/test_options_*, test_promises_readme,
+# test_spool_no_flock, test_error_codes).
+mutant redirect-followed src/transport_curl.c "test_promises_readme" \
+    'SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);' \
+    'SETOPT(e, CURLOPT_FOLLOWLOCATION, 1L); /* MUTANT */'
+mutant sync-idle-unbounded src/sync_send.c "test_promises_readme" \
+    '#define IDLE_KEPT 8' \
+    '#define IDLE_KEPT 16 /* MUTANT */'
+mutant free-inside-callback src/client.c "test_promises_readme" \
+    '    if (!c || segops__in_callback()) return;' \
+    '    if (!c) return; /* MUTANT: frees inside a callback */'
+mutant user-agent-suffix-lost src/transport_curl.c "test_options_wire" \
+    'cfg->user_agent_suffix ? " " : "",' \
+    '"", /* MUTANT: no space before the suffix */'
+mutant retry-after-uncapped src/pacer.c "test_options_wire" \
+    'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap);' \
+    'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap * 1000); /* MUTANT */'
+mutant sync-timeout-ignored src/sync_send.c "test_options_wire" \
+    '+ ctx->cfg->sync_timeout_ms;' \
+    '+ 30000; /* MUTANT: the default */'
+mutant connect-timeout-ignored src/transport_curl.c "test_options_wire" \
+    'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);' \
+    'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, 600000L); /* MUTANT */'
+mutant spool-bound-doubled src/spool.c "test_options_spool" \
+    'room = s->limits.max_bytes > used ? s->limits.max_bytes - used : 0;' \
+    'room = 2 * s->limits.max_bytes > used ? 2 * s->limits.max_bytes - used : 0; /* MUTANT */'
+mutant spool-never-synced src/spooler.c "test_options_spool" \
+    'bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&' \
+    'bool sync = false && sp->appended_since_sync && /* MUTANT */'
+mutant spool-synced-when-off src/spooler.c "test_options_spool" \
+    'bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&' \
+    'bool sync = sp->appended_since_sync && /* MUTANT: syncs with spool_fsync_ms 0 */'
+mutant no-flock-unexplained src/spool_dir.c "test_spool_no_flock" \
+    '    case ENOLCK:
+' \
+    '    /* MUTANT: ENOLCK unexplained */
+'
+mutant random-failure-ignored src/sign.c "test_error_codes" \
+    'if (segops__random_bytes(b, sizeof b) != SEGOPS_OK) {' \
+    'if (segops__random_bytes(b, sizeof b) != SEGOPS_OK && 0) { /* MUTANT */'
 
 selected=("$@")
 wanted() { # wanted NAME: whether the command line selects it

@@ -44,6 +44,7 @@ static void arrive(devsrv_t *srv, const devsrv__request_t *rq, struct arrival *a
     ar->arrival_ms = devsrv__clock_ms(CLOCK_MONOTONIC);
     ar->log_index = devsrv__reqlog_add_locked(&srv->reqlog, DEVSRV_REQUEST_BATCH, ar->request_no,
                                               ar->arrival_ms, devsrv__clock_ms(CLOCK_REALTIME));
+    if (ar->log_index != DEVSRV__REQLOG_NONE) srv->reqlog.v[ar->log_index].body_bytes = rq->total;
     ar->verdict = devsrv__plan_admit(&srv->plan, false, ar->arrival_ms, &ar->retry_after_s);
     if (ar->verdict == DEVSRV__REFUSED_PLAN) srv->stats.plan_refused++;
     if (ar->verdict == DEVSRV__REFUSED_BURST) srv->stats.burst_refused++;
@@ -180,6 +181,8 @@ static bool apply_fault(devsrv_t *srv, const devsrv__request_t *rq, struct arriv
             }
             if (!a->body || !devsrv__answer_retry_after(a, f->retry_after))
                 devsrv__answer_detail(a, 500, "Out of memory.");
+            a->location = f->location; /* ownership moves to the answer */
+            f->location = NULL;
         }
         return true;
     case DEVSRV_NO_ANSWER:

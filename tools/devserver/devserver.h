@@ -95,6 +95,7 @@ typedef struct devsrv_fault {
     const char *retry_after; /* DEVSRV_STATUS: Retry-After header value, NULL = none */
     const char *body;        /* DEVSRV_STATUS: response body, NULL = a small JSON error */
     uint32_t delay_ms;       /* DEVSRV_DELAY */
+    const char *location;    /* DEVSRV_STATUS: Location header value (a redirect), NULL = none */
 } devsrv_fault_t;
 
 /* One accepted event as the server recorded it (after any user_id rewrite). */
@@ -139,6 +140,7 @@ typedef struct devsrv_request {
     int status;          /* the status answered; 0 = none (yet, or closed without one) */
     uint32_t events;     /* events queued by a 2xx batch answer; 0 otherwise */
     uint64_t request_no; /* 1-based: batch_requests for a batch, mint_requests for a mint */
+    uint64_t body_bytes; /* the request body's length (batch requests; 0 for a mint) */
 } devsrv_request_t;
 
 /* The log keeps the first DEVSRV_REQUEST_LOG_MAX requests; later ones are not logged. */
@@ -173,7 +175,8 @@ int devsrv_resume(devsrv_t *srv);
 void devsrv_script(devsrv_t *srv, const devsrv_fault_t *faults, size_t count);
 /* Parses and appends a textual script: comma-separated items
  *   503 | 429:ra=2 | 500:body={...} | delay=250 | noanswer | close | closemid
- * A status takes options in any order: 429:ra=2:body={"detail":"x"}. A JSON body
+ * A status takes options in any order: 429:ra=2:body={"detail":"x"}; a redirect's
+ * Location is quoted: 307:loc="http://127.0.0.1:8080/api/ingestion/track/batch/". A JSON body
  * may hold commas; an HTTP-date Retry-After is quoted: 503:ra="Wed, 21 Oct 2015 07:28:00 GMT".
  * DEVSRV_CLOSE_MID sends the status line, so it counts in batch_accepted when 2xx.
  * Returns 0, or -1 for a malformed script (nothing appended). */

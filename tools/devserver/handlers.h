@@ -39,6 +39,7 @@ typedef struct devsrv__answer {
     char *body;         /* malloc'd JSON owned by the answer; NULL = {"detail": detail} */
     const char *detail; /* fixed text */
     char *retry_after;  /* malloc'd Retry-After value owned by the answer; NULL = none */
+    char *location;     /* malloc'd Location value owned by the answer; NULL = none */
 } devsrv__answer_t;
 
 /* Sets an error answer {"detail": detail}. */

@@ -120,12 +120,14 @@ static enum MHD_Result send_answer(devsrv_t *srv, struct MHD_Connection *conn,
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
             if (a->retry_after)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, a->retry_after);
+            if (a->location) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, a->location);
             ret = MHD_queue_response(conn, a->status, r);
             MHD_destroy_response(r);
         }
     }
     free(a->body);
     free(a->retry_after);
+    free(a->location);
     return ret; /* MHD_NO closes the connection without a response */
 }
 

@@ -18,6 +18,7 @@
 void devsrv__fault_clear(devsrv__fault_t *f) {
     free(f->retry_after);
     free(f->body);
+    free(f->location);
     memset(f, 0, sizeof *f);
 }
 
@@ -86,6 +87,12 @@ static bool parse_status_options(const char **pp, devsrv__fault_t *f) {
                 p = v + strcspn(v, ",:");
             }
             if (!f->retry_after) return false;
+        } else if (strncmp(p, "loc=\"", 5) == 0 && !f->location) {
+            v = p + 5; /* quoted: a URL holds colons */
+            ve = strchr(v, '"');
+            if (!ve || ve == v || !(f->location = devsrv__dupmem(v, (size_t)(ve - v))))
+                return false;
+            p = ve + 1;
         } else if (strncmp(p, "body=", 5) == 0 && !f->body) {
             v = p + 5;
             if (*v == '{' || *v == '[') /* JSON bodies may hold commas */
@@ -150,7 +157,8 @@ void devsrv_script(devsrv_t *srv, const devsrv_fault_t *faults, size_t count) {
         items[i].delay_ms = faults[i].delay_ms;
         if ((faults[i].retry_after &&
              !(items[i].retry_after = devsrv__dupstr(faults[i].retry_after))) ||
-            (faults[i].body && !(items[i].body = devsrv__dupstr(faults[i].body))))
+            (faults[i].body && !(items[i].body = devsrv__dupstr(faults[i].body))) ||
+            (faults[i].location && !(items[i].location = devsrv__dupstr(faults[i].location))))
             break;
     }
     pthread_mutex_lock(&srv->mu);

@@ -10,6 +10,7 @@ typedef struct devsrv__fault {
     int status;
     char *retry_after; /* malloc'd or NULL */
     char *body;        /* malloc'd or NULL */
+    char *location;    /* malloc'd Location header value or NULL */
     uint32_t delay_ms;
 } devsrv__fault_t;
 
