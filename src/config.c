@@ -160,10 +160,15 @@ segops_err_t segops_options_set_api_key(segops_options_t *opts, const char *key)
     if (!opts) return NO_OPTS("api_key");
     segops_err_t err = SEGOPS_E_INVALID_ARG;
     const char *why = key ? not_printable_ascii(key, 1024) : "is NULL";
-    if (!why && ((strncmp(key, "sk_", 3) != 0 && strncmp(key, "pk_", 3) != 0) || !key[3])) {
-        why = key[3] ? "does not start with sk_ or pk_ (the prefix chooses the mode)"
-                     : "has nothing after its sk_/pk_ prefix";
-        err = SEGOPS_E_CONFIG; /* the prefix chooses the mode; anything else is misconfigured */
+    if (!why) {
+        /* strncmp stops at a shorter key's NUL, so key[3] is read only past a prefix. */
+        bool prefixed = strncmp(key, "sk_", 3) == 0 || strncmp(key, "pk_", 3) == 0;
+        if (!prefixed)
+            why = "does not start with sk_ or pk_ (the prefix chooses the mode)";
+        else if (!key[3])
+            why = "has nothing after its sk_/pk_ prefix";
+        /* the prefix chooses the mode; anything else is misconfigured */
+        if (why) err = SEGOPS_E_CONFIG;
     }
     if (why) {
         snprintf(opts->api_key_refused, sizeof opts->api_key_refused, "the key %s", why);

@@ -54,6 +54,9 @@ static void test_every_setter_says_why(void **state) {
     EXPECT(segops_options_set_api_key(o, "LASTERR_CANARY"), SEGOPS_E_CONFIG,
            "does not start with sk_ or pk_");
     EXPECT(segops_options_set_api_key(o, "sk_"), SEGOPS_E_CONFIG, "nothing after its sk_/pk_");
+    /* Keys shorter than a prefix (fuzz_options read past the end of one). */
+    EXPECT(segops_options_set_api_key(o, "s"), SEGOPS_E_CONFIG, "does not start with sk_ or pk_");
+    EXPECT(segops_options_set_api_key(o, "sk"), SEGOPS_E_CONFIG, "does not start with sk_ or pk_");
     EXPECT(segops_options_set_api_key(o, ""), SEGOPS_E_INVALID_ARG, "the key is empty");
     EXPECT(segops_options_set_api_key(o, NULL), SEGOPS_E_INVALID_ARG, "the key is NULL");
     EXPECT(segops_options_set_api_key(o, "sk_caf\xc3\xa9"), SEGOPS_E_INVALID_ARG, "non-ASCII");
