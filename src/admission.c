@@ -364,6 +364,13 @@ static void release_evicted_during_walk(segops__event_t *head, uint64_t count) {
 
 size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch, size_t max_events,
                               size_t max_bytes, size_t *bytes) {
+    uint64_t first;
+    return segops__admission_take_at(adm, batch, max_events, max_bytes, bytes, &first);
+}
+
+size_t segops__admission_take_at(segops__admission_t *adm, segops__event_t **batch,
+                                 size_t max_events, size_t max_bytes, size_t *bytes,
+                                 uint64_t *first) {
     pthread_mutex_lock(&adm->lock);
     for (;;) {
         collect(adm);
@@ -392,7 +399,7 @@ size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch,
         segops__queue_detach(&adm->queue, batch, n, walked_bytes);
         *bytes = walked_bytes - n; /* peek counted a comma per event */
         unreserve(adm, n, *bytes);
-        segops__ledger_take(adm->ledger, n, *bytes);
+        *first = segops__ledger_take(adm->ledger, n, *bytes);
         if (adm->blocked) pthread_cond_broadcast(&adm->room); /* there is room now */
         pthread_mutex_unlock(&adm->lock);
         return n;
@@ -416,4 +423,11 @@ size_t segops__admission_drop_all(segops__admission_t *adm, const segops__drop_t
         segops__ledger_settle(adm->ledger, SEGOPS__HELD_BY_DETACHED, 0, &drop, bytes);
     }
     return n;
+}
+
+int64_t segops__admission_oldest_tracked_ms(segops__admission_t *adm) {
+    pthread_mutex_lock(&adm->lock);
+    int64_t oldest = adm->queue.head ? adm->queue.head->tracked_ms : 0;
+    pthread_mutex_unlock(&adm->lock);
+    return oldest;
 }
