@@ -68,6 +68,7 @@ static segops_err_t plan_ids(const segops_event_t *ev, int64_t now_ms, segops__e
     if (ev->anonymous_id && !measure_id(ev->anonymous_id, &plan->anon_len, &plan->anon_esc))
         return SEGOPS_E_INVALID_ARG;
 
+    plan->tracked_ms = now_ms;
     int64_t stamp_ms = now_ms;
     if (ev->occurred_at &&
         !segops__rfc3339_parse_ms(ev->occurred_at, strlen(ev->occurred_at), &stamp_ms))
@@ -131,4 +132,5 @@ void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *eve
     *d++ = '}';
     *d = '\0';
     event->len = (uint32_t)plan->len;
+    event->tracked_ms = plan->tracked_ms;
 }

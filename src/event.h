@@ -13,6 +13,7 @@ typedef struct segops__event {
     uint32_t len;               /* bytes of json, without the NUL */
     uint32_t block_offset;      /* from the start of its pool block (event_pool.c) */
     uint64_t spool_pos;         /* where the spool keeps it (spooler.h); 0: not spooled */
+    int64_t tracked_ms;         /* wall clock at track (stats latencies); 0: read from a spool */
     char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
 
@@ -25,7 +26,8 @@ typedef struct segops__event_plan {
     size_t type_len, type_esc;
     size_t anon_len, anon_esc;
     size_t payload_len;
-    size_t len; /* bytes of the encoded JSON object */
+    size_t len;         /* bytes of the encoded JSON object */
+    int64_t tracked_ms; /* now_ms of prepare */
     char stamp[SEGOPS__RFC3339_MS_LEN + 1];
 } segops__event_plan_t;
 

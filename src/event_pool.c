@@ -59,6 +59,7 @@ static segops__event_t *carve(segops__pool_block_t *b, size_t offset, size_t jso
     event->next = NULL;
     event->len = (uint32_t)json_len;
     event->spool_pos = 0;
+    event->tracked_ms = 0;
     event->block_offset = (uint32_t)(offsetof(segops__pool_block_t, data) + offset);
     return event;
 }
