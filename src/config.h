@@ -39,10 +39,11 @@ struct segops_options {
     char *user_agent_suffix;
     bool allow_insecure_http;
     uint32_t max_requests_per_minute; /* 0 = no limit of the application's own */
-    char *spool_dir; /* NULL: no spool */
+    char *spool_dir;                  /* NULL: no spool */
     uint64_t spool_max_bytes;
     uint64_t spool_max_age_ms;
     uint32_t spool_fsync_ms; /* 0: never */
+    uint32_t max_in_flight;  /* batch requests in flight at once, 1..SEGOPS__MAX_IN_FLIGHT */
 };
 
 /* The largest max_queue_bytes: 4 GiB where size_t has 64 bits. Where it has 32

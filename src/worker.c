@@ -1,4 +1,4 @@
-/* The worker thread (see worker.h). */
+/* The worker thread and its senders (see worker.h). */
 #include "worker.h"
 
 #include <pthread.h>
@@ -7,14 +7,31 @@
 #include "clock.h"
 #include "log.h"
 
+/* One sender thread: it delivers the batches the worker hands it, one at a
+ * time, on its own transport (connection). */
+typedef struct sender_slot {
+    segops__worker_t *w;
+    pthread_t thread;
+    pthread_cond_t handed; /* a batch was handed over, or quit */
+    bool started;
+    bool quit;
+    segops__transport_t *transport;
+    segops__sender_t sender;
+    size_t n;          /* events handed over; 0: idle */
+    int64_t oldest_ms; /* the oldest tracked_ms among them (0: unknown) */
+    segops__event_t *batch[SEGOPS__MAX_EVENTS_PER_REQUEST];
+} sender_slot_t;
+
 struct segops__worker {
     const segops__deliver_ctx_t *ctx;
     segops__admission_t *adm;
     segops__spooler_t *sp;
-    pthread_mutex_t lock; /* started, thread, transport */
+    pthread_mutex_t lock; /* started, thread, and every slot's state */
     bool started;
     pthread_t thread;
-    segops__transport_t *transport;
+    size_t senders; /* max_in_flight */
+    size_t busy;    /* slots holding a batch */
+    sender_slot_t *slots;
     segops__fork_hook_t fork_hook;
 };
 
@@ -23,11 +40,19 @@ static void fork_parent(void *arg) { pthread_mutex_unlock(&((segops__worker_t *)
 
 static void fork_child(void *arg) {
     segops__worker_t *w = arg;
-    /* The parent's worker does not exist here. Its curl handles must never be
-     * used or cleaned up (that could end the parent's TLS session): close our
-     * copies of their descriptors only. */
-    if (w->transport) segops__transport_abandon_in_child(w->transport);
-    w->transport = NULL;
+    /* The parent's worker and senders do not exist here. Their curl handles
+     * must never be used or cleaned up (that could end the parent's TLS
+     * session): close our copies of their descriptors only. The parent's
+     * batches are the parent's. */
+    for (size_t i = 0; i < w->senders; i++) {
+        sender_slot_t *slot = &w->slots[i];
+        if (slot->transport) segops__transport_abandon_in_child(slot->transport);
+        slot->transport = NULL;
+        slot->started = slot->quit = false;
+        slot->n = 0;
+        segops__clock_cond_init(&slot->handed);
+    }
+    w->busy = 0;
     w->started = false;
     pthread_mutex_unlock(&w->lock);
 }
@@ -40,19 +65,107 @@ segops_err_t segops__worker_new(const segops__deliver_ctx_t *ctx, segops__admiss
     w->ctx = ctx;
     w->adm = adm;
     w->sp = sp;
+    w->senders = ctx->cfg->max_in_flight;
     pthread_mutex_init(&w->lock, NULL);
     w->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, w, NULL, NULL};
+    if (!(w->slots = segops__calloc(w->senders, sizeof *w->slots))) return SEGOPS_E_NOMEM;
+    for (size_t i = 0; i < w->senders; i++) {
+        w->slots[i].w = w;
+        segops__clock_cond_init(&w->slots[i].handed);
+    }
     return SEGOPS_OK;
 }
 
 void segops__worker_free(segops__worker_t *w) {
     if (!w) return;
-    segops__transport_free(w->transport);
+    for (size_t i = 0; w->slots && i < w->senders; i++) {
+        segops__transport_free(w->slots[i].transport);
+        pthread_cond_destroy(&w->slots[i].handed);
+    }
+    segops__free(w->slots);
     pthread_mutex_destroy(&w->lock);
     segops__free(w);
 }
 
 segops__fork_hook_t *segops__worker_fork_hook(segops__worker_t *w) { return &w->fork_hook; }
+
+/* A sender thread: delivers what it is handed until told to quit. */
+static void *sender_main(void *arg) {
+    sender_slot_t *slot = arg;
+    segops__worker_t *w = slot->w;
+    segops__mark_worker_thread(); /* frees room for blocked tracks: must never block on it */
+    pthread_setname_np(pthread_self(), "segops-sender");
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!slot->n && !slot->quit) pthread_cond_wait(&slot->handed, &w->lock);
+        if (!slot->n) break;
+        pthread_mutex_unlock(&w->lock);
+        segops__deliver(&slot->sender, slot->batch, slot->n); /* settles every event */
+        pthread_mutex_lock(&w->lock);
+        slot->n = 0;
+        w->busy--;
+        /* The worker may be waiting for a free sender. */
+        segops__gate_kick(w->ctx->gate, true);
+    }
+    pthread_mutex_unlock(&w->lock);
+    segops__sender_release(&slot->sender);
+    return NULL;
+}
+
+/* Starts a thread with every signal blocked in it: the host's signal handlers
+ * must never run on our threads. */
+static bool start_thread(pthread_t *thread, void *(*fn)(void *), void *arg) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0;
+}
+
+/* Starts the sender threads (the first use in this process). False when a
+ * thread could not start: the worker then sends with those that did. */
+static size_t start_senders(segops__worker_t *w) {
+    pthread_mutex_lock(&w->lock);
+    size_t started = 0;
+    for (size_t i = 0; i < w->senders; i++) {
+        sender_slot_t *slot = &w->slots[i];
+        segops__sender_release(&slot->sender); /* a forked child's copy of the parent's */
+        segops__sender_init(&slot->sender, w->ctx, slot->transport, SEGOPS__HELD_BY_BATCH);
+        slot->quit = false;
+        slot->started = slot->transport && start_thread(&slot->thread, sender_main, slot);
+        started += slot->started;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return started;
+}
+
+static void stop_senders(segops__worker_t *w) {
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < w->senders; i++) {
+        w->slots[i].quit = true;
+        pthread_cond_signal(&w->slots[i].handed);
+    }
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < w->senders; i++)
+        if (w->slots[i].started) pthread_join(w->slots[i].thread, NULL);
+}
+
+/* The idle sender to hand the next batch to (the lowest, so one request at a
+ * time keeps reusing one connection), or NULL. Lock held. */
+static sender_slot_t *idle_sender(segops__worker_t *w) {
+    for (size_t i = 0; i < w->senders; i++)
+        if (w->slots[i].started && !w->slots[i].n) return &w->slots[i];
+    return NULL;
+}
+
+static int64_t oldest_tracked(segops__event_t *const *events, size_t n) {
+    int64_t oldest = 0;
+    for (size_t i = 0; i < n; i++)
+        if (events[i]->tracked_ms && (!oldest || events[i]->tracked_ms < oldest))
+            oldest = events[i]->tracked_ms;
+    return oldest;
+}
 
 static void *worker_main(void *arg) {
     segops__worker_t *w = arg;
@@ -61,9 +174,7 @@ static void *worker_main(void *arg) {
     segops__gate_t *gate = ctx->gate;
     segops__mark_worker_thread();
     pthread_setname_np(pthread_self(), "segops-worker"); /* visible in top, gdb, /proc */
-    segops__sender_t sender;
-    segops__sender_init(&sender, ctx, w->transport, SEGOPS__HELD_BY_BATCH);
-    segops__event_t *batch[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    size_t senders = start_senders(w);
     /* The budget leaves room for the {"events":[…]} wrapper around the events. */
     const size_t max_bytes = cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES;
 
@@ -79,6 +190,7 @@ static void *worker_main(void *arg) {
         segops__ledger_report_deferred(ctx->ledger);
         bool stopping = segops__gate_stopping(gate);
         if (stopping && segops__gate_past_deadline(gate)) break;
+        if (!senders) break; /* no thread could start: the stop drops what is queued */
         segops__queue_state_t st;
         segops__admission_state(w->adm, &st);
         /* With the memory queue empty, the spool's backlog (spilled, or left by
@@ -105,31 +217,55 @@ static void *worker_main(void *arg) {
         bool wanted =
             from_disk || (st.count && (full || urgent || waited || st.count >= cfg->batch_size ||
                                        tick_upto > st.head));
-        int64_t at = wanted ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
-        if (!wanted || at > now) {
+        /* Adaptive, not blind: a second request goes only for a full request's
+         * worth or an urgent one, and never while a failing one probes for all. */
+        pthread_mutex_lock(&w->lock);
+        sender_slot_t *slot = idle_sender(w);
+        bool busy = w->busy > 0;
+        pthread_mutex_unlock(&w->lock);
+        if (busy && (!(full || urgent) || (ctx->probe && segops__probe_failing(ctx->probe))))
+            wanted = false;
+        int64_t at =
+            wanted && slot ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
+        if (!wanted || !slot || at > now) { /* a finishing sender kicks the gate */
             int64_t wake = SEGOPS__MIN(at, next_tick);
             if (st.count && !wanted) wake = SEGOPS__MIN(wake, waiting_since + max_wait);
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
             segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
         }
+        segops__sender_t *sender = &slot->sender;
         size_t bytes, n;
+        uint64_t first = 0;
         if (from_disk) {
-            n = segops__spooler_read(w->sp, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+            n = segops__spooler_read(w->sp, slot->batch, SEGOPS__ARRAY_LEN(slot->batch), max_bytes,
+                                     &bytes);
             if (!n) { /* all of it is settling or unreadable now: look again soon */
-                if (stopping) break;
+                if (stopping && !busy) break;
                 segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS, false);
                 continue;
             }
         } else {
-            n = segops__admission_take(w->adm, batch, SEGOPS__ARRAY_LEN(batch), max_bytes, &bytes);
+            n = segops__admission_take_at(w->adm, slot->batch, SEGOPS__ARRAY_LEN(slot->batch),
+                                          max_bytes, &bytes, &first);
         }
-        sender.held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
         if (!from_disk) waiting_since = st.count > n ? now : 0; /* what stays waits anew */
-        sender.full = full;
-        sender.urgent = urgent;
-        if (n) segops__deliver(&sender, batch, n); /* settles every event */
+        if (!n) continue;
+        sender->held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
+        sender->pos = first;
+        sender->full = full;
+        sender->urgent = urgent;
+        /* Begun here, so the next look already counts it against the plan. */
+        sender->begun_at = segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now : 0;
+        pthread_mutex_lock(&w->lock);
+        slot->oldest_ms = oldest_tracked(slot->batch, n);
+        slot->n = n;
+        w->busy++;
+        pthread_cond_signal(&slot->handed);
+        pthread_mutex_unlock(&w->lock);
     }
+    /* Every request in flight ends (delivered, or at the stop deadline). */
+    stop_senders(w);
     /* What the stop deadline left: reported, then counted; with a spool it
      * stays on disk for the next client instead. */
     const segops__drop_t leftovers = {.code = SEGOPS_E_TIMEOUT,
@@ -137,7 +273,6 @@ static void *worker_main(void *arg) {
                                       .message = "not delivered by the shutdown deadline"};
     segops__admission_drop_all(w->adm, segops__deliver_durable(ctx) ? NULL : &leftovers);
     segops__ledger_report_deferred(ctx->ledger);
-    segops__sender_release(&sender);
     return NULL;
 }
 
@@ -145,16 +280,11 @@ segops_err_t segops__worker_ensure(segops__worker_t *w) {
     pthread_mutex_lock(&w->lock);
     segops_err_t err = SEGOPS_OK;
     if (w->started || segops__admission_closed(w->adm)) goto out;
-    if (!w->transport && (err = segops__transport_new(w->ctx->cfg, &w->transport)) != SEGOPS_OK)
-        goto out;
-    /* The host's signal handlers must never run on our thread: block everything
-     * while creating it (the new thread inherits the mask), then restore. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&w->thread, NULL, worker_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    for (size_t i = 0; i < w->senders; i++)
+        if (!w->slots[i].transport &&
+            (err = segops__transport_new(w->ctx->cfg, &w->slots[i].transport)) != SEGOPS_OK)
+            goto out;
+    if (!start_thread(&w->thread, worker_main, w)) {
         err = SEGOPS_E_INTERNAL;
         goto out;
     }
@@ -168,8 +298,20 @@ out:
 void segops__worker_join(segops__worker_t *w, int64_t deadline) {
     pthread_mutex_lock(&w->lock);
     bool started = w->started;
-    /* A transfer in flight must end at the deadline, not at its own timeout. */
-    if (deadline && w->transport) segops__transport_set_deadline(w->transport, deadline);
+    /* Every transfer in flight must end at the deadline, not at its own timeout. */
+    for (size_t i = 0; deadline && i < w->senders; i++)
+        if (w->slots[i].transport) segops__transport_set_deadline(w->slots[i].transport, deadline);
     pthread_mutex_unlock(&w->lock);
     if (started) pthread_join(w->thread, NULL);
+}
+
+int64_t segops__worker_oldest_in_flight_ms(segops__worker_t *w) {
+    pthread_mutex_lock(&w->lock);
+    int64_t oldest = 0;
+    for (size_t i = 0; i < w->senders; i++) {
+        int64_t t = w->slots[i].n ? w->slots[i].oldest_ms : 0;
+        if (t && (!oldest || t < oldest)) oldest = t;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return oldest;
 }

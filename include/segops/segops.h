@@ -285,6 +285,20 @@ SEGOPS_API segops_err_t segops_options_set_spool_max_age_ms(segops_options_t *op
  * can take to the last N ms, at the cost of one fdatasync per interval (about a
  * millisecond on an SSD, tens on a spinning disk). */
 SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts, uint32_t ms);
+/* Batch requests the client may have in flight at once (default 4, 1..16), each
+ * on a sender thread with its own connection. At 200 ms per request one request
+ * at a time carries about 2,500 events/s; four carry 10,000. More requests in
+ * flight never mean more requests per minute: every request start counts
+ * against the plan (max_requests_per_minute and what a 429 taught), partial
+ * requests still go at most once per 1.05 s, a second request starts only when
+ * a full one's worth (500 events or max_request_bytes) waits or a flush or
+ * shutdown is waiting, and while a request is failing (network error, 5xx, 429)
+ * one request at a time probes the server for all. Ignored with batch = false.
+ * Order: the events of one request keep the order they were tracked in (per
+ * thread), but two requests in flight may arrive in either order; occurred_at
+ * (stamped at track, to the millisecond) always orders events. Set 1 to keep
+ * a thread's events arriving in the order it tracked them. */
+SEGOPS_API segops_err_t segops_options_set_max_in_flight(segops_options_t *opts, uint32_t n);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -342,6 +356,17 @@ typedef struct segops_stats {
     uint64_t spool_write_failures;  /* events a spool write failed for (disk full, I/O error) */
     uint64_t dropped_spool_corrupt; /* dropped: damaged spool records */
     uint64_t dropped_expired;       /* dropped: older than spool_max_age_ms */
+    /* What operators watch (batch mode; 0 with batch = false). The latencies
+     * are over the last 1,024 requests (a fixed histogram of 1 ms .. 10 min in
+     * buckets about 10% wide, so a percentile is exact to about 10%); 0 until
+     * a request was delivered. */
+    uint64_t requests_in_flight;    /* batch requests begun and not yet answered, now */
+    uint64_t oldest_pending_age_ms; /* age (since track) of the oldest event not yet
+                                       delivered or dropped, now; 0 when none */
+    uint64_t delivery_delay_p50_ms; /* track to delivery (the 2xx answer), per event ... */
+    uint64_t delivery_delay_p99_ms; /* ... of the events of the last 1,024 delivered requests */
+    uint64_t request_rtt_p50_ms;    /* one batch POST, begin to answer (any answer) ... */
+    uint64_t request_rtt_p99_ms;    /* ... over the last 1,024 POSTs */
 } segops_stats_t;
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and
