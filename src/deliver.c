@@ -41,6 +41,13 @@ segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *e
     return segops__buf_append(body, "]}", 2);
 }
 
+/* n of the sender's events end now: once none is left, none is the oldest
+ * pending (before the ledger counts them, so a flush never sees it stale). */
+static void forget_settled(segops__sender_t *s, size_t n) {
+    s->unsettled -= SEGOPS__MIN(n, s->unsettled);
+    if (!s->unsettled) __atomic_store_n(&s->oldest_ms, 0, __ATOMIC_RELAXED);
+}
+
 /* Settles n events: `delivered` of them delivered, the rest dropped as described. */
 static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size_t delivered,
                    segops_err_t code, segops_drop_reason_t reason, int status,
@@ -56,6 +63,7 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
         segops__metrics_delivered(s->ctx->metrics, events, n, segops__clock_realtime_ms());
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
+    forget_settled(s, n);
     segops__ledger_settle_at(s->ctx->ledger, s->held_by, s->pos, delivered, &drop, bytes);
     s->pos += n;
     s->outcome = drop.count ? code : SEGOPS_OK;
@@ -65,6 +73,7 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
  * pending, neither delivered nor dropped. */
 static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n) {
     segops__event_release(events, n);
+    forget_settled(s, n);
     segops__ledger_park_at(s->ctx->ledger, s->held_by, s->pos, n);
     s->pos += n;
     s->outcome = SEGOPS_E_TIMEOUT;

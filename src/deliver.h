@@ -48,6 +48,9 @@ typedef struct segops__sender {
     segops__transport_t *transport;
     segops__held_by_t held_by; /* the worker's batch (reports drops) or a sync send */
     uint64_t pos;              /* a batch's ledger position (segops__ledger_settle_at) */
+    size_t unsettled;          /* events handed over and not settled yet ... */
+    int64_t oldest_ms;         /* ... the oldest tracked_ms among them, 0 once none (atomic:
+                                  the stats read it) */
     int64_t begun_at;   /* the worker began the first request with the pacer at this time; 0: not */
     int64_t deadline;   /* a sync send's own deadline (monotonic ms), 0 = none */
     bool full;          /* the batch fills a request: the pacing interval does not hold it */

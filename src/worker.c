@@ -257,8 +257,9 @@ static void *worker_main(void *arg) {
         sender->urgent = urgent;
         /* Begun here, so the next look already counts it against the plan. */
         sender->begun_at = segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now : 0;
+        sender->unsettled = n;
+        __atomic_store_n(&sender->oldest_ms, oldest_tracked(slot->batch, n), __ATOMIC_RELAXED);
         pthread_mutex_lock(&w->lock);
-        slot->oldest_ms = oldest_tracked(slot->batch, n);
         slot->n = n;
         w->busy++;
         pthread_cond_signal(&slot->handed);
@@ -309,7 +310,7 @@ int64_t segops__worker_oldest_in_flight_ms(segops__worker_t *w) {
     pthread_mutex_lock(&w->lock);
     int64_t oldest = 0;
     for (size_t i = 0; i < w->senders; i++) {
-        int64_t t = w->slots[i].n ? w->slots[i].oldest_ms : 0;
+        int64_t t = __atomic_load_n(&w->slots[i].sender.oldest_ms, __ATOMIC_RELAXED);
         if (t && (!oldest || t < oldest)) oldest = t;
     }
     pthread_mutex_unlock(&w->lock);

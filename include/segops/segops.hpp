@@ -615,6 +615,9 @@ class Options {
     Options &max_retries(std::uint32_t n) {
         return note("max_retries", segops_options_set_max_retries(opts_, n));
     }
+    Options &max_in_flight(std::uint32_t n) {
+        return note("max_in_flight", segops_options_set_max_in_flight(opts_, n));
+    }
     Options &retry_backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap) {
         std::uint32_t b = 0, c = 0;
         if (!to_u32(base, &b) || !to_u32(cap, &c))
