@@ -35,6 +35,8 @@ struct segops__worker {
     segops__fork_hook_t fork_hook;
 };
 
+static void stop_senders(segops__worker_t *w);
+
 static void fork_prepare(void *arg) { pthread_mutex_lock(&((segops__worker_t *)arg)->lock); }
 static void fork_parent(void *arg) { pthread_mutex_unlock(&((segops__worker_t *)arg)->lock); }
 
@@ -78,6 +80,7 @@ segops_err_t segops__worker_new(const segops__deliver_ctx_t *ctx, segops__admiss
 
 void segops__worker_free(segops__worker_t *w) {
     if (!w) return;
+    if (w->slots) stop_senders(w); /* started, but the worker thread could not start */
     for (size_t i = 0; w->slots && i < w->senders; i++) {
         segops__transport_free(w->slots[i].transport);
         pthread_cond_destroy(&w->slots[i].handed);
@@ -123,23 +126,24 @@ static bool start_thread(pthread_t *thread, void *(*fn)(void *), void *arg) {
     return rc == 0;
 }
 
-/* Starts the sender threads (the first use in this process). False when a
- * thread could not start: the worker then sends with those that did. */
-static size_t start_senders(segops__worker_t *w) {
-    pthread_mutex_lock(&w->lock);
-    size_t started = 0;
+/* Starts the sender threads that are not running (the first use in this
+ * process) and returns how many run. Lock held. */
+static size_t start_senders_locked(segops__worker_t *w) {
+    size_t running = 0;
     for (size_t i = 0; i < w->senders; i++) {
         sender_slot_t *slot = &w->slots[i];
-        segops__sender_release(&slot->sender); /* a forked child's copy of the parent's */
-        segops__sender_init(&slot->sender, w->ctx, slot->transport, SEGOPS__HELD_BY_BATCH);
-        slot->quit = false;
-        slot->started = slot->transport && start_thread(&slot->thread, sender_main, slot);
-        started += slot->started;
+        if (!slot->started && slot->transport) {
+            segops__sender_release(&slot->sender); /* a forked child's copy of the parent's */
+            segops__sender_init(&slot->sender, w->ctx, slot->transport, SEGOPS__HELD_BY_BATCH);
+            slot->quit = false;
+            slot->started = start_thread(&slot->thread, sender_main, slot);
+        }
+        running += slot->started;
     }
-    pthread_mutex_unlock(&w->lock);
-    return started;
+    return running;
 }
 
+/* Tells every sender to quit once its request is settled, and joins them. */
 static void stop_senders(segops__worker_t *w) {
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; i < w->senders; i++) {
@@ -147,8 +151,11 @@ static void stop_senders(segops__worker_t *w) {
         pthread_cond_signal(&w->slots[i].handed);
     }
     pthread_mutex_unlock(&w->lock);
-    for (size_t i = 0; i < w->senders; i++)
-        if (w->slots[i].started) pthread_join(w->slots[i].thread, NULL);
+    for (size_t i = 0; i < w->senders; i++) {
+        if (!w->slots[i].started) continue;
+        pthread_join(w->slots[i].thread, NULL);
+        w->slots[i].started = false;
+    }
 }
 
 /* The idle sender to hand the next batch to (the lowest, so one request at a
@@ -174,7 +181,6 @@ static void *worker_main(void *arg) {
     segops__gate_t *gate = ctx->gate;
     segops__mark_worker_thread();
     pthread_setname_np(pthread_self(), "segops-worker"); /* visible in top, gdb, /proc */
-    size_t senders = start_senders(w);
     /* The budget leaves room for the {"events":[…]} wrapper around the events. */
     const size_t max_bytes = cfg->max_request_bytes - SEGOPS__BATCH_WRAPPER_BYTES;
 
@@ -190,7 +196,6 @@ static void *worker_main(void *arg) {
         segops__ledger_report_deferred(ctx->ledger);
         bool stopping = segops__gate_stopping(gate);
         if (stopping && segops__gate_past_deadline(gate)) break;
-        if (!senders) break; /* no thread could start: the stop drops what is queued */
         segops__queue_state_t st;
         segops__admission_state(w->adm, &st);
         /* With the memory queue empty, the spool's backlog (spilled, or left by
@@ -218,16 +223,17 @@ static void *worker_main(void *arg) {
             from_disk || (st.count && (full || urgent || waited || st.count >= cfg->batch_size ||
                                        tick_upto > st.head));
         /* Adaptive, not blind: a second request goes only for a full request's
-         * worth or an urgent one, and never while a failing one probes for all. */
+         * worth or an urgent one, and never while a failing one probes for all
+         * (a finishing sender kicks the gate). */
         pthread_mutex_lock(&w->lock);
         sender_slot_t *slot = idle_sender(w);
         bool busy = w->busy > 0;
         pthread_mutex_unlock(&w->lock);
-        if (busy && (!(full || urgent) || (ctx->probe && segops__probe_failing(ctx->probe))))
-            wanted = false;
+        bool failing = ctx->probe && segops__probe_failing(ctx->probe);
+        bool held = !slot || (busy && (!(full || urgent) || failing));
         int64_t at =
-            wanted && slot ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
-        if (!wanted || !slot || at > now) { /* a finishing sender kicks the gate */
+            wanted && !held ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
+        if (!wanted || held || at > now) {
             int64_t wake = SEGOPS__MIN(at, next_tick);
             if (st.count && !wanted) wake = SEGOPS__MIN(wake, waiting_since + max_wait);
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
@@ -256,7 +262,8 @@ static void *worker_main(void *arg) {
         sender->full = full;
         sender->urgent = urgent;
         /* Begun here, so the next look already counts it against the plan. */
-        sender->begun_at = segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now : 0;
+        sender->begun_at =
+            !failing && segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now : 0;
         sender->unsettled = n;
         __atomic_store_n(&sender->oldest_ms, oldest_tracked(slot->batch, n), __ATOMIC_RELAXED);
         pthread_mutex_lock(&w->lock);
@@ -285,7 +292,8 @@ segops_err_t segops__worker_ensure(segops__worker_t *w) {
         if (!w->slots[i].transport &&
             (err = segops__transport_new(w->ctx->cfg, &w->slots[i].transport)) != SEGOPS_OK)
             goto out;
-    if (!start_thread(&w->thread, worker_main, w)) {
+    /* With fewer threads than asked for, fewer requests go at once. */
+    if (!start_senders_locked(w) || !start_thread(&w->thread, worker_main, w)) {
         err = SEGOPS_E_INTERNAL;
         goto out;
     }

@@ -171,7 +171,8 @@ static size_t requests_between(devsrv_t *srv, int64_t from, int64_t to) {
  * servers at once: one client with one request in flight, one with four, each
  * holding four full requests' worth. After the first second (when the four
  * requests begun before the first failure are in), the client with four hits
- * its server no more often than the one with one: one request probes for all. */
+ * its server no more often than the one with one: one request probes for all.
+ * The window ends when the one-request client made its sixth request. */
 static void storm(const char *fault) {
     fixture_t one, four;
     fixture_start(&one, NULL);
@@ -201,7 +202,10 @@ static void storm(const char *fault) {
     print_message("%s: after the first second %zu requests with 1 in flight, %zu with %d\n", fault,
                   by_one, by_four, IN_FLIGHT);
     assert_true(by_one >= 4);
-    assert_true(by_four <= by_one);
+    /* Two trains of requests with the same period (the 1 s each failure asks
+     * for) but their own phase differ by at most one in any window; without
+     * the probe the four would make about four times as many. */
+    assert_true(by_four <= by_one + 1);
     assert_int_equal(stats_of(four.client).delivered, 0);
     fixture_stop(&one);
     fixture_stop(&four);
