@@ -7,31 +7,44 @@
 #include "clock.h"
 #include "log.h"
 
-/* One sender thread: it delivers the batches the worker hands it, one at a
- * time, on its own transport (connection). */
+/* A batch taken for one request, and what its sender needs to know of it. */
+typedef struct batch {
+    size_t n; /* 0: none */
+    segops__held_by_t held_by;
+    uint64_t pos; /* its ledger position (memory batches) */
+    bool full, urgent;
+    int64_t begun_at;  /* begun with the pacer at this time; 0: the sender begins it */
+    int64_t oldest_ms; /* the oldest tracked_ms among its events (0: unknown) */
+    segops__event_t *events[SEGOPS__MAX_EVENTS_PER_REQUEST];
+} batch_t;
+
+/* One sender thread: it delivers the batches it is handed, one at a time, on
+ * its own transport (connection). */
 typedef struct sender_slot {
     segops__worker_t *w;
     pthread_t thread;
-    pthread_cond_t handed; /* a batch was handed over, or quit */
+    pthread_cond_t handed; /* a batch was handed over or made ready, or quit */
     bool started;
     bool quit;
     segops__transport_t *transport;
     segops__sender_t sender;
-    size_t n;          /* events handed over; 0: idle */
-    int64_t oldest_ms; /* the oldest tracked_ms among them (0: unknown) */
-    segops__event_t *batch[SEGOPS__MAX_EVENTS_PER_REQUEST];
+    batch_t batch; /* n 0: idle */
 } sender_slot_t;
 
 struct segops__worker {
     const segops__deliver_ctx_t *ctx;
     segops__admission_t *adm;
     segops__spooler_t *sp;
-    pthread_mutex_t lock; /* started, thread, and every slot's state */
+    pthread_mutex_t lock; /* started, thread, every slot's state and `ready` */
     bool started;
     pthread_t thread;
     size_t senders; /* max_in_flight */
     size_t busy;    /* slots holding a batch */
     sender_slot_t *slots;
+    /* While every sender is busy, the next full (or urgent) batch is taken
+     * ahead: the first sender to finish goes on with it at once, so a request
+     * never waits for this thread to be scheduled (the way one thread did). */
+    batch_t ready;
     segops__fork_hook_t fork_hook;
 };
 
@@ -51,9 +64,10 @@ static void fork_child(void *arg) {
         if (slot->transport) segops__transport_abandon_in_child(slot->transport);
         slot->transport = NULL;
         slot->started = slot->quit = false;
-        slot->n = 0;
+        slot->batch.n = 0;
         segops__clock_cond_init(&slot->handed);
     }
+    w->ready.n = 0;
     w->busy = 0;
     w->started = false;
     pthread_mutex_unlock(&w->lock);
@@ -92,7 +106,19 @@ void segops__worker_free(segops__worker_t *w) {
 
 segops__fork_hook_t *segops__worker_fork_hook(segops__worker_t *w) { return &w->fork_hook; }
 
-/* A sender thread: delivers what it is handed until told to quit. */
+/* Tells the sender what its batch is (the request's state lives in it). */
+static void load_sender(segops__sender_t *sender, const batch_t *b) {
+    sender->held_by = b->held_by;
+    sender->pos = b->pos;
+    sender->full = b->full;
+    sender->urgent = b->urgent;
+    sender->begun_at = b->begun_at;
+    sender->unsettled = b->n;
+    __atomic_store_n(&sender->oldest_ms, b->oldest_ms, __ATOMIC_RELAXED);
+}
+
+/* A sender thread: delivers what it is handed, or the batch made ready, until
+ * told to quit with nothing left (so a ready batch is never stranded). */
 static void *sender_main(void *arg) {
     sender_slot_t *slot = arg;
     segops__worker_t *w = slot->w;
@@ -100,12 +126,20 @@ static void *sender_main(void *arg) {
     pthread_setname_np(pthread_self(), "segops-sender");
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!slot->n && !slot->quit) pthread_cond_wait(&slot->handed, &w->lock);
-        if (!slot->n) break;
+        while (!slot->batch.n && !w->ready.n && !slot->quit)
+            pthread_cond_wait(&slot->handed, &w->lock);
+        if (!slot->batch.n && w->ready.n) { /* go on with the batch taken ahead */
+            slot->batch = w->ready;
+            w->ready.n = 0;
+            w->busy++;
+            segops__gate_kick(w->ctx->gate, true); /* the worker may take the next */
+        }
+        if (!slot->batch.n) break;
+        load_sender(&slot->sender, &slot->batch);
         pthread_mutex_unlock(&w->lock);
-        segops__deliver(&slot->sender, slot->batch, slot->n); /* settles every event */
+        segops__deliver(&slot->sender, slot->batch.events, slot->batch.n); /* settles them */
         pthread_mutex_lock(&w->lock);
-        slot->n = 0;
+        slot->batch.n = 0;
         w->busy--;
         /* The worker may be waiting for a free sender. */
         segops__gate_kick(w->ctx->gate, true);
@@ -162,7 +196,7 @@ static void stop_senders(segops__worker_t *w) {
  * time keeps reusing one connection), or NULL. Lock held. */
 static sender_slot_t *idle_sender(segops__worker_t *w) {
     for (size_t i = 0; i < w->senders; i++)
-        if (w->slots[i].started && !w->slots[i].n) return &w->slots[i];
+        if (w->slots[i].started && !w->slots[i].batch.n) return &w->slots[i];
     return NULL;
 }
 
@@ -224,27 +258,31 @@ static void *worker_main(void *arg) {
                                        tick_upto > st.head));
         /* Adaptive, not blind: a second request goes only for a full request's
          * worth or an urgent one, and never while a failing one probes for all
-         * (a finishing sender kicks the gate). */
+         * (a finishing sender kicks the gate). With every sender busy, one full
+         * batch is taken ahead. */
         pthread_mutex_lock(&w->lock);
         sender_slot_t *slot = idle_sender(w);
-        bool busy = w->busy > 0;
+        bool busy = w->busy > 0, ready = w->ready.n > 0;
         pthread_mutex_unlock(&w->lock);
         bool failing = ctx->probe && segops__probe_failing(ctx->probe);
-        bool held = !slot || (busy && (!(full || urgent) || failing));
+        /* A batch taken ahead goes first: the idle sender about to adopt it
+         * owns its slot, which must not be filled meanwhile. Only a full one
+         * is taken ahead (memory holds at most one request's more). */
+        bool held = ready || (busy && (!(full || urgent) || failing)) || (!slot && !full);
         int64_t at =
             wanted && !held ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
-        if (!wanted || held || at > now) {
-            int64_t wake = SEGOPS__MIN(at, next_tick);
+        if (!wanted || held || (slot && at > now)) {
+            int64_t wake = slot ? SEGOPS__MIN(at, next_tick) : next_tick;
             if (st.count && !wanted) wake = SEGOPS__MIN(wake, waiting_since + max_wait);
             int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
             segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake, false);
             continue;
         }
-        segops__sender_t *sender = &slot->sender;
+        batch_t *b = slot ? &slot->batch : &w->ready; /* ours until its n is set */
         size_t bytes, n;
         uint64_t first = 0;
         if (from_disk) {
-            n = segops__spooler_read(w->sp, slot->batch, SEGOPS__ARRAY_LEN(slot->batch), max_bytes,
+            n = segops__spooler_read(w->sp, b->events, SEGOPS__ARRAY_LEN(b->events), max_bytes,
                                      &bytes);
             if (!n) { /* all of it is settling or unreadable now: look again soon */
                 if (stopping && !busy) break;
@@ -252,24 +290,29 @@ static void *worker_main(void *arg) {
                 continue;
             }
         } else {
-            n = segops__admission_take_at(w->adm, slot->batch, SEGOPS__ARRAY_LEN(slot->batch),
+            n = segops__admission_take_at(w->adm, b->events, SEGOPS__ARRAY_LEN(b->events),
                                           max_bytes, &bytes, &first);
         }
         if (!from_disk) waiting_since = st.count > n ? now : 0; /* what stays waits anew */
         if (!n) continue;
-        sender->held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
-        sender->pos = first;
-        sender->full = full;
-        sender->urgent = urgent;
-        /* Begun here, so the next look already counts it against the plan. */
-        sender->begun_at =
-            !failing && segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now : 0;
-        sender->unsettled = n;
-        __atomic_store_n(&sender->oldest_ms, oldest_tracked(slot->batch, n), __ATOMIC_RELAXED);
+        b->held_by = from_disk ? SEGOPS__HELD_BY_DISK : SEGOPS__HELD_BY_BATCH;
+        b->pos = first;
+        b->full = full;
+        b->urgent = urgent;
+        b->oldest_ms = oldest_tracked(b->events, n);
+        /* Begun here, so the next look already counts it against the plan; one
+         * taken ahead is begun by its sender when it goes. */
+        b->begun_at =
+            slot && !failing && segops__pacer_try_begin(ctx->pacer, now, full, urgent, NULL) ? now
+                                                                                             : 0;
         pthread_mutex_lock(&w->lock);
-        slot->n = n;
-        w->busy++;
-        pthread_cond_signal(&slot->handed);
+        b->n = n;
+        if (slot) {
+            w->busy++;
+            pthread_cond_signal(&slot->handed);
+        } else { /* a sender may have finished since we looked */
+            for (size_t i = 0; i < w->senders; i++) pthread_cond_signal(&w->slots[i].handed);
+        }
         pthread_mutex_unlock(&w->lock);
     }
     /* Every request in flight ends (delivered, or at the stop deadline). */
@@ -316,7 +359,7 @@ void segops__worker_join(segops__worker_t *w, int64_t deadline) {
 
 int64_t segops__worker_oldest_in_flight_ms(segops__worker_t *w) {
     pthread_mutex_lock(&w->lock);
-    int64_t oldest = 0;
+    int64_t oldest = w->ready.n ? w->ready.oldest_ms : 0;
     for (size_t i = 0; i < w->senders; i++) {
         int64_t t = __atomic_load_n(&w->slots[i].sender.oldest_ms, __ATOMIC_RELAXED);
         if (t && (!oldest || t < oldest)) oldest = t;

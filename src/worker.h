@@ -7,7 +7,10 @@
  * state machine, the one synchronous sends use too (rather than libcurl's multi
  * interface, which would turn it inside out). Only this thread decides and
  * takes (admission's walk and the spool's read-back assume one taker); the
- * requests run outside its lock.
+ * requests run outside its lock. While every sender is busy, one full batch
+ * is taken ahead, so the first sender to finish goes on at once (no thread
+ * hand-off on the path of a stream of full requests); memory then holds the
+ * queue, the requests in flight and that one batch.
  *
  * More requests in flight must not mean more requests: each request start is
  * begun with the pacer (the plan's limit, a 429's wait), a second request goes
