@@ -293,7 +293,10 @@ SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts
  * requests still go at most once per 1.05 s, a second request starts only when
  * a full one's worth (500 events or max_request_bytes) waits or a flush or
  * shutdown is waiting, and while a request is failing (network error, 5xx, 429)
- * one request at a time probes the server for all. Ignored with batch = false.
+ * one request at a time probes the server for all. Events in requests are
+ * outside the queue's bounds: memory holds the queue plus up to n + 1
+ * requests' events (one full request is taken ahead while all n are busy).
+ * Ignored with batch = false.
  * Order: the events of one request keep the order they were tracked in (per
  * thread), but two requests in flight may arrive in either order; occurred_at
  * (stamped at track, to the millisecond) always orders events. Set 1 to keep
