@@ -24,11 +24,13 @@ struct segops__ledger {
     uint64_t accepted;       /* queue positions handed out */
     uint64_t left;           /* positions that left the queue */
     /* The requests in flight: each one's unsettled events from `first` on
-     * (they settle in order within a request, in any order across them). */
+     * (they settle in order within a request, in any order across them). One
+     * per sender, and one more for the full batch the worker takes ahead while
+     * every sender is busy. */
     struct {
         uint64_t first;
         size_t count;
-    } batches[SEGOPS__MAX_IN_FLIGHT];
+    } batches[SEGOPS__MAX_IN_FLIGHT + 1];
     size_t detached; /* left the queue outside a batch, not settled yet */
     size_t sync_inflight;
     size_t unwritten; /* accepted, waiting for the spool thread (no position yet) */
@@ -126,7 +128,7 @@ void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes) {
  * for SEGOPS__LEDGER_ANY_POS). Lock held. */
 static size_t batch_at(const segops__ledger_t *l, uint64_t pos) {
     size_t found = 0;
-    for (size_t i = 0; i < SEGOPS__MAX_IN_FLIGHT; i++) {
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++) {
         if (!l->batches[i].count) continue;
         if (l->batches[i].first == pos) return i;
         if (!l->batches[found].count || l->batches[i].first < l->batches[found].first) found = i;
@@ -191,7 +193,7 @@ uint64_t segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes) {
     SEGOPS__UNUSED(bytes);
     pthread_mutex_lock(&l->lock);
     uint64_t first = l->left;
-    for (size_t i = 0; i < SEGOPS__MAX_IN_FLIGHT; i++) {
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++) {
         if (l->batches[i].count) continue;
         l->batches[i].first = first;
         l->batches[i].count = n;
@@ -308,7 +310,7 @@ void segops__ledger_report_deferred(segops__ledger_t *l) {
 /* True while an event before `target` is unsettled. Lock held. */
 static bool unsettled_before(const segops__ledger_t *l, uint64_t target) {
     if (l->left < target || l->detached || l->on_disk) return true;
-    for (size_t i = 0; i < SEGOPS__MAX_IN_FLIGHT; i++)
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++)
         if (l->batches[i].count && l->batches[i].first < target) return true;
     return false;
 }

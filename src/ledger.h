@@ -66,7 +66,7 @@ void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes);
 segops_err_t segops__ledger_reject(segops__ledger_t *l, segops_err_t err);
 
 /* ---- events leaving the queue (admission lock held, in queue order) ---- */
-/* n events leave the queue in one request (at most SEGOPS__MAX_IN_FLIGHT at a
+/* n events leave the queue in one request (at most SEGOPS__MAX_IN_FLIGHT + 1 at a
  * time): returns the position of the first, which the sender passes to
  * settle_at/park_at, since requests in flight settle in any order. */
 uint64_t segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes);
