@@ -479,4 +479,11 @@ bool segops__deliver_durable(const segops__deliver_ctx_t *ctx) {
 
 void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n) {
     if (n) deliver_range(s, events, n);
+    /* A request the worker began for this batch and never made (its events
+     * expired, or a deadline passed first) ends here: every begun request
+     * ends exactly once. */
+    if (s->begun_at) {
+        segops__pacer_note_done(s->ctx->pacer, s->begun_at, segops__clock_monotonic_ms(), false);
+        s->begun_at = 0;
+    }
 }
