@@ -588,6 +588,9 @@ void segops__admission_written(segops__admission_t *adm, segops__queue_t *batch,
 int64_t segops__admission_oldest_tracked_ms(segops__admission_t *adm) {
     pthread_mutex_lock(&adm->lock);
     int64_t oldest = adm->queue.head ? segops__event_track_ms(adm->queue.head) : 0;
+    /* With a spool, what the spool thread has not written yet waits too. */
+    int64_t unwritten = adm->unwritten.head ? segops__event_track_ms(adm->unwritten.head) : 0;
+    if (unwritten && (!oldest || unwritten < oldest)) oldest = unwritten;
     pthread_mutex_unlock(&adm->lock);
     return oldest;
 }
