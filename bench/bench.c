@@ -5,6 +5,7 @@
  *   segops-bench enqueue --url U --key K --threads T [--calls N] [--samples S] [--rate R]
  *   segops-bench e2e     --url U --key K --threads T [--events N]
  *   segops-bench slow    --url U --key K --threads T [--seconds S]
+ * --in-flight N (any mode but sink) sets max_in_flight (default: the library's).
  *   segops-bench burst   --url U --key K [--events N]
  *   segops-bench props   --url U --key K [--calls N]
  *   segops-bench pacing  --url U --key K --rate R [--seconds S]   (pacing.c)
@@ -54,9 +55,10 @@ static struct {
     long events;
     double seconds;
     const char *port_file;
-    long rate;         /* enqueue: calls/s per thread of the paced (steady-state) pass; 0 = none */
-    const char *spool; /* a directory for the clients' spools; NULL = memory only */
-} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL, 0, NULL};
+    long rate;          /* enqueue: calls/s per thread of the paced (steady-state) pass; 0 = none */
+    const char *spool;  /* a directory for the clients' spools; NULL = memory only */
+    uint32_t in_flight; /* --in-flight: max_in_flight; 0 = the default */
+} arg = {NULL, NULL, 1, 1000000, 400000, 1000000, 10.0, NULL, 0, NULL, 0};
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -163,6 +165,8 @@ static segops_client_t *make_client(size_t max_queue_events, size_t max_queue_by
     segops_options_set_on_error(o, quiet_errors, NULL);
     if (max_queue_events) segops_options_set_max_queue_events(o, max_queue_events);
     if (max_queue_bytes) segops_options_set_max_queue_bytes(o, max_queue_bytes);
+    if (arg.in_flight && segops_options_set_max_in_flight(o, arg.in_flight) != SEGOPS_OK)
+        die("--in-flight must be 1..16");
     if (arg.spool) {
         /* A spool_dir of its own per client: what one leaves is not the next one's backlog. */
         static int clients;
@@ -774,6 +778,8 @@ int main(int argc, char **argv) {
             arg.rate = atol(v);
         else if (!strcmp(k, "--spool"))
             arg.spool = v;
+        else if (!strcmp(k, "--in-flight"))
+            arg.in_flight = (uint32_t)atol(v);
         else
             die("unknown option");
     }

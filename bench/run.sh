@@ -154,6 +154,30 @@ for r in $(seq "$SLOW_RUNS"); do
 done
 echo "   $(median events_per_s "$RES"/slow_*) events/s"
 
+echo "== in flight: delivered events/s and requests/min at 0, 50, 200, 500 ms per request, 1 vs default in flight"
+for d in 0 50 200 500; do
+    for f in 1 default; do
+        fl=()
+        [[ $f == 1 ]] && fl=(--in-flight 1)
+        start_devserver --delay-ms "$d"
+        "$BENCH" slow --url "$URL" --threads "$SLOW_THREADS" --seconds "$SLOW_SECONDS" "${fl[@]}" \
+            >"$RES/inflight_${d}_$f"
+        stop_server
+        echo "   ${d} ms, $f in flight: $(m events_per_s "$RES/inflight_${d}_$f") events/s," \
+            "$(awk -F= '/^server_requests=/{r=$2} /^window_s=/{w=$2} END{printf "%.0f", r*60/w}' \
+                "$RES/inflight_${d}_$f") requests/min"
+    done
+done
+echo "== in flight: client CPU per delivered event on loopback, 1 vs default in flight ($RUNS runs)"
+start_devserver
+for r in $(seq "$RUNS"); do
+    "$BENCH" e2e --url "$URL" --threads "$E2E_THREADS" --events "$E2E_EVENTS" --in-flight 1 >"$RES/cpu1_$r"
+    "$BENCH" e2e --url "$URL" --threads "$E2E_THREADS" --events "$E2E_EVENTS" >"$RES/cpun_$r"
+done
+stop_server
+echo "   1 in flight $(median cpu_ns_per_event "$RES"/cpu1_*) ns/event," \
+    "default $(median cpu_ns_per_event "$RES"/cpun_*) ns/event"
+
 echo "== burst memory ($BURST_EVENTS events, server stopped; $RUNS runs)"
 # A port that was just closed: bind an ephemeral one via the sink, then stop it.
 start_sink

@@ -454,6 +454,13 @@ static void release_evicted_during_walk(segops__event_t *head, uint64_t count) {
 
 size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch, size_t max_events,
                               size_t max_bytes, size_t *bytes) {
+    uint64_t first;
+    return segops__admission_take_at(adm, batch, max_events, max_bytes, bytes, &first);
+}
+
+size_t segops__admission_take_at(segops__admission_t *adm, segops__event_t **batch,
+                                 size_t max_events, size_t max_bytes, size_t *bytes,
+                                 uint64_t *first) {
     pthread_mutex_lock(&adm->lock);
     for (;;) {
         collect(adm);
@@ -483,7 +490,7 @@ size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch,
         for (size_t i = 0; i < n; i++) segops__residence_take(batch[i]);
         *bytes = walked_bytes - n; /* peek counted a comma per event */
         unreserve(adm, n, *bytes);
-        segops__ledger_take(adm->ledger, n, *bytes);
+        *first = segops__ledger_take(adm->ledger, n, *bytes);
         if (adm->blocked) pthread_cond_broadcast(&adm->room); /* there is room now */
         pthread_mutex_unlock(&adm->lock);
         return n;
@@ -576,4 +583,14 @@ void segops__admission_written(segops__admission_t *adm, segops__queue_t *batch,
     pthread_cond_broadcast(&adm->room); /* room to write, and maybe in memory */
     pthread_mutex_unlock(&adm->lock);
     if (n) segops__gate_kick(adm->gate); /* the worker has new work */
+}
+
+int64_t segops__admission_oldest_tracked_ms(segops__admission_t *adm) {
+    pthread_mutex_lock(&adm->lock);
+    int64_t oldest = adm->queue.head ? segops__event_track_ms(adm->queue.head) : 0;
+    /* With a spool, what the spool thread has not written yet waits too. */
+    int64_t unwritten = adm->unwritten.head ? segops__event_track_ms(adm->unwritten.head) : 0;
+    if (unwritten && (!oldest || unwritten < oldest)) oldest = unwritten;
+    pthread_mutex_unlock(&adm->lock);
+    return oldest;
 }

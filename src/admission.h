@@ -88,6 +88,14 @@ void segops__admission_state(segops__admission_t *adm, segops__queue_state_t *ou
  * ledger counts them in flight. 0 when the queue is empty. */
 size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch, size_t max_events,
                               size_t max_bytes, size_t *bytes);
+/* take, with *first set to the ledger position of the first event taken (see
+ * segops__ledger_settle_at). Only one thread takes at a time (the walk). */
+size_t segops__admission_take_at(segops__admission_t *adm, segops__event_t **batch,
+                                 size_t max_events, size_t max_bytes, size_t *bytes,
+                                 uint64_t *first);
+/* The oldest track time (segops__event_track_ms) of the queue's head and of
+ * the first event waiting for the spool thread (collected lanes), 0 when empty. */
+int64_t segops__admission_oldest_tracked_ms(segops__admission_t *adm);
 /* At the shutdown deadline, once the worker and the spool thread stopped:
  * every event left is parked if it has a spool record (pending, on disk for
  * the next client) and otherwise dropped as `how` describes (reported, then

@@ -21,13 +21,16 @@
 #include "last_error.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "pacer.h"
+#include "probe.h"
 #include "spooler.h"
 #include "sync_send.h"
 #include "track.h"
 #include "worker.h"
 
 #define BATCH_PATH "/api/ingestion/track/batch/"
+#define MAX_FORK_HOOKS 12 /* every module's, and the NULL after them */
 
 struct segops_client {
     segops_options_t *cfg; /* frozen copy */
@@ -42,6 +45,8 @@ struct segops_client {
     segops__worker_t *worker;        /* batch mode */
     segops__sync_t *sync;            /* batch = false */
     segops__exit_watch_t exit_watch; /* says so at exit when events were never sent */
+    segops__metrics_t *metrics;
+    segops__probe_t *probe; /* batch mode */
 };
 
 /* The lock order, the one place it is stated: a lock may be taken while
@@ -65,14 +70,16 @@ static segops__fork_hook_t *fork_hooks(segops_client_t *c, segops__fork_hook_t *
     out[n++] = segops__gate_fork_hook(c->gate);
     out[n++] = segops__auth_fork_hook(c->auth);
     out[n++] = segops__pacer_fork_hook(c->pacer);
+    out[n++] = segops__metrics_fork_hook(c->metrics);
+    if (c->probe) out[n++] = segops__probe_fork_hook(c->probe);
     out[n] = NULL;
     return out[0];
 }
 
 static void client_destroy(segops_client_t *c) {
     if (!c) return;
-    segops__fork_hook_t *hooks[10];
-    if (c->ledger && c->gate && c->auth && c->pacer) {
+    segops__fork_hook_t *hooks[MAX_FORK_HOOKS];
+    if (c->ledger && c->gate && c->auth && c->pacer && c->metrics) {
         fork_hooks(c, hooks);
         for (size_t i = 0; hooks[i]; i++) segops__fork_unregister(hooks[i]);
     }
@@ -82,6 +89,8 @@ static void client_destroy(segops_client_t *c) {
     segops__sync_free(c->sync);
     segops__auth_free(c->auth);
     segops__pacer_free(c->pacer);
+    segops__probe_free(c->probe);
+    segops__metrics_free(c->metrics);
     segops__ledger_free(c->ledger);
     segops__gate_free(c->gate);
     segops__free(c->batch_url);
@@ -124,13 +133,17 @@ static segops_err_t assemble(segops_client_t *c, const segops_options_t *opts, c
     uint64_t seed = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)c;
     segops__pacer_config_from_options(cfg, seed, &pacing);
     if ((err = segops__pacer_new(&pacing, &c->pacer)) != SEGOPS_OK) return err;
+    if ((err = segops__metrics_new(&c->metrics)) != SEGOPS_OK) return err;
     c->ctx = (segops__deliver_ctx_t){.cfg = cfg,
                                      .batch_url = c->batch_url,
                                      .ledger = c->ledger,
                                      .gate = c->gate,
                                      .auth = c->auth,
-                                     .pacer = c->pacer};
+                                     .pacer = c->pacer,
+                                     .metrics = c->metrics};
     if (!cfg->batch) return segops__sync_new(&c->ctx, &c->sync);
+    if ((err = segops__probe_new(&c->probe)) != SEGOPS_OK) return err;
+    c->ctx.probe = c->probe;
     if ((err = segops__admission_new(cfg, c->ledger, c->gate, &c->admission)) != SEGOPS_OK)
         return err;
     if (cfg->spool_dir) {
@@ -174,7 +187,7 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
                                 ? "could not start the worker thread or set up libcurl"
                                 : segops_strerror(err));
     }
-    segops__fork_hook_t *hooks[10];
+    segops__fork_hook_t *hooks[MAX_FORK_HOOKS];
     fork_hooks(c, hooks);
     for (size_t i = 0; hooks[i]; i++) segops__fork_register(hooks[i]);
     c->exit_watch = (segops__exit_watch_t){unsent_at_exit, c, NULL, NULL};
@@ -370,5 +383,14 @@ segops_err_t segops_client_stats(segops_client_t *c, segops_stats_t *out) {
     out->rate_limited = segops__pacer_rate_limited(c->pacer);
     out->pace_per_minute = segops__pacer_current_per_minute(c->pacer, segops__clock_monotonic_ms());
     if (c->spooler) segops__spooler_stats(c->spooler, out);
+    segops__metrics_snapshot(c->metrics, out);
+    int64_t oldest = 0;
+    if (c->admission) {
+        int64_t queued = segops__admission_oldest_tracked_ms(c->admission);
+        int64_t sending = segops__worker_oldest_in_flight_ms(c->worker);
+        oldest = queued && sending ? SEGOPS__MIN(queued, sending) : queued ? queued : sending;
+    }
+    int64_t now = segops__clock_realtime_ms();
+    out->oldest_pending_age_ms = oldest && now > oldest ? (uint64_t)(now - oldest) : 0;
     return SEGOPS_OK;
 }

@@ -24,6 +24,9 @@
 /* The server's hard limit of events per batch request (SegOps protocol). */
 #define SEGOPS__MAX_EVENTS_PER_REQUEST 500
 
+/* The most requests a client may have in flight at once (max_in_flight). */
+#define SEGOPS__MAX_IN_FLIGHT 16
+
 /* Room for one line of detail in a drop report or transport error. */
 #define SEGOPS__DETAIL_LEN 256
 

@@ -36,6 +36,7 @@ static const segops_options_t defaults = {
     .spool_max_age_ms = (uint64_t)7 * 24 * 3600 * 1000,
     .spool_fsync_ms = 0,
     .exit_flush_ms = 0,
+    .max_in_flight = 4,
 };
 
 const segops_options_t *segops__config_defaults(void) { return &defaults; }
@@ -220,6 +221,7 @@ RANGE_SETTER(spool_max_bytes, uint64_t, spool_max_bytes, (uint64_t)1 << 20, (uin
 RANGE_SETTER(spool_max_age_ms, uint64_t, spool_max_age_ms, 1000, (uint64_t)365 * 24 * 3600 * 1000)
 RANGE_SETTER(spool_fsync_ms, uint32_t, spool_fsync_ms, 0, 60000)
 RANGE_SETTER(exit_flush_ms, uint32_t, exit_flush_ms, 0, 60000)
+RANGE_SETTER(max_in_flight, uint32_t, max_in_flight, 1, SEGOPS__MAX_IN_FLIGHT)
 
 segops_err_t segops_options_set_retry_backoff_ms(segops_options_t *opts, uint32_t base_ms,
                                                  uint32_t cap_ms) {

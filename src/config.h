@@ -44,6 +44,7 @@ struct segops_options {
     uint64_t spool_max_age_ms;
     uint32_t spool_fsync_ms; /* 0: never */
     uint32_t exit_flush_ms;  /* 0: at exit, only say what was never sent */
+    uint32_t max_in_flight;  /* batch requests in flight at once, 1..SEGOPS__MAX_IN_FLIGHT */
     /* Why the last set_api_url / set_api_key was refused ("" when it was not),
      * so segops_client_new can name the real cause of a missing one. */
     char api_url_refused[SEGOPS__DETAIL_LEN];

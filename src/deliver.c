@@ -42,6 +42,13 @@ segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *e
     return segops__buf_append(body, "]}", 2);
 }
 
+/* n of the sender's events end now: once none is left, none is the oldest
+ * pending (before the ledger counts them, so a flush never sees it stale). */
+static void forget_settled(segops__sender_t *s, size_t n) {
+    s->unsettled -= SEGOPS__MIN(n, s->unsettled);
+    if (!s->unsettled) __atomic_store_n(&s->oldest_ms, 0, __ATOMIC_RELAXED);
+}
+
 /* Settles n events: `delivered` of them delivered, the rest dropped as described. */
 static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size_t delivered,
                    segops_err_t code, segops_drop_reason_t reason, int status,
@@ -57,9 +64,13 @@ static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size
     }
     /* Their end is final: the spool forgets them before the next request. */
     if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, records, n);
+    if (delivered && s->ctx->metrics)
+        segops__metrics_delivered(s->ctx->metrics, events, n, segops__clock_realtime_ms());
     /* Released before settling: once settled, a shutdown may free the pool. */
     segops__event_release(events, n);
-    segops__ledger_settle(s->ctx->ledger, s->held_by, delivered, &drop, bytes);
+    forget_settled(s, n);
+    segops__ledger_settle_at(s->ctx->ledger, s->held_by, s->pos, delivered, &drop, bytes);
+    s->pos += n;
     s->outcome = drop.count ? code : SEGOPS_OK;
     if (drop.count) memcpy(s->outcome_message, drop.message, sizeof s->outcome_message);
 }
@@ -76,7 +87,9 @@ static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n
                          const char *stop) {
     size_t parked = segops__residence_park_all(events, n);
     segops__event_release(events, parked);
-    segops__ledger_park(s->ctx->ledger, s->held_by, parked);
+    forget_settled(s, parked);
+    segops__ledger_park_at(s->ctx->ledger, s->held_by, s->pos, parked);
+    s->pos += parked;
     if (parked < n)
         drop_all(s, events + parked, n - parked, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
                  stop);
@@ -109,6 +122,7 @@ typedef struct attempt {
     bool aborted;         /* the request was cut off in flight (at a deadline) */
     bool no_slot;         /* a deadline passed while waiting for the pacer */
     bool slot_open;       /* the pacer's request is still begun: a batch 429 ends it */
+    bool probing;         /* this attempt probes a failing server for all (probe.h) */
     int64_t started;      /* when the pacer let the request begin */
 } attempt_t;
 
@@ -140,6 +154,11 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
  * a server's wait, and for a partial first attempt the pacing interval. False
  * when the stop deadline or the sender's own passes first. */
 static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *started) {
+    if (s->begun_at) { /* the worker began it when it handed the batch over */
+        *started = s->begun_at;
+        s->begun_at = 0;
+        return true;
+    }
     for (;;) {
         int64_t now = segops__clock_monotonic_ms(), at;
         if (s->deadline && now >= s->deadline) return false;
@@ -149,6 +168,28 @@ static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *sta
         }
         if (s->deadline) at = SEGOPS__MIN(at, s->deadline);
         if (!segops__gate_sleep(s->ctx->gate, at, false, 0)) return false;
+    }
+}
+
+/* While requests fail, waits until this sender may probe for all (probe.h).
+ * False when the stop deadline or the sender's own passes first. A slot the
+ * worker began meanwhile is ended unused: it must not stay open. */
+static bool await_probe(segops__sender_t *s, bool *probing) {
+    *probing = false;
+    if (!s->ctx->probe) return true;
+    for (;;) {
+        int64_t now = segops__clock_monotonic_ms(), at;
+        uint64_t generation = segops__gate_generation(s->ctx->gate);
+        if (segops__probe_try_begin(s->ctx->probe, now, generation, probing, &at)) return true;
+        if (s->begun_at) {
+            segops__pacer_note_done(s->ctx->pacer, s->begun_at, now, false);
+            s->begun_at = 0;
+        }
+        if (s->deadline) {
+            if (now >= s->deadline) return false;
+            at = SEGOPS__MIN(at, s->deadline);
+        }
+        if (!segops__gate_sleep(s->ctx->gate, at, true, generation)) return false;
     }
 }
 
@@ -174,7 +215,7 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
     /* A retry carries a batch already formed: only the limit and a server's
      * wait hold it back, never the pacing interval. */
     bool full = is_retry || s->full, urgent = s->urgent;
-    if (!await_slot(s, full, urgent, &a->started)) {
+    if (!await_probe(s, &a->probing) || !await_slot(s, full, urgent, &a->started)) {
         a->no_slot = true;
         return;
     }
@@ -209,8 +250,12 @@ static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n
         snprintf(a->detail, sizeof a->detail, "out of memory encoding the batch");
         return;
     }
+    int64_t sent_at = segops__clock_monotonic_ms();
+    if (ctx->metrics) segops__metrics_request_begin(ctx->metrics);
     segops__transport_post(s->transport, ctx->batch_url, auth->value, s->body.data, s->body.len,
                            &s->resp);
+    if (ctx->metrics)
+        segops__metrics_request_end(ctx->metrics, segops__clock_monotonic_ms() - sent_at);
     segops__ledger_note_request(ctx->ledger, s->body.len, is_retry, s->resp.new_connections);
     a->verdict =
         segops__retry_classify(s->resp.err, s->resp.status, segops__auth_uses_tokens(ctx->auth));
@@ -321,6 +366,7 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         const uint64_t generation = segops__gate_generation(ctx->gate);
         attempt_once(s, events, n, resent, &auth, &a);
         if (a.no_slot) { /* a deadline passed while the plan's limit held it back */
+            if (ctx->probe) segops__probe_abandon(ctx->probe, a.probing);
             segops__auth_release(&auth);
             past = past_deadline(s);
             drop_at_deadline(s, events, n, past == NOT_PAST ? PAST_OWN : past, 0, false);
@@ -333,7 +379,9 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         segops__auth_release(&auth);
         bool transient =
             a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
+        if (ctx->probe && !transient) segops__probe_end(ctx->probe, a.probing, false, 0, 0, 0);
         if (transient && (past = past_deadline(s)) != NOT_PAST) { /* e.g. aborted at it */
+            if (ctx->probe) segops__probe_abandon(ctx->probe, a.probing);
             if (a.slot_open) end_slot(s, &a, false);
             drop_at_deadline(s, events, n, past, a.status, a.aborted);
             return;
@@ -382,6 +430,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             break;
         case SEGOPS__ACT_RETRY:
             if (++retries > cfg->max_retries && !durable) {
+                if (ctx->probe)
+                    segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
                 drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                          a.detail);
                 return;
@@ -396,15 +446,22 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             /* With a spool an outage drops nothing: the batch waits on disk and
              * is tried again with capped backoff; at the stop it stays there. */
             if (segops__gate_stopping(ctx->gate)) {
+                if (ctx->probe)
+                    segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
                 keep_on_disk(s, events, n, a.status, "not delivered by the shutdown deadline");
                 return;
             }
             budget_end = now + SEGOPS__MAX(wait, cfg->retry_cap_ms) + cfg->retry_budget_ms;
         } else if (now + wait > budget_end) {
+            if (ctx->probe) segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
             drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
                      a.detail);
             return;
         }
+        /* Every sender waits for this backoff (a flush cuts it to the floor
+         * as it cuts this one's); one of them then probes. */
+        if (ctx->probe)
+            segops__probe_end(ctx->probe, a.probing, true, now + wait, now + floor_ms, generation);
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         /* The floor first, then the rest, which a flush or stop since the
          * attempt cuts; the stop deadline ends either. */
@@ -422,4 +479,11 @@ bool segops__deliver_durable(const segops__deliver_ctx_t *ctx) {
 
 void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n) {
     if (n) deliver_range(s, events, n);
+    /* A request the worker began for this batch and never made (its events
+     * expired, or a deadline passed first) ends here: every begun request
+     * ends exactly once. */
+    if (s->begun_at) {
+        segops__pacer_note_done(s->ctx->pacer, s->begun_at, segops__clock_monotonic_ms(), false);
+        s->begun_at = 0;
+    }
 }

@@ -13,7 +13,9 @@
 #include "event.h"
 #include "gate.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "pacer.h"
+#include "probe.h"
 #include "transport.h"
 
 /* Bytes a request body adds around its events beyond one comma per event:
@@ -27,7 +29,9 @@ typedef struct segops__deliver_ctx {
     segops__ledger_t *ledger;
     segops__gate_t *gate;
     segops__auth_t *auth;
-    segops__pacer_t *pacer; /* when each request may begin (the plan's limit) */
+    segops__pacer_t *pacer;     /* when each request may begin (the plan's limit) */
+    segops__probe_t *probe;     /* one failing request probes for all (NULL: sync sends) */
+    segops__metrics_t *metrics; /* requests in flight, latency windows */
     /* With a spool: events whose end is final (delivered, or dropped for their
      * own reason) are forgotten on disk through spool_settled; while spool_keeps
      * says the spool holds them (not in a forked child), transient failures
@@ -45,10 +49,15 @@ typedef struct segops__sender {
     const segops__deliver_ctx_t *ctx;
     segops__transport_t *transport;
     segops__held_by_t held_by; /* the worker's batch (reports drops) or a sync send */
-    int64_t deadline;          /* a sync send's own deadline (monotonic ms), 0 = none */
-    bool full;                 /* the batch fills a request: the pacing interval does not hold it */
-    bool urgent;               /* a flush or stop waits for it (see pacer.h) */
-    segops__buf_t body;        /* reused request body */
+    uint64_t pos;              /* a batch's ledger position (segops__ledger_settle_at) */
+    size_t unsettled;          /* events handed over and not settled yet ... */
+    int64_t oldest_ms;         /* ... the oldest track time among them, 0 once none (atomic:
+                                  the stats read it) */
+    int64_t begun_at;   /* the worker began the first request with the pacer at this time; 0: not */
+    int64_t deadline;   /* a sync send's own deadline (monotonic ms), 0 = none */
+    bool full;          /* the batch fills a request: the pacing interval does not hold it */
+    bool urgent;        /* a flush or stop waits for it (see pacer.h) */
+    segops__buf_t body; /* reused request body */
     segops__http_response_t resp;
     uint64_t rng;         /* backoff jitter */
     segops_err_t outcome; /* the last settled group: SEGOPS_OK or its drop code */

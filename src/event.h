@@ -13,11 +13,20 @@ typedef struct segops__event {
     uint32_t len;               /* bytes of json, without the NUL */
     uint32_t block_offset;      /* from the start of its pool block (event_pool.c) */
     uint64_t spool_pos;         /* its spool record (spooler.h); 0: none. See residence.h */
-    int64_t accepted_ms;        /* wall clock when track accepted it (spool_max_age_ms) */
+    int64_t accepted_ms;        /* wall clock when track accepted it (spool_max_age_ms, and
+                                   the stats latencies unless read_back) */
     uint8_t residence;          /* segops__residence_t: changed only through residence.h */
     bool over_bound;            /* accepted past the memory queue's bound: spool only */
+    bool read_back;             /* read back from the spool's files (segops__residence_adopt) */
     char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
+
+/* When this client's track accepted the event, for the stats latencies; 0 for
+ * an event read back from the spool (its accepted_ms may be a previous
+ * process's, so it has no track time here and is left out). */
+static inline int64_t segops__event_track_ms(const segops__event_t *e) {
+    return e->read_back ? 0 : e->accepted_ms;
+}
 
 /* A validated event, ready to encode: the caller's strings (borrowed until
  * encoded), their lengths and escaped lengths, and the formatted stamp. */

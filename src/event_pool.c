@@ -62,6 +62,7 @@ static segops__event_t *carve(segops__pool_block_t *b, size_t offset, size_t jso
     event->accepted_ms = 0;
     event->residence = 0; /* SEGOPS__RES_MEMORY */
     event->over_bound = false;
+    event->read_back = false;
     event->block_offset = (uint32_t)(offsetof(segops__pool_block_t, data) + offset);
     return event;
 }

@@ -23,9 +23,15 @@ struct segops__ledger {
     segops_stats_t stats;    /* every counter but dropped (a sum) and token_mints */
     uint64_t accepted;       /* queue positions handed out */
     uint64_t left;           /* positions that left the queue */
-    size_t inflight;         /* the worker's batch ... */
-    uint64_t inflight_first; /* ... from this position */
-    size_t detached;         /* left the queue outside a batch, not settled yet */
+    /* The requests in flight: each one's unsettled events from `first` on
+     * (they settle in order within a request, in any order across them). One
+     * per sender, and one more for the full batch the worker takes ahead while
+     * every sender is busy. */
+    struct {
+        uint64_t first;
+        size_t count;
+    } batches[SEGOPS__MAX_IN_FLIGHT + 1];
+    size_t detached; /* left the queue outside a batch, not settled yet */
     size_t sync_inflight;
     size_t unwritten; /* accepted, waiting for the spool thread (no position yet) */
     size_t on_disk;   /* pending only in the spool: a flush waits for them too */
@@ -42,8 +48,9 @@ static void fork_child(void *arg) {
     segops__ledger_t *l = arg;
     /* The parent's events stay the parent's: the child counts its own. */
     memset(&l->stats, 0, sizeof l->stats);
-    l->accepted = l->left = l->inflight_first = 0;
-    l->inflight = l->detached = l->sync_inflight = l->deferred_total = 0;
+    l->accepted = l->left = 0;
+    memset(l->batches, 0, sizeof l->batches);
+    l->detached = l->sync_inflight = l->deferred_total = 0;
     l->on_disk = l->parked = l->unwritten = 0;
     memset(l->deferred, 0, sizeof l->deferred);
     segops__clock_cond_init(&l->progress);
@@ -117,13 +124,27 @@ void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes) {
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Takes n events out of what `held_by` counts. Lock held. */
-static void release_hold(segops__ledger_t *l, segops__held_by_t held_by, size_t n) {
+/* The request in flight whose unsettled events begin at pos (the oldest one
+ * for SEGOPS__LEDGER_ANY_POS). Lock held. */
+static size_t batch_at(const segops__ledger_t *l, uint64_t pos) {
+    size_t found = 0;
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++) {
+        if (!l->batches[i].count) continue;
+        if (l->batches[i].first == pos) return i;
+        if (!l->batches[found].count || l->batches[i].first < l->batches[found].first) found = i;
+    }
+    return found;
+}
+
+/* Takes n events out of what `held_by` counts (pos: see settle_at). Lock held. */
+static void release_hold(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos, size_t n) {
     switch (held_by) {
-    case SEGOPS__HELD_BY_BATCH:
-        l->inflight -= n;
-        l->inflight_first += n;
+    case SEGOPS__HELD_BY_BATCH: {
+        size_t i = batch_at(l, pos);
+        l->batches[i].count -= SEGOPS__MIN(n, l->batches[i].count);
+        l->batches[i].first += n;
         break;
+    }
     case SEGOPS__HELD_BY_DETACHED: l->detached -= n; break;
     case SEGOPS__HELD_BY_SYNC: l->sync_inflight -= n; break;
     case SEGOPS__HELD_BY_DISK: l->on_disk -= n; break;
@@ -132,9 +153,14 @@ static void release_hold(segops__ledger_t *l, segops__held_by_t held_by, size_t 
 }
 
 void segops__ledger_park(segops__ledger_t *l, segops__held_by_t held_by, size_t n) {
+    segops__ledger_park_at(l, held_by, SEGOPS__LEDGER_ANY_POS, n);
+}
+
+void segops__ledger_park_at(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos,
+                            size_t n) {
     if (!n) return;
     pthread_mutex_lock(&l->lock);
-    release_hold(l, held_by, n);
+    release_hold(l, held_by, pos, n);
     l->parked += n;
     pthread_cond_broadcast(&l->progress);
     pthread_mutex_unlock(&l->lock);
@@ -163,13 +189,19 @@ segops_err_t segops__ledger_reject(segops__ledger_t *l, segops_err_t err) {
     return err;
 }
 
-void segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes) {
+uint64_t segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes) {
     SEGOPS__UNUSED(bytes);
     pthread_mutex_lock(&l->lock);
-    l->inflight_first = l->left;
-    l->inflight = n;
+    uint64_t first = l->left;
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++) {
+        if (l->batches[i].count) continue;
+        l->batches[i].first = first;
+        l->batches[i].count = n;
+        break;
+    }
     l->left += n;
     pthread_mutex_unlock(&l->lock);
+    return first;
 }
 
 void segops__ledger_detach(segops__ledger_t *l, size_t n) {
@@ -202,14 +234,14 @@ static void count_drop(segops_stats_t *st, segops_drop_reason_t reason, uint64_t
 }
 
 /* Counts settled events and wakes waiters. Lock held. */
-static void count_settled(segops__ledger_t *l, segops__held_by_t held_by, size_t delivered,
-                          const segops__drop_t *drop, size_t bytes) {
+static void count_settled(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos,
+                          size_t delivered, const segops__drop_t *drop, size_t bytes) {
     size_t dropped = drop ? drop->count : 0, n = delivered + dropped;
     l->stats.delivered += delivered;
     if (dropped) count_drop(&l->stats, drop->reason, dropped);
     l->stats.pending -= n;
     l->stats.pending_bytes -= SEGOPS__MIN((uint64_t)bytes, l->stats.pending_bytes);
-    release_hold(l, held_by, n);
+    release_hold(l, held_by, pos, n);
     pthread_cond_broadcast(&l->progress);
 }
 
@@ -221,6 +253,11 @@ static void report(segops__ledger_t *l, const segops__drop_t *drop) {
 
 bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_t delivered,
                            const segops__drop_t *drop, size_t bytes) {
+    return segops__ledger_settle_at(l, held_by, SEGOPS__LEDGER_ANY_POS, delivered, drop, bytes);
+}
+
+bool segops__ledger_settle_at(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos,
+                              size_t delivered, const segops__drop_t *drop, size_t bytes) {
     if (drop && !drop->count) drop = NULL;
     if (drop && held_by != SEGOPS__HELD_BY_SYNC) {
         if (segops__in_callback()) {
@@ -234,7 +271,7 @@ bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_
             l->stats.pending -= delivered;
             l->stats.pending_bytes -= SEGOPS__MIN((uint64_t)bytes, l->stats.pending_bytes);
             if (held_by != SEGOPS__HELD_BY_DETACHED) { /* still pending, now detached */
-                release_hold(l, held_by, delivered + drop->count);
+                release_hold(l, held_by, pos, delivered + drop->count);
                 l->detached += drop->count;
             }
             pthread_cond_broadcast(&l->progress);
@@ -244,7 +281,7 @@ bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_
         report(l, drop);
     }
     pthread_mutex_lock(&l->lock);
-    count_settled(l, held_by, delivered, drop, bytes);
+    count_settled(l, held_by, pos, delivered, drop, bytes);
     pthread_mutex_unlock(&l->lock);
     return false;
 }
@@ -265,15 +302,17 @@ void segops__ledger_report_deferred(segops__ledger_t *l) {
         pthread_mutex_lock(&l->lock);
         l->deferred_total -= d.count;
         /* Their bytes left pending_bytes when they were deferred. */
-        count_settled(l, SEGOPS__HELD_BY_DETACHED, 0, &d.first, 0);
+        count_settled(l, SEGOPS__HELD_BY_DETACHED, 0, 0, &d.first, 0);
         pthread_mutex_unlock(&l->lock);
     }
 }
 
 /* True while an event before `target` is unsettled. Lock held. */
 static bool unsettled_before(const segops__ledger_t *l, uint64_t target) {
-    return l->left < target || (l->inflight && l->inflight_first < target) || l->detached ||
-           l->on_disk;
+    if (l->left < target || l->detached || l->on_disk) return true;
+    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(l->batches); i++)
+        if (l->batches[i].count && l->batches[i].first < target) return true;
+    return false;
 }
 
 segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target, int64_t deadline) {

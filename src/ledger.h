@@ -66,7 +66,10 @@ void segops__ledger_recover(segops__ledger_t *l, size_t n, size_t bytes);
 segops_err_t segops__ledger_reject(segops__ledger_t *l, segops_err_t err);
 
 /* ---- events leaving the queue (admission lock held, in queue order) ---- */
-void segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes);
+/* n events leave the queue in one request (at most SEGOPS__MAX_IN_FLIGHT + 1 at a
+ * time): returns the position of the first, which the sender passes to
+ * settle_at/park_at, since requests in flight settle in any order. */
+uint64_t segops__ledger_take(segops__ledger_t *l, size_t n, size_t bytes);
 void segops__ledger_detach(segops__ledger_t *l, size_t n);
 /* The position after the last accepted event: the target of a flush. */
 uint64_t segops__ledger_accepted(segops__ledger_t *l);
@@ -78,9 +81,17 @@ uint64_t segops__ledger_accepted(segops__ledger_t *l);
  * when the report was deferred: the caller then wakes the worker. */
 bool segops__ledger_settle(segops__ledger_t *l, segops__held_by_t held_by, size_t delivered,
                            const segops__drop_t *drop, size_t bytes);
+/* settle for the events of a request from position pos (what take returned,
+ * advanced by what was settled before: a request's events settle in order).
+ * pos is ignored unless held_by is SEGOPS__HELD_BY_BATCH; SEGOPS__LEDGER_ANY_POS
+ * settles the oldest request's. */
+#define SEGOPS__LEDGER_ANY_POS UINT64_MAX
+bool segops__ledger_settle_at(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos,
+                              size_t delivered, const segops__drop_t *drop, size_t bytes);
 /* With a spool, at the stop: n events held as `held_by` stay pending, on disk
  * for the next client; nothing waits for them any more. */
 void segops__ledger_park(segops__ledger_t *l, segops__held_by_t held_by, size_t n);
+void segops__ledger_park_at(segops__ledger_t *l, segops__held_by_t held_by, uint64_t pos, size_t n);
 /* Events left for the next client (parked, or only on disk). */
 uint64_t segops__ledger_left_in_spool(segops__ledger_t *l);
 

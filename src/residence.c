@@ -42,6 +42,7 @@ void segops__residence_adopt(segops__event_t *e, uint64_t pos, int64_t accepted_
     e->residence = SEGOPS__RES_SENDING;
     e->spool_pos = pos;
     e->accepted_ms = accepted_ms;
+    e->read_back = true;
 }
 
 uint64_t segops__residence_settle(segops__event_t *e) {

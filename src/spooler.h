@@ -13,8 +13,9 @@
  *   the backlog back, oldest first. Memory stays within the queue's bounds
  *   while the backlog on disk may be much larger.
  * - Events whose end is final (delivered, or dropped for their own reason) are
- *   acknowledged before the next request, so a crash resends at most the
- *   request in flight.
+ *   acknowledged as they settle, in any order (spool_ack.h keeps a cursor and
+ *   the settled ranges above it on disk), so a crash resends at most the
+ *   events of the requests in flight (up to max_in_flight) and never skips one.
  * - The spool's own losses (damaged records, events past spool_max_age_ms,
  *   overflow at spool_max_bytes) are reported once each through on_error.
  * - A disk that fails (full, I/O error) never loses events silently: they stay

@@ -332,6 +332,23 @@ SEGOPS_API segops_err_t segops_options_set_spool_fsync_ms(segops_options_t *opts
  * callbacks may then run during exit: keep what they use alive until then.
  * It never replaces calling segops_shutdown yourself. */
 SEGOPS_API segops_err_t segops_options_set_exit_flush_ms(segops_options_t *opts, uint32_t ms);
+/* Batch requests the client may have in flight at once (default 4, 1..16), each
+ * on a sender thread with its own connection. At 200 ms per request one request
+ * at a time carries about 2,500 events/s; four carry 10,000. More requests in
+ * flight never mean more requests per minute: every request start counts
+ * against the plan (max_requests_per_minute and what a 429 taught), partial
+ * requests still go at most once per 1.05 s, a second request starts only when
+ * a full one's worth (500 events or max_request_bytes) waits or a flush or
+ * shutdown is waiting, and while a request is failing (network error, 5xx, 429)
+ * one request at a time probes the server for all. Events in requests are
+ * outside the queue's bounds: memory holds the queue plus up to n + 1
+ * requests' events (one full request is taken ahead while all n are busy).
+ * Ignored with batch = false.
+ * Order: the events of one request keep the order they were tracked in (per
+ * thread), but two requests in flight may arrive in either order; occurred_at
+ * (stamped at track, to the millisecond) always orders events. Set 1 to keep
+ * a thread's events arriving in the order it tracked them. */
+SEGOPS_API segops_err_t segops_options_set_max_in_flight(segops_options_t *opts, uint32_t n);
 
 /* ------------------------------------------------------------------------- */
 /* Client                                                                     */
@@ -389,6 +406,22 @@ typedef struct segops_stats {
     uint64_t spool_write_failures;  /* events a spool write failed for (disk full, I/O error) */
     uint64_t dropped_spool_corrupt; /* dropped: damaged spool records */
     uint64_t dropped_expired;       /* dropped: older than spool_max_age_ms */
+    /* What operators watch: cheap, always on, read with this one call. The
+     * percentiles come from fixed histograms of the recent past (buckets about
+     * 12% wide from 1 ms to 17 min; a percentile is its bucket's upper edge, so
+     * never below the true value and at most 12.5% above); 0 until there was a
+     * sample. Synchronous sends (batch = false) count too. */
+    uint64_t requests_in_flight;    /* batch POSTs sent and not yet answered, now */
+    uint64_t oldest_pending_age_ms; /* age since track of the oldest event queued in memory
+                                       or in a request, not yet delivered or dropped, now;
+                                       0 when none (events waiting only in the spool's
+                                       files are not looked at) */
+    uint64_t delivery_delay_p50_ms; /* track to delivery (its request's 2xx answer), per
+                                       event, over the last 4,096 delivered events ... */
+    uint64_t delivery_delay_p99_ms; /* ... (events read back from a spool are left out) */
+    uint64_t request_rtt_p50_ms;    /* one batch POST, sent to answered (any answer or
+                                       failure), over the last 1,024 POSTs ... */
+    uint64_t request_rtt_p99_ms;    /* ... */
 } segops_stats_t;
 
 /* Creates a client from a copy of opts (the caller may free opts at once) and

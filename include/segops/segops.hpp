@@ -792,6 +792,9 @@ class Options {
     Options &max_retries(std::uint32_t n) {
         return note("max_retries", segops_options_set_max_retries(opts_, n));
     }
+    Options &max_in_flight(std::uint32_t n) {
+        return note("max_in_flight", segops_options_set_max_in_flight(opts_, n));
+    }
     template <class Rep1, class Period1, class Rep2, class Period2>
     Options &retry_backoff(std::chrono::duration<Rep1, Period1> base,
                            std::chrono::duration<Rep2, Period2> cap) {

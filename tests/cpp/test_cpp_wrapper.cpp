@@ -364,7 +364,8 @@ void test_sync_mode() {
 void test_threads() {
     Server server;
     constexpr int kThreads = 4, kPerThread = 400;
-    segops::Client client(options_for(server));
+    // One request at a time: each thread's events then arrive in its order.
+    segops::Client client(options_for(server).max_in_flight(1));
     std::vector<std::thread> threads;
     std::atomic<int> failed{0};
     for (int t = 0; t < kThreads; t++) {

@@ -1,7 +1,7 @@
 /* A client with a spool in a process of its own, for the spool tests (a helper
  * program, not a test):
  *
- *   spool_child URL SPOOL_DIR FIRST COUNT RATE END [MAX_QUEUE_EVENTS]
+ *   spool_child URL SPOOL_DIR FIRST COUNT RATE END [MAX_QUEUE_EVENTS [MAX_IN_FLIGHT]]
  *
  * Tracks events "item_viewed" of user "child" with payloads {"i":FIRST},
  * {"i":FIRST+1}, ... (COUNT of them; COUNT < 0: until killed), RATE per second
@@ -41,8 +41,10 @@ static void next_tick(struct timespec *tick) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7 && argc != 8) {
-        fputs("usage: spool_child URL SPOOL_DIR FIRST COUNT RATE END [MAX_QUEUE_EVENTS]\n", stderr);
+    if (argc < 7 || argc > 9) {
+        fputs("usage: spool_child URL SPOOL_DIR FIRST COUNT RATE END [MAX_QUEUE_EVENTS "
+              "[MAX_IN_FLIGHT]]\n",
+              stderr);
         return 2;
     }
     const char *url = argv[1], *dir = argv[2], *end = argv[6];
@@ -55,7 +57,9 @@ int main(int argc, char **argv) {
         segops_options_set_batch_size(opts, 100) != SEGOPS_OK ||
         segops_options_set_retry_backoff_ms(opts, 10, 40) != SEGOPS_OK)
         return 4;
-    if (argc == 8 && segops_options_set_max_queue_events(opts, (size_t)atol(argv[7])) != SEGOPS_OK)
+    if (argc >= 8 && segops_options_set_max_queue_events(opts, (size_t)atol(argv[7])) != SEGOPS_OK)
+        return 5;
+    if (argc == 9 && segops_options_set_max_in_flight(opts, (uint32_t)atol(argv[8])) != SEGOPS_OK)
         return 5;
     segops_client_t *client = NULL;
     if (segops_client_new(opts, &client) != SEGOPS_OK) return 6;

@@ -396,11 +396,27 @@ static void test_send_stdin_delivers_everything(void **state) {
     assert_contains(r.err, "read 120, accepted 120, delivered 120, dropped 0, malformed 0");
     run_free(&r);
 
+    /* Several requests may be in flight (max_in_flight): each event arrives
+     * once, in input order within its request; requests arrive in any order. */
     assert_int_equal(devsrv_event_count(f->srv), N);
+    bool seen[N] = {false};
+    int last_in_request[N + 1];
+    for (int i = 0; i <= N; i++) last_in_request[i] = -1;
     for (int i = 0; i < N; i++) {
+        devsrv_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        assert_int_equal(devsrv_event_at(f->srv, (size_t)i, &ev), 0);
+        int k = -1;
+        assert_int_equal(sscanf(ev.user_id, "user-%d", &k), 1);
+        assert_true(k >= 0 && k < N && !seen[k]);
+        seen[k] = true;
+        size_t req = ev.request_no <= N ? (size_t)ev.request_no : N;
+        assert_true(k > last_in_request[req]);
+        last_in_request[req] = k;
+        devsrv_event_free(&ev);
         char user[32], payload[32];
-        snprintf(user, sizeof user, "user-%d", i);
-        snprintf(payload, sizeof payload, "{\"i\":%d}", i);
+        snprintf(user, sizeof user, "user-%d", k);
+        snprintf(payload, sizeof payload, "{\"i\":%d}", k);
         assert_event(f->srv, (size_t)i, user, "item_viewed", payload, NULL);
     }
 }

@@ -48,6 +48,8 @@ static void test_threads_deliver_exactly_once(void **state) {
     recorder_t rec;
     recorder_init(&rec);
     segops_options_t *opts = make_options(srv, TEST_SK, &rec);
+    /* One request at a time: a thread's events then arrive in its order. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     segops_client_t *client;
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
@@ -140,7 +142,9 @@ static void test_backlog_uses_large_requests(void **state) {
     segops_stats_t st;
     segops_client_stats(client, &st);
     assert_true(st.requests >= 5);
-    assert_int_equal(st.connections, 1); /* keep-alive across requests */
+    /* keep-alive across requests: one connection per sender (default 4 in
+     * flight), each reused, for the 10 or more requests. */
+    assert_true(st.connections >= 1 && st.connections <= 4);
     assert_conservation(client);
     segops_client_free(client);
     devsrv_stop(srv);

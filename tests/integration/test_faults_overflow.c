@@ -70,6 +70,8 @@ static void drop_oldest_race(size_t queue_events, size_t batch_size) {
     assert_int_equal(segops_options_set_max_queue_events(opts, queue_events), SEGOPS_OK);
     assert_int_equal(segops_options_set_batch_size(opts, batch_size), SEGOPS_OK);
     assert_int_equal(segops_options_set_overflow(opts, SEGOPS_OVERFLOW_DROP_OLDEST), SEGOPS_OK);
+    /* One request at a time: a thread's events then arrive in its order. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     fixture_client(&f, opts);
 
     producer_counts_t tracked = run_producers(f.client, EVICT_THREADS, EVICT_PER_THREAD);

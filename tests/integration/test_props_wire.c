@@ -256,7 +256,14 @@ static void *produce(void *arg) {
 static void test_threads(void **state) {
     (void)state;
     devsrv_t *srv = start_server(NULL);
-    segops_client_t *client = new_client(srv, NULL, true);
+    /* One request at a time: each thread's events then arrive in its order. */
+    segops_options_t *opts = make_options(srv, TEST_SK, NULL);
+    assert_int_equal(segops_options_set_batch_size(opts, 1000), SEGOPS_OK);
+    assert_int_equal(segops_options_set_flush_interval_ms(opts, 3600000), SEGOPS_OK);
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
+    segops_client_t *client = NULL;
+    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
+    segops_options_free(opts);
     segops_props_t *shared = new_props();
     assert_int_equal(segops_props_set_string(shared, "s", "same for all"), SEGOPS_OK);
     worker_t workers[THREADS];

@@ -20,9 +20,10 @@
 
 /* Runs the child against the server for about RUN_MS, kills it with SIGKILL
  * and returns how many events it had acknowledged (printed) by then. */
-static long run_and_kill(fixture_t *f, const char *dir) {
-    const char *argv[] = {
-        SPOOL_CHILD_PATH, devsrv_url(f->srv), dir, "0", "-1", CHILD_RATE, "hang", NULL};
+static long run_and_kill_with(fixture_t *f, const char *dir, const char *rate,
+                              const char *in_flight) {
+    const char *argv[] = {SPOOL_CHILD_PATH, devsrv_url(f->srv), dir,       "0", "-1", rate,
+                          "hang",           "100000",           in_flight, NULL};
     child_t child;
     child_spawn(&child, argv);
     long acked = 0;
@@ -41,6 +42,10 @@ static long run_and_kill(fixture_t *f, const char *dir) {
     /* It ran long enough for the window to be a small part of what it tracked. */
     assert_true(acked > 4 * WINDOW_EVENTS);
     return acked;
+}
+
+static long run_and_kill(fixture_t *f, const char *dir) {
+    return run_and_kill_with(f, dir, CHILD_RATE, "1");
 }
 
 /* What a new client on dir, with the server up, delivers after the kill. */
@@ -151,10 +156,36 @@ static void test_kill9_mid_request_resends_at_most_that_request(void **state) {
     finish_and_check_dir(&f, dir);
 }
 
+/* Several requests in flight (4, at 8,000 events/s against 200 ms answers:
+ * several full requests wait at once): a kill resends at most the requests
+ * that were in flight, and skips none, since the ack cursor on disk only moves
+ * past events whose own request and every earlier one are settled. The
+ * window of loss is 50 ms of tracking: 400 events at this rate. */
+static void test_kill9_with_several_in_flight_resends_at_most_those(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_start(&f, NULL);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", spool_path("inflight"));
+    devsrv_set_answer_delay(f.srv, 200);
+    long acked = run_and_kill_with(&f, dir, "8000", "4");
+    assert_true(server_events(f.srv) > 0);
+    devsrv_set_answer_delay(f.srv, 0);
+    recovery_t r = recover(&f, dir, acked, 0);
+    assert_true(r.missing <= 4 * WINDOW_EVENTS); /* 50 ms at 8,000 events/s */
+    if (r.missing) assert_true(r.first_missing >= acked - 4 * WINDOW_EVENTS);
+    assert_int_equal(r.stats.dropped, r.stats.dropped_spool_corrupt);
+    assert_int_equal(r.stats.recovered, r.stats.delivered + r.stats.dropped);
+    assert_true(r.dup_requests <= 4); /* only the requests in flight at the kill */
+    assert_true(r.duplicated <= 4 * 500);
+    finish_and_check_dir(&f, dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill9_with_the_server_down),
         cmocka_unit_test(test_kill9_mid_request_resends_at_most_that_request),
+        cmocka_unit_test(test_kill9_with_several_in_flight_resends_at_most_those),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

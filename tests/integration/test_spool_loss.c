@@ -247,6 +247,9 @@ static void own_run_case(damage_t how) {
     segops_options_t *opts = spool_options(&f, 10, dir);
     assert_int_equal(segops_options_set_max_queue_events(opts, 10), SEGOPS_OK);
     assert_int_equal(segops_options_set_spool_max_bytes(opts, (uint64_t)1 << 20), SEGOPS_OK);
+    /* One request at a time: a second sender would read the backlog from disk
+     * (into a request the silent server holds too) before the harm. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     observe(&o, opts);
     assert_int_equal(devsrv_script_text(f.srv, "noanswer"), 0);
     uint64_t requests = server_stats(f.srv).batch_requests;
@@ -315,6 +318,9 @@ static void test_own_segment_being_written_deleted(void **state) {
     segops_options_t *opts = spool_options(&f, 10, dir);
     assert_int_equal(segops_options_set_max_queue_events(opts, 10), SEGOPS_OK);
     assert_int_equal(segops_options_set_spool_max_bytes(opts, (uint64_t)1 << 20), SEGOPS_OK);
+    /* One request at a time: a second sender would read the backlog from disk
+     * (into a request the silent server holds too) before the harm. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     observe(&o, opts);
     assert_int_equal(devsrv_script_text(f.srv, "noanswer"), 0);
     uint64_t requests = server_stats(f.srv).batch_requests;
@@ -520,6 +526,9 @@ static void test_flush_during_shutdown_with_an_unread_backlog(void **state) {
     segops_options_t *opts = spool_options(&f, 500, dir);
     assert_int_equal(segops_options_set_max_request_bytes(opts, 65536), SEGOPS_OK);
     assert_int_equal(segops_options_set_retry_backoff_ms(opts, 60000, 60000), SEGOPS_OK);
+    /* One request at a time: the script answers the first two requests, and
+     * other senders' reads would be answered 200 before the 503 is seen. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     segops_client_t *client = NULL;
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);

@@ -60,6 +60,8 @@ void fixture_start_stuck(fixture_t *f, size_t queue, segops_overflow_t policy, u
     assert_int_equal(segops_options_set_max_queue_events(opts, queue), SEGOPS_OK);
     assert_int_equal(segops_options_set_overflow(opts, policy), SEGOPS_OK);
     assert_int_equal(segops_options_set_block_timeout_ms(opts, block_ms), SEGOPS_OK);
+    /* One request at a time: nothing else drains the queue. */
+    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     fixture_client(f, opts);
     assert_int_equal(devsrv_script_text(f->srv, "noanswer"), 0);
     track_n(f->client, "u", 0, (int)queue);

@@ -39,7 +39,7 @@ void fixture_start_faulty(fixture_t *f, size_t batch_size);
  * long the flush took in ms. */
 int64_t track_and_flush(fixture_t *f, const char *script, int n, int flush_ms);
 
-/* Starts f with a client whose first batch (of `queue` events) is held by a
+/* Starts f with a one-request-at-a-time client whose first batch (of `queue` events) is held by a
  * silent server, leaving an empty queue of `queue` places that does not drain. */
 void fixture_start_stuck(fixture_t *f, size_t queue, segops_overflow_t policy, uint32_t block_ms);
 

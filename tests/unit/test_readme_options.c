@@ -114,6 +114,7 @@ static void test_defaults_match_code(void **state) {
     expect_default("spool_max_age_ms", d->spool_max_age_ms);
     expect_default("spool_fsync_ms", d->spool_fsync_ms);
     expect_default("exit_flush_ms", d->exit_flush_ms);
+    expect_default("max_in_flight", d->max_in_flight);
     assert_null(d->spool_dir);
     assert_string_equal(find("spool_dir")->def, "none");
     assert_null(d->ca_file);
@@ -142,6 +143,7 @@ static void test_ranges_match_setters(void **state) {
     EXPECT_RANGE(spool_max_age_ms, uint64_t);
     EXPECT_RANGE(spool_fsync_ms, uint32_t);
     EXPECT_RANGE(exit_flush_ms, uint32_t);
+    EXPECT_RANGE(max_in_flight, uint32_t);
     /* Every documented option has a row, and every row is a documented option. */
     const char *all[] = {"api_url",
                          "api_key",
@@ -174,7 +176,8 @@ static void test_ranges_match_setters(void **state) {
                          "spool_max_bytes",
                          "spool_max_age_ms",
                          "spool_fsync_ms",
-                         "exit_flush_ms"};
+                         "exit_flush_ms",
+                         "max_in_flight"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) find(all[i]);
     assert_int_equal(row_count, sizeof all / sizeof *all);
 }
