@@ -134,7 +134,7 @@ static void *sender_main(void *arg) {
             slot->batch = w->ready;
             w->ready.n = 0;
             w->busy++;
-            segops__gate_kick(w->ctx->gate, true); /* the worker may take the next */
+            segops__gate_kick(w->ctx->gate); /* the worker may take the next */
         }
         if (!slot->batch.n) break;
         load_sender(&slot->sender, &slot->batch);
@@ -144,7 +144,7 @@ static void *sender_main(void *arg) {
         slot->batch.n = 0;
         w->busy--;
         /* The worker may be waiting for a free sender. */
-        segops__gate_kick(w->ctx->gate, true);
+        segops__gate_kick(w->ctx->gate);
     }
     pthread_mutex_unlock(&w->lock);
     segops__sender_release(&slot->sender);

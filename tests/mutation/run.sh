@@ -43,13 +43,13 @@ mutant flush-deadline-ignored src/client.c \
     '        err = segops__ledger_wait_settled(c->ledger, target, 0); /* MUTANT */'
 mutant shutdown-without-deadline-gets-one src/client.c "test_promises_deadlines" \
     '    int64_t deadline = segops__clock_deadline_after(timeout_ms);
-    /* Only the first caller' \
+    /* Read before the stop' \
     '    int64_t deadline = segops__clock_deadline_after(timeout_ms < 0 ? 1000 : timeout_ms);
-    /* MUTANT: -1 waits 1 s. Only the first caller'
+    /* MUTANT: -1 waits 1 s. Read before the stop'
 mutant blocked-track-not-urgent src/admission.c "test_faults_queue_bounds" \
     '            adm->blocked++; /* makes the queue urgent */
         }
-        segops__gate_kick(adm->gate, true);' \
+        segops__gate_kick(adm->gate);' \
     '            /* MUTANT: a blocked track neither marks the queue urgent nor wakes the worker */
         }'
 mutant flush-interval-ignored src/config.c "test_delivery" \
