@@ -239,11 +239,9 @@ static void test_adopted_segments_deleted_before_an_empty_one(void **state) {
 /* ---- while the client runs: its own run ---- */
 
 /* A client whose first batch (10 events) a silent server holds while 190 more
- * go to disk only (the memory queue holds 10); then one of its segments is
- * harmed, the server answers again and everything is flushed. */
-static void own_run_case(damage_t how) {
-    const char *dir = spool_path("own");
-    observed_t o;
+ * go to disk only (the memory queue holds 10): all of them are in the spool
+ * files when it returns. */
+static segops_client_t *held_client(const char *dir, observed_t *o) {
     segops_options_t *opts = spool_options(&f, 10, dir);
     assert_int_equal(segops_options_set_max_queue_events(opts, 10), SEGOPS_OK);
     assert_int_equal(segops_options_set_spool_max_bytes(opts, (uint64_t)1 << 20), SEGOPS_OK);
@@ -251,10 +249,10 @@ static void own_run_case(damage_t how) {
      * (into a request the silent server holds too) before the harm. The worker
      * may still take one batch ahead while the sender is held, reading the
      * backlog's first records from disk: a 64 KiB request bounds that to
-     * about 60 records, short of the victim segment (see below). */
+     * about 60 records, short of the segments the tests harm. */
     assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
     assert_int_equal(segops_options_set_max_request_bytes(opts, 65536), SEGOPS_OK);
-    observe(&o, opts);
+    observe(o, opts);
     assert_int_equal(devsrv_script_text(f.srv, "noanswer"), 0);
     uint64_t requests = server_stats(f.srv).batch_requests;
     segops_client_t *client = NULL;
@@ -264,6 +262,15 @@ static void own_run_case(damage_t how) {
     wait_requests(f.srv, requests + 1); /* held */
     track_numbered_padded(client, 10, EVENTS - 10, PAD);
     wait_spooled(client, EVENTS);
+    return client;
+}
+
+/* A held client (above); then one of its segments is harmed, the server
+ * answers again and everything is flushed. */
+static void own_run_case(damage_t how) {
+    const char *dir = spool_path("own");
+    observed_t o;
+    segops_client_t *client = held_client(dir, &o);
 
     char run[600];
     only_run(dir, run, sizeof run);
@@ -320,26 +327,7 @@ static void test_own_segment_being_written_deleted(void **state) {
     const int more = 50;
     const char *dir = spool_path("own-last");
     observed_t o;
-    segops_options_t *opts = spool_options(&f, 10, dir);
-    assert_int_equal(segops_options_set_max_queue_events(opts, 10), SEGOPS_OK);
-    assert_int_equal(segops_options_set_spool_max_bytes(opts, (uint64_t)1 << 20), SEGOPS_OK);
-    /* One request at a time: a second sender would read the backlog from disk
-     * (into a request the silent server holds too) before the harm. The worker
-     * may still take one batch ahead while the sender is held, reading the
-     * backlog's first records from disk: a 64 KiB request bounds that to
-     * about 60 records, short of the victim segment (see below). */
-    assert_int_equal(segops_options_set_max_in_flight(opts, 1), SEGOPS_OK);
-    assert_int_equal(segops_options_set_max_request_bytes(opts, 65536), SEGOPS_OK);
-    observe(&o, opts);
-    assert_int_equal(devsrv_script_text(f.srv, "noanswer"), 0);
-    uint64_t requests = server_stats(f.srv).batch_requests;
-    segops_client_t *client = NULL;
-    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
-    segops_options_free(opts);
-    track_numbered_padded(client, 0, 10, PAD);
-    wait_requests(f.srv, requests + 1); /* held */
-    track_numbered_padded(client, 10, EVENTS - 10, PAD);
-    wait_spooled(client, EVENTS);
+    segops_client_t *client = held_client(dir, &o);
     char run[600];
     only_run(dir, run, sizeof run);
     seg_list_t segs;
