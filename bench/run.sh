@@ -352,7 +352,7 @@ PACE_P99_20=$(m pacing_delay_p99_ms "$RES/pacing_20")
     echo "## Slow server: --delay-ms 50, default options, $SLOW_THREADS producer threads"
     echo
     echo "Measured over a ${SLOW_SECONDS} s window after 1 s of warm-up, from the server's counters."
-    echo "One request in flight at a time: the ceiling is 500 events / 50 ms = 10,000 events/s."
+    echo "Default max_in_flight (4): the ceiling is 4 x 500 events / 50 ms = 40,000 events/s."
     echo
     echo "| delivered events/s | requests in window | events/request | max events/request |"
     echo "|---|---|---|---|"
