@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "crypto.h"
 #include "fds.h"
+#include "fork.h"
 
 #define MAX_RESPONSE_BODY (64 * 1024)
 /* Reserved for the answer before a request: batch and session answers fit. */
@@ -37,8 +38,29 @@ struct segops__transport {
 static pthread_once_t global_init_once = PTHREAD_ONCE_INIT;
 static CURLcode global_init_result = CURLE_FAILED_INIT;
 
+/* Finding a new multi's wake-up channel means scanning the process's descriptors
+ * for what curl_multi_init just made. Our own descriptors made or closed
+ * meanwhile (another transport's wake-up channel or connection: sync mode makes
+ * one transport per concurrent call) would spoil the scan, so discovery and our
+ * connections' socket() and close() take one lock. A leaf lock: nothing else is
+ * taken under it, so the fork hook may take it in any order. */
+static pthread_mutex_t discovery_lock = PTHREAD_MUTEX_INITIALIZER;
+static void discovery_lock_take(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&discovery_lock);
+}
+static void discovery_lock_release(void *arg) {
+    (void)arg;
+    pthread_mutex_unlock(&discovery_lock);
+}
+static segops__fork_hook_t discovery_fork_hook = {discovery_lock_take, discovery_lock_release,
+                                                  discovery_lock_release, NULL, NULL, NULL};
+
 /* libcurl >= 7.84 makes curl_global_init thread-safe; once per process either way. */
-static void global_init(void) { global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void) {
+    global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    segops__fork_register(&discovery_fork_hook);
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     segops__transport_t *t = userp;
@@ -99,18 +121,22 @@ static curl_socket_t open_socket(void *userp, curlsocktype purpose, struct curl_
 #ifdef SOCK_CLOEXEC
     type |= SOCK_CLOEXEC;
 #endif
+    pthread_mutex_lock(&discovery_lock);
     int fd = socket(address->family, type, address->protocol);
-    if (fd < 0) return CURL_SOCKET_BAD;
-    segops__owned_fds_add(&t->fds, fd);
-    return fd;
+    if (fd >= 0) segops__owned_fds_add(&t->fds, fd);
+    pthread_mutex_unlock(&discovery_lock);
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 /* libcurl may call this after the easy handle is gone (a cached connection
  * closes in curl_multi_cleanup): the transport outlives its multi handle. */
 static int close_socket(void *userp, curl_socket_t fd) {
     segops__transport_t *t = userp;
+    pthread_mutex_lock(&discovery_lock);
     segops__owned_fds_remove(&t->fds, fd);
-    return close(fd);
+    int result = close(fd);
+    pthread_mutex_unlock(&discovery_lock);
+    return result;
 }
 
 /* curl_multi_init makes a wake-up channel for curl_multi_wakeup (a socketpair in
@@ -119,36 +145,49 @@ static int close_socket(void *userp, curl_socket_t fd) {
  * appeared during curl_multi_init and recorded only once curl proves it its own:
  * curl_multi_wakeup makes exactly one of them readable, curl_multi_poll drains
  * it, and the rest of the channel has the matching kind. Nothing else is read
- * from or written to. A descriptor another thread opened meanwhile fails the
- * proof: the channel then stays unrecorded, and a forked child keeps its copy. */
-static void record_wakeup_channel(segops__transport_t *t, const segops__fd_snapshot_t *before) {
+ * from or written to. A descriptor someone else (the application, a resolver
+ * thread) opened or closed meanwhile fails the proof; the multi is then made
+ * again, and after the last try the channel stays unrecorded (a forked child
+ * keeps its copy). Called under discovery_lock. */
+static bool record_wakeup_channel(segops__transport_t *t, const segops__fd_snapshot_t *before) {
     int fd[3];
     int n = segops__fd_snapshot_new_since(before, fd, 3);
-    if (n < 1 || n > 2) return;
+    if (n < 1 || n > 2) return false;
     for (int i = 0; i < n; i++)
-        if (segops__fd_readable(fd[i])) return;
-    if (curl_multi_wakeup(t->multi) != CURLM_OK) return;
+        if (segops__fd_readable(fd[i])) return false;
+    if (curl_multi_wakeup(t->multi) != CURLM_OK) return false;
     int reader = -1;
     for (int i = 0; i < n; i++) {
         if (!segops__fd_readable(fd[i])) continue;
-        if (reader >= 0) return;
+        if (reader >= 0) return false;
         reader = i;
     }
-    if (reader < 0) return;
+    if (reader < 0) return false;
     if (curl_multi_poll(t->multi, NULL, 0, 0, NULL) != CURLM_OK || segops__fd_readable(fd[reader]))
-        return;
-    if (!segops__fd_one_channel(fd[reader], n == 2 ? fd[1 - reader] : -1)) return;
+        return false;
+    if (!segops__fd_one_channel(fd[reader], n == 2 ? fd[1 - reader] : -1)) return false;
     for (int i = 0; i < n; i++) segops__owned_fds_add(&t->fds, fd[i]);
+    return true;
 }
+
+#define DISCOVERY_TRIES 3
 
 /* curl_multi_init, recording the wake-up channel it makes. */
 static segops_err_t multi_init(segops__transport_t *t) {
-    segops__fd_snapshot_t before;
-    segops_err_t err = segops__fd_snapshot_take(&before);
+    pthread_mutex_lock(&discovery_lock);
+    segops_err_t err = SEGOPS_OK;
+    for (int attempt = 0; attempt < DISCOVERY_TRIES; attempt++) {
+        if (t->multi) curl_multi_cleanup(t->multi);
+        segops__fd_snapshot_t before;
+        err = segops__fd_snapshot_take(&before);
+        if (err == SEGOPS_E_NOMEM) break;
+        t->multi = curl_multi_init();
+        bool recorded = t->multi && err == SEGOPS_OK && record_wakeup_channel(t, &before);
+        segops__fd_snapshot_free(&before);
+        if (recorded || !t->multi || err != SEGOPS_OK) break;
+    }
+    pthread_mutex_unlock(&discovery_lock);
     if (err == SEGOPS_E_NOMEM) return err;
-    t->multi = curl_multi_init();
-    if (t->multi && err == SEGOPS_OK) record_wakeup_channel(t, &before);
-    segops__fd_snapshot_free(&before);
     return t->multi ? SEGOPS_OK : SEGOPS_E_NOMEM;
 }
 

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,7 +267,36 @@ static int child_release_check(segops_client_t *client, const socket_list_t *par
     return inherited ? 20 + (inherited < 9 ? inherited : 9) : 0;
 }
 
-static void fork_releases_sockets(bool batch) {
+typedef struct sync_caller {
+    segops_client_t *client;
+    pthread_barrier_t *start;
+    segops_err_t result;
+} sync_caller_t;
+
+static void *call_track(void *arg) {
+    sync_caller_t *c = arg;
+    pthread_barrier_wait(c->start);
+    c->result = segops_track(c->client, "parent", "before_fork", NULL);
+    return NULL;
+}
+
+/* `callers` threads send at once, so that many sync transports (each with its
+ * own wake-up channel) are made at the same moment. */
+static void deliver_at_once(segops_client_t *client, int callers) {
+    pthread_t thread[8];
+    sync_caller_t caller[8];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)callers);
+    for (int i = 0; i < callers; i++) {
+        caller[i] = (sync_caller_t){client, &start, SEGOPS_E_INTERNAL};
+        assert_int_equal(pthread_create(&thread[i], NULL, call_track, &caller[i]), 0);
+    }
+    for (int i = 0; i < callers; i++) pthread_join(thread[i], NULL);
+    pthread_barrier_destroy(&start);
+    for (int i = 0; i < callers; i++) assert_int_equal(caller[i].result, SEGOPS_OK);
+}
+
+static void fork_releases_sockets(bool batch, int callers) {
     server_process_t sp;
     server_process_start(&sp);
     unsigned port = 0;
@@ -283,17 +313,22 @@ static void fork_releases_sockets(bool batch) {
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
 
-    /* The parent delivers: its keep-alive connection is up. */
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(segops_track(client, "parent", "before_fork", NULL), SEGOPS_OK);
+    /* The parent delivers: its keep-alive connections are up. */
+    if (callers > 1)
+        deliver_at_once(client, callers);
+    else
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(segops_track(client, "parent", "before_fork", NULL), SEGOPS_OK);
     assert_int_equal(segops_flush(client, 20000), SEGOPS_OK);
+    const uint64_t before_fork = callers > 1 ? (uint64_t)callers : 5;
     socket_list_t parent_sockets, parent_connections;
     list_sockets(&parent_sockets);
     list_established_to(port, &parent_connections);
-    assert_int_equal(parent_connections.count, 1);
-    assert_true(socket_listed(&parent_sockets, parent_connections.inode[0]));
     uint64_t connections = stats_of(client).connections;
-    assert_int_equal(connections, 1);
+    assert_int_equal(parent_connections.count, connections);
+    for (size_t i = 0; i < parent_connections.count; i++)
+        assert_true(socket_listed(&parent_sockets, parent_connections.inode[i]));
+    if (callers == 1) assert_int_equal(connections, 1);
 
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -308,14 +343,17 @@ static void fork_releases_sockets(bool batch) {
         assert_int_equal(segops_track(client, "parent", "after_fork", NULL), SEGOPS_OK);
     assert_int_equal(segops_flush(client, 20000), SEGOPS_OK);
     segops_stats_t st = stats_of(client);
-    assert_int_equal(st.delivered, 10);
+    assert_int_equal(st.delivered, before_fork + 5);
     assert_int_equal(st.connections, connections);
     socket_list_t now;
     list_established_to(port, &now);
-    assert_true(socket_listed(&now, parent_connections.inode[0]));
+    bool reused = false;
+    for (size_t i = 0; i < parent_connections.count; i++)
+        reused |= socket_listed(&now, parent_connections.inode[i]);
+    assert_true(reused);
     assert_int_equal(reports_of(&rec), 0);
     devsrv_stats_t ss = server_process_stats(&sp);
-    assert_int_equal(ss.events_received, 10 + 3); /* the child's three too */
+    assert_int_equal(ss.events_received, before_fork + 5 + 3); /* the child's three too */
     segops_client_free(client);
     recorder_destroy(&rec);
     server_process_stop(&sp);
@@ -323,12 +361,19 @@ static void fork_releases_sockets(bool batch) {
 
 static void test_fork_child_releases_parent_sockets(void **state) {
     (void)state;
-    fork_releases_sockets(true);
+    fork_releases_sockets(true, 1);
 }
 
 static void test_fork_child_releases_parent_sockets_sync(void **state) {
     (void)state;
-    fork_releases_sockets(false);
+    fork_releases_sockets(false, 1);
+}
+
+/* Eight sync transports made at the same moment: each records its own wake-up
+ * channel (a discovery that saw another's would leave its own in the child). */
+static void test_fork_child_releases_sockets_of_concurrent_sync_calls(void **state) {
+    (void)state;
+    for (int round = 0; round < 5; round++) fork_releases_sockets(false, 8);
 }
 
 int main(void) {
@@ -337,6 +382,7 @@ int main(void) {
         cmocka_unit_test(test_fork_after_shutdown),
         cmocka_unit_test(test_fork_child_releases_parent_sockets),
         cmocka_unit_test(test_fork_child_releases_parent_sockets_sync),
+        cmocka_unit_test(test_fork_child_releases_sockets_of_concurrent_sync_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
