@@ -38,6 +38,9 @@ STEADY_RATE=150000 # calls/s of the paced 1-thread steady-state pass (1 ms ticks
 SLOW_THREADS=2
 BURST_EVENTS=200000
 PACING_RATES=(20 100 1000 10000) # events/s of the pacing row, one producer thread
+INFLIGHT_DELAYS=(0 50 200 500)   # ms per request of the in-flight rows
+# The library's default max_in_flight, as the report names it.
+DEFAULT_IN_FLIGHT=$(sed -n 's/^ *\.max_in_flight = \([0-9]*\),.*/\1/p' "$ROOT/src/config.c")
 # A local-only key; passed through the environment so it stays out of `ps`.
 export SEGOPS_DEV_SK=sk_bench_local SEGOPS_BENCH_KEY=sk_bench_local
 
@@ -89,6 +92,10 @@ m() { median "$@"; }
 # verdict VALUE OP LIMIT: "met" or "missed" (awk does the float comparison).
 verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
     ok = (op == "<=") ? v <= l : v >= l; print (v == "n/a") ? "n/a" : (ok ? "met" : "missed") }'; }
+# requests_per_min FILE: the server's requests in a `slow` run's window, per minute.
+requests_per_min() {
+    awk -F= '/^server_requests=/ {r = $2} /^window_s=/ {w = $2} END {printf "%.0f", r * 60 / w}' "$1"
+}
 # range KEY FILE...: "min–max" over the runs.
 range() {
     local key=$1
@@ -154,8 +161,8 @@ for r in $(seq "$SLOW_RUNS"); do
 done
 echo "   $(median events_per_s "$RES"/slow_*) events/s"
 
-echo "== in flight: delivered events/s and requests/min at 0, 50, 200, 500 ms per request, 1 vs default in flight"
-for d in 0 50 200 500; do
+echo "== in flight: delivered events/s and requests/min at ${INFLIGHT_DELAYS[*]} ms per request, 1 vs default in flight"
+for d in "${INFLIGHT_DELAYS[@]}"; do
     for f in 1 default; do
         fl=()
         [[ $f == 1 ]] && fl=(--in-flight 1)
@@ -164,8 +171,7 @@ for d in 0 50 200 500; do
             >"$RES/inflight_${d}_$f"
         stop_server
         echo "   ${d} ms, $f in flight: $(m events_per_s "$RES/inflight_${d}_$f") events/s," \
-            "$(awk -F= '/^server_requests=/{r=$2} /^window_s=/{w=$2} END{printf "%.0f", r*60/w}' \
-                "$RES/inflight_${d}_$f") requests/min"
+            "$(requests_per_min "$RES/inflight_${d}_$f") requests/min"
     done
 done
 echo "== in flight: client CPU per delivered event on loopback, 1 vs default in flight ($RUNS runs)"
@@ -358,6 +364,27 @@ PACE_P99_20=$(m pacing_delay_p99_ms "$RES/pacing_20")
     echo "|---|---|---|---|"
     echo "| $SLOW_RATE | $(m server_requests "$RES"/slow_*) | $(m events_per_request "$RES"/slow_*) |" \
         "$(m server_max_events_per_request "$RES"/slow_*) |"
+    echo
+    echo "## Several requests in flight: delivered events/s and requests/min by server latency"
+    echo
+    echo "\`segops-bench slow --threads $SLOW_THREADS --seconds $SLOW_SECONDS\` against"
+    echo "\`segops-dev-server --delay-ms D\`, one run each, no plan limit (the producers never stop);"
+    echo "\"1 in flight\" adds \`--in-flight 1\`."
+    echo
+    echo "| ms per request | 1 in flight | default ($DEFAULT_IN_FLIGHT) in flight |"
+    echo "|---|---|---|"
+    for d in "${INFLIGHT_DELAYS[@]}"; do
+        row="| $d |"
+        for f in 1 default; do
+            file=$RES/inflight_${d}_$f
+            row="$row $(m events_per_s "$file") events/s, $(requests_per_min "$file") requests/min |"
+        done
+        echo "$row"
+    done
+    echo
+    echo "Client CPU per delivered event on loopback (\`segops-bench e2e --threads $E2E_THREADS" \
+        "--events $E2E_EVENTS\`, median of $RUNS): $(m cpu_ns_per_event "$RES"/cpu1_*) ns with 1 in" \
+        "flight, $(m cpu_ns_per_event "$RES"/cpun_*) ns with the default."
     echo
     echo "## Burst memory: $BURST_EVENTS events tracked with the server down"
     echo

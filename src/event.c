@@ -151,5 +151,5 @@ void segops__event_encode(const segops__event_plan_t *plan, segops__event_t *eve
     *d++ = '}';
     *d = '\0';
     event->len = (uint32_t)plan->len;
-    event->accepted_ms = plan->accepted_ms;
+    segops__event_set_accepted(event, plan->accepted_ms);
 }

@@ -8,18 +8,44 @@
 
 #include "timefmt.h"
 
+/* The header is packed because it is paid once per queued event (bench burst:
+ * header + JSON + NUL rounded to 8 bytes is the whole per-event memory):
+ * - accepted_ms and block_offset share one word. Both are written once, before
+ *   the event is published to another thread, and only read after, so sharing
+ *   a memory location cannot race. 48 bits of signed milliseconds span +-4,462
+ *   years around 1970: any wall clock fits; a read-back record's time beyond
+ *   that is clamped (segops__event_set_accepted), which keeps expiry the same.
+ * - residence has a byte of its own: another thread may read len while the
+ *   owner moves the event (an eviction while the worker walks the queue).
+ * - the JSON starts right after the header, not at sizeof (event_pool.c). */
+#define SEGOPS__EVENT_MS_BITS 48
+
 typedef struct segops__event {
     struct segops__event *next; /* queue link */
-    uint32_t len;               /* bytes of json, without the NUL */
-    uint32_t block_offset;      /* from the start of its pool block (event_pool.c) */
     uint64_t spool_pos;         /* its spool record (spooler.h); 0: none. See residence.h */
-    int64_t accepted_ms;        /* wall clock when track accepted it (spool_max_age_ms, and
-                                   the stats latencies unless read_back) */
-    uint8_t residence;          /* segops__residence_t: changed only through residence.h */
-    bool over_bound;            /* accepted past the memory queue's bound: spool only */
-    bool read_back;             /* read back from the spool's files (segops__residence_adopt) */
-    char json[]; /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
+    int64_t accepted_ms : SEGOPS__EVENT_MS_BITS; /* wall clock when track accepted it
+                                                    (spool_max_age_ms, and the stats
+                                                    latencies unless read_back) */
+    uint64_t block_offset : 16;                  /* 8-byte units from the start of its pool block */
+    uint32_t len;                                /* bytes of json, without the NUL */
+    uint8_t residence;   /* segops__residence_t: changed only through residence.h */
+    bool over_bound : 1; /* accepted past the memory queue's bound: spool only */
+    bool read_back : 1;  /* read back from the spool's files (segops__residence_adopt) */
+    char json[];         /* {"user_id":…,"event_type":…,"occurred_at":…,"payload":…} */
 } segops__event_t;
+
+/* Guards the per-event memory (BENCHMARKS.md, burst memory): 30 bytes of header
+ * on LP64, 26 on ILP32. Grow it only knowing that every queued event pays it. */
+_Static_assert(offsetof(segops__event_t, json) <= sizeof(void *) + 22,
+               "segops__event_t header grew: every queued event pays for it");
+
+/* Sets when track accepted the event (or when a read-back record was), clamped
+ * to the 48 bits it has: the clamp keeps a far past far past and a far future
+ * far future, so segops__residence_expired decides as with the full value. */
+static inline void segops__event_set_accepted(segops__event_t *e, int64_t ms) {
+    const int64_t max = (INT64_C(1) << (SEGOPS__EVENT_MS_BITS - 1)) - 1;
+    e->accepted_ms = ms > max ? max : ms < -max - 1 ? -max - 1 : ms;
+}
 
 /* When this client's track accepted the event, for the stats latencies; 0 for
  * an event read back from the spool (its accepted_ms may be a previous

@@ -20,13 +20,20 @@ struct segops__pool_block {
     alignas(16) char data[];
 };
 
+/* An event's offset in its block fits event->block_offset (16 bits of 8-byte
+ * units); an own block's one event sits at the start of its data. */
+_Static_assert((offsetof(segops__pool_block_t, data) + BLOCK_BYTES) / 8 <= UINT16_MAX,
+               "block offsets no longer fit segops__event_t.block_offset");
+
+/* The JSON starts right after the header's last field: sizeof would add the
+ * struct's tail padding (2 bytes on LP64) to every event. */
 static size_t event_size(size_t json_len) {
-    size_t bytes = sizeof(segops__event_t) + json_len + 1; /* + NUL */
-    return (bytes + 7) & ~(size_t)7;                       /* keeps the next event aligned */
+    size_t bytes = offsetof(segops__event_t, json) + json_len + 1; /* + NUL */
+    return (bytes + 7) & ~(size_t)7; /* keeps the next event aligned */
 }
 
 static segops__pool_block_t *block_of(const segops__event_t *event) {
-    return (segops__pool_block_t *)((char *)(uintptr_t)event - event->block_offset);
+    return (segops__pool_block_t *)((char *)(uintptr_t)event - (size_t)event->block_offset * 8);
 }
 
 static segops__pool_block_t *block_new(segops__event_pool_t *owner, size_t size) {
@@ -63,7 +70,8 @@ static segops__event_t *carve(segops__pool_block_t *b, size_t offset, size_t jso
     event->residence = 0; /* SEGOPS__RES_MEMORY */
     event->over_bound = false;
     event->read_back = false;
-    event->block_offset = (uint32_t)(offsetof(segops__pool_block_t, data) + offset);
+    /* In 8-byte units: events are 8-aligned, and a block's data is at most 64 KiB. */
+    event->block_offset = (offsetof(segops__pool_block_t, data) + offset) / 8;
     return event;
 }
 

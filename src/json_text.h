@@ -1,5 +1,6 @@
-/* JSON text without a parse tree: strict validation of a payload object, UTF-8
- * checks and string escaping. No allocation, so track() can call it cheaply. */
+/* JSON text without a parse tree: strict validation of a payload object
+ * (json_check.c), UTF-8 checks and string escaping (json_text.c). No
+ * allocation, so track() can call it cheaply. */
 #ifndef SEGOPS_JSON_TEXT_H
 #define SEGOPS_JSON_TEXT_H
 

@@ -41,7 +41,7 @@ bool segops__residence_take(segops__event_t *e) {
 void segops__residence_adopt(segops__event_t *e, uint64_t pos, int64_t accepted_ms) {
     e->residence = SEGOPS__RES_SENDING;
     e->spool_pos = pos;
-    e->accepted_ms = accepted_ms;
+    segops__event_set_accepted(e, accepted_ms);
     e->read_back = true;
 }
 

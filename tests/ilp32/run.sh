@@ -24,7 +24,7 @@ if ! "$out/probe" >"$out/probe.log" 2>&1; then
         "this kernel cannot execute 32-bit programs ($(head -1 "$out/probe.log"))" machine-cannot
     exit
 fi
-sources=(config alloc error last_error timefmt json_text event event_pool queue retry)
+sources=(config alloc error last_error timefmt json_check json_text event event_pool queue retry)
 files=("$src/tests/ilp32/test_ilp32.c")
 for s in "${sources[@]}"; do files+=("$src/src/$s.c"); done
 "$cc" -m32 -std=c11 -O1 -Wall -Wextra -Werror -I"$src/include" -I"$src/src" "${files[@]}" \

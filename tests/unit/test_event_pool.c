@@ -11,12 +11,13 @@
 
 #include "alloc.h"
 #include "event_pool.h"
+#include "residence.h"
 
 /* Standard blocks are 64 KiB; these events are 200 bytes with their header and NUL. */
-#define SMALL_JSON (199 - sizeof(segops__event_t))
+#define SMALL_JSON (199 - offsetof(segops__event_t, json))
 #define PER_BLOCK (64 * 1024 / 200)
 /* The space a small event takes in a block: header, JSON, NUL, 8-byte aligned. */
-#define FOOTPRINT(json_len) ((sizeof(segops__event_t) + (json_len) + 1 + 7) & ~(size_t)7)
+#define FOOTPRINT(json_len) ((offsetof(segops__event_t, json) + (json_len) + 1 + 7) & ~(size_t)7)
 
 static segops__event_t *carve(segops__event_pool_t *pool, size_t json_len, char fill) {
     segops__event_t *e = segops__event_pool_alloc(pool, json_len);
@@ -217,6 +218,36 @@ static void test_release_on_another_thread(void **state) {
     assert_int_equal(segops__alloc_test_live(), base);
 }
 
+/* The header packs accepted_ms into 48 bits beside the block offset: a real
+ * wall clock comes back exactly, and a read-back record's time beyond the 48
+ * bits is clamped so that expiry decides as it would with the full value. */
+static void test_packed_times_keep_their_meaning(void **state) {
+    (void)state;
+    segops__event_pool_t pool;
+    segops__event_pool_init(&pool);
+    const int64_t now = INT64_C(1796601600000); /* 2026-12-07 */
+    const uint64_t year = UINT64_C(365) * 24 * 3600 * 1000;
+    segops__event_t *e[4];
+    for (int i = 0; i < 4; i++) e[i] = carve(&pool, 100, 'a');
+    segops__event_set_accepted(e[0], now - 1234);
+    assert_int_equal(e[0]->accepted_ms, now - 1234);
+    assert_int_equal(segops__event_track_ms(e[0]), now - 1234);
+    segops__residence_adopt(e[1], 7, INT64_MAX); /* a damaged record: far future */
+    assert_false(segops__residence_expired(e[1], year, now));
+    assert_int_equal(segops__event_track_ms(e[1]), 0); /* read back: no track time */
+    segops__residence_adopt(e[2], 8, INT64_MIN);       /* far past */
+    assert_true(segops__residence_expired(e[2], year, now));
+    segops__residence_adopt(e[3], 9, now - (int64_t)year - 1); /* just over a year old */
+    assert_true(segops__residence_expired(e[3], year, now));
+    assert_false(segops__residence_expired(e[3], year + 1, now));
+    /* The neighbours' fields and the offsets back to their block are intact. */
+    assert_int_equal(e[1]->spool_pos, 7);
+    assert_int_equal(e[3]->residence, SEGOPS__RES_SENDING);
+    assert_int_equal(e[3]->len, 100);
+    segops__event_release(e, 4);
+    segops__event_pool_destroy(&pool);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_are_carved_apart),
@@ -225,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_big_events_get_their_own_block),
         cmocka_unit_test(test_allocation_failure_leaves_pool_usable),
         cmocka_unit_test(test_release_on_another_thread),
+        cmocka_unit_test(test_packed_times_keep_their_meaning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
