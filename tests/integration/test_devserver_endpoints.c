@@ -203,10 +203,10 @@ static void test_tls(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_raw_json_is_byte_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dev_endpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_json_is_byte_exact, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_dev_endpoints, server_setup, server_teardown),
         cmocka_unit_test(test_record_ndjson),
-        cmocka_unit_test_setup_teardown(test_wait_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_events, server_setup, server_teardown),
         cmocka_unit_test(test_tls),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,12 +172,15 @@ static void test_pause_resume_same_port(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fault_statuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fault_delay_and_answer_delay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fault_close_before_and_mid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_noanswer_client_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_statuses, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_fault_delay_and_answer_delay, server_setup,
+                                        server_teardown),
+        cmocka_unit_test_setup_teardown(test_fault_close_before_and_mid, server_setup,
+                                        server_teardown),
+        cmocka_unit_test_setup_teardown(test_noanswer_client_timeout, server_setup,
+                                        server_teardown),
         cmocka_unit_test(test_noanswer_does_not_hang_stop),
-        cmocka_unit_test_setup_teardown(test_pause_resume_same_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_resume_same_port, server_setup, server_teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -220,11 +220,13 @@ static void test_start_rejects_bad_config(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_start_binds_loopback_ephemeral, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sk_auth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_bodies_get_400, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_large_gets_413, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_events_are_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_binds_loopback_ephemeral, server_setup,
+                                        server_teardown),
+        cmocka_unit_test_setup_teardown(test_sk_auth, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bodies_get_400, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_gets_413, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_events_are_skipped, server_setup,
+                                        server_teardown),
         cmocka_unit_test(test_start_rejects_bad_config),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

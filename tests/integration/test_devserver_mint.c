@@ -184,9 +184,10 @@ static void test_token_expiry(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mint_and_bearer_rewrite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mint_rejections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_signed_mint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mint_and_bearer_rewrite, server_setup,
+                                        server_teardown),
+        cmocka_unit_test_setup_teardown(test_mint_rejections, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_signed_mint, server_setup, server_teardown),
         cmocka_unit_test(test_token_expiry),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,12 +66,12 @@ devsrv_t *start_with(const devsrv_config_t *extra) {
     return srv;
 }
 
-int setup(void **state) {
+int server_setup(void **state) {
     *state = start_with(NULL);
     return 0;
 }
 
-int teardown(void **state) {
+int server_teardown(void **state) {
     devsrv_stop(*state);
     return 0;
 }

@@ -36,8 +36,8 @@ extern const char *one_event;
 devsrv_t *start_with(const devsrv_config_t *extra);
 
 /* cmocka setup and teardown: start_with(NULL) as the state, then stopped. */
-int setup(void **state);
-int teardown(void **state);
+int server_setup(void **state);
+int server_teardown(void **state);
 
 /* Mints with pk and body; returns the parsed answer (caller deletes) or NULL. */
 cJSON *mint(devsrv_t *srv, const char *pk, const char *body, raw_resp_t *r);
