@@ -113,12 +113,6 @@ void assert_messages_well_formed(const char *err) {
     }
 }
 
-void assert_contains(const char *text, const char *needle) {
-    if (strstr(text, needle) == NULL) {
-        fail_msg("expected \"%s\" in:\n%s", needle, text);
-    }
-}
-
 void assert_event(devsrv_t *srv, size_t index, const char *user_id, const char *event_type,
                   const char *payload_json, const char *anonymous_id) {
     devsrv_event_t ev;

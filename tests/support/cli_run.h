@@ -6,10 +6,6 @@
 
 #include <stddef.h>
 
-/* The built segops binary: each test program defines it as SEGOPS_CLI_PATH
- * (tests/CMakeLists.txt). */
-extern const char *const cli_binary;
-
 #define SK_KEY "sk_test_cli_9f8e7d6c5b4a3921"
 #define PK_KEY "pk_test_cli_1a2b3c4d5e6f7a8b"
 #define WRONG_KEY "sk_wrong_cli_0000deadbeef1111"
@@ -57,9 +53,6 @@ void run_free(run_t *r);
 
 /* Every stderr line is one "segops: " message. */
 void assert_messages_well_formed(const char *err);
-
-/* Fails unless needle is in text. */
-void assert_contains(const char *text, const char *needle);
 
 /* The server's event `index` has these fields (anonymous_id NULL: none). */
 void assert_event(devsrv_t *srv, size_t index, const char *user_id, const char *event_type,
