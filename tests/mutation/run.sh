@@ -60,7 +60,7 @@ mutant flush-interval-ignored src/config.c "test_delivery" \
 mutant report-inside-callback-nested src/ledger.c "test_promises_callbacks" \
     '        if (segops__in_callback()) {' \
     '        if (0 && segops__in_callback()) { /* MUTANT: reports nest */'
-mutant secret-not-wiped src/sign.c "test_secrets" \
+mutant secret-not-wiped src/sign.c "test_secrets_wipe" \
     '    OPENSSL_cleanse(secret, strlen(secret));
     segops__free(secret);' \
     '    segops__free(secret); /* MUTANT: not wiped */'
