@@ -94,7 +94,7 @@ void sink_reset(void) {
     pthread_mutex_unlock(&sink.lock);
 }
 
-capture_t *active_capture; /* restored by the secrets_teardown if a test failed inside */
+capture_t *active_capture; /* restored by the teardown if a test failed inside */
 
 void capture_begin(capture_t *c) {
     snprintf(c->path, sizeof c->path, "/tmp/segops-stderr-XXXXXX");
