@@ -16,7 +16,7 @@
 
 #include "secrets_sink.h"
 
-/* Every free() libsegops makes comes here (test_secrets links with
+/* Every free() libsegops makes comes here (test_secrets_wipe links with
  * -Wl,--wrap=free; only the static library's own calls are redirected). While
  * watching, a block still holding a canary secret as its text when it is
  * freed is counted: a secret must be wiped before its memory goes back. */
