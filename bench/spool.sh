@@ -7,6 +7,11 @@
 # `enqueue --threads 1` (the burst pass, then the steady state paced at
 # STEADY_RATE) and `e2e`. The targets compare on/off within one run (the
 # median of the per-run ratios), so both sides see the same machine noise.
+#
+# spool_sync_measure (the end of spool_measure) adds the cost of a durable
+# spool's append and fsync on this disk, from segops-bench-spool-sync (built
+# here, in run.sh's BUILD). By hand, after a build with SEGOPS_BUILD_BENCH=ON:
+#   build-bench-release/bench/segops-bench-spool-sync /var/tmp 100
 
 # spool_value KEY FILE: the value of KEY=value in FILE, "n/a" when absent.
 spool_value() { grep -h "^$1=" "$2" | head -1 | cut -d= -f2 | grep . || echo n/a; }
@@ -52,6 +57,17 @@ spool_measure() {
         echo "   run $r: track p50 on/off $(spool_value track_p50_ns "$RES/spool_ratio_$r")," \
             "CPU/event on/off $(spool_value cpu_ns_per_event "$RES/spool_ratio_$r")"
     done
+    spool_sync_measure
+}
+
+# The durable spool's cost on the disk under RES: 100 appends of 20 events,
+# each followed by an fsync (printed, no target).
+spool_sync_measure() {
+    cmake --build "$BUILD" --target segops-bench-spool-sync >/dev/null
+    "$BUILD/bench/segops-bench-spool-sync" "$RES" 100 >"$RES/spool_sync"
+    echo "== durable spool on $RES: append of 20 events p50 $(spool_value append_p50_us \
+"$RES/spool_sync") us; fsync p50 $(spool_value sync_p50_us "$RES/spool_sync") us," \
+        "p90 $(spool_value sync_p90_us "$RES/spool_sync") us"
 }
 
 # The target rows (markdown table lines without the header).

@@ -214,7 +214,7 @@ stage_tsan() {
 }
 
 # valgrind memcheck over stage 1's Debug build (tests, and through --trace-children
-# the segops CLI that test_cli spawns; system binaries are skipped). No suppressions:
+# the segops CLI that test_cli_* spawn; system binaries are skipped). No suppressions:
 # third-party "still reachable"/"possibly lost" blocks are not errors with these flags.
 memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
     local opts=$1 tmp=build/test/Testing/Temporary
@@ -244,6 +244,8 @@ memcheck() { # memcheck "VALGRIND OPTIONS" CTEST-SELECTION...
 #     exit 1. (test_spool_fork skips itself under TSan and GCC's ASan.)
 #   unit/test_ilp32: it builds and runs 32-bit programs, which valgrind (following
 #     children) cannot run without the i386 debug packages ("Cannot continue").
+#   cpp/compile/*: each runs a compiler through cmake -P to see it refuse a misuse;
+#     no library code runs there. The C++ programs (cpp/test_cpp_wrapper*) do run.
 stage_valgrind() {
     if ! command -v valgrind >/dev/null; then
         script_skip installable "every test: no valgrind"
@@ -258,8 +260,8 @@ stage_valgrind() {
     local common="-q --error-exitcode=1 --num-callers=30 --trace-children=yes"
     common+=" --trace-children-skip=/bin/*,/usr/bin/*,/usr/sbin/*"
     check memcheck "$common --leak-check=full --errors-for-leak-kinds=definite,indirect \
---show-leak-kinds=definite,indirect" -L 'unit|integration' \
-        -E '^(integration/test_(signals|fork|spool_fork)|unit/test_ilp32)$'
+--show-leak-kinds=definite,indirect" -L '^(unit|integration|cpp)$' \
+        -E '^(integration/test_(signals|fork|spool_fork)|unit/test_ilp32|cpp/compile/.*)$'
     check memcheck "$common --leak-check=no" -R '^integration/test_(spool_)?fork$'
 }
 

@@ -2,6 +2,7 @@
  * scripted; at the end the books balance exactly and every event reached the
  * server, duplicated only by answers cut after the server recorded them. */
 #include "fixture.h"
+#include "producers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +12,6 @@
 #define SOAK_THREADS 4
 #define SOAK_MS 8000
 #define SOAK_MAX_PER_THREAD 20000
-
-typedef struct soak_producer {
-    segops_client_t *client;
-    int id;
-    int produced;
-    int failures;
-    volatile int *stop;
-} soak_producer_t;
-
-static void *soak_produce(void *arg) {
-    soak_producer_t *p = arg;
-    char payload[64];
-    while (!__atomic_load_n(p->stop, __ATOMIC_ACQUIRE) && p->produced < SOAK_MAX_PER_THREAD) {
-        snprintf(payload, sizeof payload, "{\"t\":%d,\"i\":%d}", p->id, p->produced);
-        if (segops_track(p->client, "soak-user", "soak_event", payload) == SEGOPS_OK)
-            p->produced++;
-        else
-            p->failures++;
-        if (p->produced % 4 == 0) sleep_ms(1);
-    }
-    return NULL;
-}
 
 static void test_soak_random_faults_balance_exactly(void **state) {
     (void)state;
@@ -49,12 +28,18 @@ static void test_soak_random_faults_balance_exactly(void **state) {
     static const char *const kinds[] = {"503", "429:ra=0", "delay=150", "close", "closemid"};
     int scripted[5] = {0};
 
-    volatile int stop = 0;
-    soak_producer_t prod[SOAK_THREADS];
-    pthread_t threads[SOAK_THREADS];
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    tracking_thread_t prod[SOAK_THREADS];
     for (int t = 0; t < SOAK_THREADS; t++) {
-        prod[t] = (soak_producer_t){f.client, t, 0, 0, &stop};
-        pthread_create(&threads[t], NULL, soak_produce, &prod[t]);
+        prod[t] = (tracking_thread_t){.client = f.client,
+                                      .user = "soak-user",
+                                      .event_type = "soak_event",
+                                      .id = t,
+                                      .calls = SOAK_MAX_PER_THREAD,
+                                      .pause_every = 4,
+                                      .stop = &stop};
+        tracking_start(&prod[t]);
     }
     int64_t end = now_ms() + SOAK_MS;
     while (now_ms() < end) {
@@ -63,8 +48,8 @@ static void test_soak_random_faults_balance_exactly(void **state) {
         scripted[k]++;
         sleep_ms(40 + (int)(rand_r(&seed) % 80));
     }
-    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-    for (int t = 0; t < SOAK_THREADS; t++) pthread_join(threads[t], NULL);
+    atomic_store(&stop, true);
+    for (int t = 0; t < SOAK_THREADS; t++) tracking_join(&prod[t]);
 
     /* Make every scripted fault apply: each flush sends at least one request. */
     int extra = 0;
@@ -81,8 +66,9 @@ static void test_soak_random_faults_balance_exactly(void **state) {
 
     uint64_t produced = (uint64_t)extra;
     for (int t = 0; t < SOAK_THREADS; t++) {
-        assert_int_equal(prod[t].failures, 0);
-        produced += (uint64_t)prod[t].produced;
+        /* No failure: each thread's payload numbers are then 0 .. ok - 1. */
+        assert_int_equal(prod[t].counts.queue_full + prod[t].counts.other, 0);
+        produced += prod[t].counts.ok;
     }
     int faults = 0;
     for (int k = 0; k < 5; k++) faults += scripted[k];
@@ -105,7 +91,7 @@ static void test_soak_random_faults_balance_exactly(void **state) {
     uint64_t *last_req[SOAK_THREADS + 1];
     int sizes[SOAK_THREADS + 1];
     for (int t = 0; t <= SOAK_THREADS; t++) {
-        sizes[t] = t < SOAK_THREADS ? prod[t].produced : extra;
+        sizes[t] = t < SOAK_THREADS ? (int)prod[t].counts.ok : extra;
         copies[t] = calloc((size_t)sizes[t] + 1, sizeof(int));
         last_req[t] = calloc((size_t)sizes[t] + 1, sizeof(uint64_t));
     }

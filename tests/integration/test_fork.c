@@ -1,5 +1,6 @@
 /* fork(): a child uses the client on its own, never resends the parent's
  * events, and both sides account exactly; it lets go of the parent's sockets. */
+#include "producers.h"
 #include "testutil.h"
 
 #include <dirent.h>
@@ -13,23 +14,6 @@
 
 #define FORKS 25
 #define CHILD_EVENTS 10
-
-typedef struct producer {
-    segops_client_t *client;
-    atomic_bool stop;
-    uint64_t tracked;
-} producer_t;
-
-/* Keeps the parent's worker busy so forks land in the middle of requests. */
-static void *produce(void *arg) {
-    producer_t *p = arg;
-    while (!atomic_load(&p->stop)) {
-        if (segops_track(p->client, "parent", "parent_event", "{\"k\":1}") == SEGOPS_OK)
-            p->tracked++;
-        if (p->tracked % 64 == 0) sleep_ms(1);
-    }
-    return NULL;
-}
 
 /* The child's whole life: returns its exit status (0 = all as expected). */
 static int child_main(segops_client_t *client, int index) {
@@ -58,10 +42,15 @@ static void test_fork_many_times_mid_request(void **state) {
     assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
     segops_options_free(opts);
 
-    producer_t producer = {.client = client};
-    atomic_init(&producer.stop, false);
-    pthread_t thread;
-    pthread_create(&thread, NULL, produce, &producer);
+    /* Keeps the parent's worker busy so forks land in the middle of requests. */
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    tracking_thread_t producer = {.client = client,
+                                  .user = "parent",
+                                  .event_type = "parent_event",
+                                  .pause_every = 64,
+                                  .stop = &stop};
+    tracking_start(&producer);
     sleep_ms(50);
 
     pid_t pids[FORKS];
@@ -77,21 +66,21 @@ static void test_fork_many_times_mid_request(void **state) {
         assert_true(WIFEXITED(status));
         if (WEXITSTATUS(status) != 0) fail_msg("child %d exited with %d", i, WEXITSTATUS(status));
     }
-    atomic_store(&producer.stop, true);
-    pthread_join(thread, NULL);
+    atomic_store(&stop, true);
+    uint64_t tracked = tracking_join(&producer).ok;
     assert_int_equal(segops_shutdown(client, 20000), SEGOPS_OK);
 
     segops_stats_t st;
     segops_client_stats(client, &st);
-    assert_int_equal(st.enqueued, producer.tracked);
-    assert_int_equal(st.delivered, producer.tracked);
+    assert_int_equal(st.enqueued, tracked);
+    assert_int_equal(st.delivered, tracked);
     assert_int_equal(st.dropped, 0);
     assert_conservation(client);
     assert_int_equal(rec.reports, 0);
 
     /* The server saw each parent event once and each child's events once. */
     size_t n = devsrv_event_count(srv);
-    assert_int_equal(n, producer.tracked + FORKS * CHILD_EVENTS);
+    assert_int_equal(n, tracked + FORKS * CHILD_EVENTS);
     int per_child[FORKS] = {0};
     uint64_t parent_events = 0;
     for (size_t k = 0; k < n; k++) {
@@ -106,7 +95,7 @@ static void test_fork_many_times_mid_request(void **state) {
             fail_msg("unexpected user_id %s", ev.user_id);
         devsrv_event_free(&ev);
     }
-    assert_int_equal(parent_events, producer.tracked);
+    assert_int_equal(parent_events, tracked);
     for (int i = 0; i < FORKS; i++) assert_int_equal(per_child[i], CHILD_EVENTS);
     segops_client_free(client);
     recorder_destroy(&rec);

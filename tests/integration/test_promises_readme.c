@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bounded_thread.h"
+#include "producers.h"
 
 /* ---- redirects ---- */
 
@@ -150,27 +151,16 @@ static int connections_to(uint16_t port) {
     return n;
 }
 
-typedef struct sync_job {
-    segops_client_t *client;
-    int index;
-    segops_err_t result;
-} sync_job_t;
-
-static void *sync_track(void *arg) {
-    sync_job_t *job = arg;
-    char payload[32];
-    snprintf(payload, sizeof payload, "{\"i\":%d}", job->index);
-    job->result = segops_track(job->client, "u", "item_viewed", payload);
-    return NULL;
-}
-
 /* Runs n batch=false tracks at once, events first..first+n-1; each must succeed. */
 static void sync_round(segops_client_t *client, int first, int n) {
-    sync_job_t jobs[SYNC_THREADS];
+    sync_track_job_t jobs[SYNC_THREADS];
     bounded_thread_t threads[SYNC_THREADS];
     for (int i = 0; i < n; i++) {
-        jobs[i] = (sync_job_t){client, first + i, SEGOPS_E_INTERNAL};
-        bounded_start(&threads[i], sync_track, &jobs[i]);
+        jobs[i] = (sync_track_job_t){.client = client,
+                                     .event_type = "item_viewed",
+                                     .index = first + i,
+                                     .result = SEGOPS_E_INTERNAL};
+        bounded_start(&threads[i], sync_track_run, &jobs[i]);
     }
     for (int i = 0; i < n; i++)
         if (!bounded_join(&threads[i], now_ms() + 60000)) {

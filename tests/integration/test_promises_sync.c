@@ -18,6 +18,7 @@
 
 #include "blackhole.h"
 #include "bounded_thread.h"
+#include "producers.h"
 
 /* The bound assumed here: a batch=false call returns within
  * min(retry_budget_ms, 30000) ms, 30 s with the default options, plus
@@ -28,23 +29,6 @@
 /* A request held by the server is counted as it arrives: concurrent sends all
  * arrive well within one request_timeout_ms (10 s by default). */
 #define ARRIVAL_MS 8000
-
-typedef struct sync_call {
-    segops_client_t *client;
-    int index;
-    segops_err_t result;
-    int64_t took_ms;
-} sync_call_t;
-
-static void *run_track(void *arg) {
-    sync_call_t *call = arg;
-    char payload[32];
-    snprintf(payload, sizeof payload, "{\"i\":%d}", call->index);
-    int64_t start = now_ms();
-    call->result = segops_track(call->client, "u", "sync_event", payload);
-    call->took_ms = now_ms() - start;
-    return NULL;
-}
 
 /* Default options but for the URL, the key, batch = false and a recorder. */
 static segops_client_t *default_sync_client(const char *url, recorder_t *rec) {
@@ -61,7 +45,7 @@ static segops_client_t *default_sync_client(const char *url, recorder_t *rec) {
  * with the client, to the calls it abandons. */
 typedef struct sync_run {
     recorder_t rec;
-    sync_call_t calls[THREADS];
+    sync_track_job_t calls[THREADS];
     bounded_thread_t threads[THREADS];
 } sync_run_t;
 
@@ -79,11 +63,15 @@ static void check_bounded(const char *url, int threads, devsrv_t *srv, segops_er
     assert_non_null(run);
     recorder_init(&run->rec);
     segops_client_t *client = default_sync_client(url, &run->rec);
-    sync_call_t *calls = run->calls;
+    sync_track_job_t *calls = run->calls;
     int64_t start = now_ms();
     for (int i = 0; i < threads; i++) {
-        calls[i] = (sync_call_t){client, i, SEGOPS_E_INTERNAL, -1};
-        bounded_start(&run->threads[i], run_track, &calls[i]);
+        calls[i] = (sync_track_job_t){.client = client,
+                                      .event_type = "sync_event",
+                                      .index = i,
+                                      .result = SEGOPS_E_INTERNAL,
+                                      .took_ms = -1};
+        bounded_start(&run->threads[i], sync_track_run, &calls[i]);
     }
 
     char why[512] = "";

@@ -30,7 +30,7 @@ mutant drop-not-reported src/ledger.c \
     "test_faults_overflow test_faults_deadlines test_promises_deadlines" \
     '    segops__report(l->cfg, &info);' \
     '    (void)info; /* MUTANT: the drop is never reported */'
-mutant batch-size-trigger-removed src/worker.c "test_delivery" \
+mutant batch-size-trigger-removed src/worker.c "test_delivery_triggers" \
     ' || st.count >= cfg->batch_size ||' \
     ' || /* MUTANT: no batch_size trigger */'
 mutant drop-settled-not-counted src/ledger.c \
@@ -52,7 +52,7 @@ mutant blocked-track-not-urgent src/admission.c "test_faults_queue_bounds" \
         segops__gate_kick(adm->gate);' \
     '            /* MUTANT: a blocked track neither marks the queue urgent nor wakes the worker */
         }'
-mutant flush-interval-ignored src/config.c "test_delivery" \
+mutant flush-interval-ignored src/config.c "test_delivery_triggers" \
     'RANGE_SETTER(flush_interval_ms, uint32_t, flush_interval_ms, 1, 3600000)' \
     'segops_err_t segops_options_set_flush_interval_ms(segops_options_t *opts, uint32_t value) {
     return opts && in_range(value, 1, 3600000) ? SEGOPS_OK : SEGOPS_E_INVALID_ARG; /* MUTANT */
@@ -60,7 +60,7 @@ mutant flush-interval-ignored src/config.c "test_delivery" \
 mutant report-inside-callback-nested src/ledger.c "test_promises_callbacks" \
     '        if (segops__in_callback()) {' \
     '        if (0 && segops__in_callback()) { /* MUTANT: reports nest */'
-mutant secret-not-wiped src/sign.c "test_secrets" \
+mutant secret-not-wiped src/sign.c "test_secrets_wipe" \
     '    OPENSSL_cleanse(secret, strlen(secret));
     segops__free(secret);' \
     '    segops__free(secret); /* MUTANT: not wiped */'

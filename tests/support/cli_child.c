@@ -128,3 +128,9 @@ void cli_child_free(cli_child_t *c) {
     free(c->err);
     c->out = c->err = NULL;
 }
+
+void assert_contains(const char *text, const char *needle) {
+    if (strstr(text, needle) == NULL) {
+        fail_msg("expected \"%s\" in:\n%s", needle, text);
+    }
+}

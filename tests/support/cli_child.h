@@ -39,4 +39,11 @@ void cli_child_wait(cli_child_t *c, int deadline_ms);
 /* Frees the output. */
 void cli_child_free(cli_child_t *c);
 
+/* Fails unless needle is in text. */
+void assert_contains(const char *text, const char *needle);
+
+/* The built segops binary, for the support code: a CLI test program defines it
+ * as SEGOPS_CLI_PATH (tests/CMakeLists.txt). */
+extern const char *const cli_binary;
+
 #endif

@@ -8,8 +8,8 @@
 #ifndef SEGOPS_TEST_SKIP_H
 #define SEGOPS_TEST_SKIP_H
 
-/* No includes: unit/test_spool gets this header through -include, before its
- * own feature macros. SEGOPS_SKIP expands to cmocka's skip() where it is used. */
+/* No includes: a test includes it after cmocka.h, whose skip() SEGOPS_SKIP
+ * expands to where it is used. */
 
 /* Whether the cause of a skip can be fixed on the machine (SKIP_INSTALLABLE) or
  * not (SKIP_MACHINE_CANNOT: a kernel or sanitizer limit). */

@@ -90,6 +90,17 @@ segops_options_t *make_options(devsrv_t *srv, const char *key, recorder_t *rec) 
     return opts;
 }
 
+segops_client_t *quiet_client(devsrv_t *srv, recorder_t *rec, size_t batch_size,
+                              uint32_t interval_ms) {
+    segops_options_t *opts = make_options(srv, TEST_SK, rec);
+    assert_int_equal(segops_options_set_batch_size(opts, batch_size), SEGOPS_OK);
+    assert_int_equal(segops_options_set_flush_interval_ms(opts, interval_ms), SEGOPS_OK);
+    segops_client_t *client;
+    assert_int_equal(segops_client_new(opts, &client), SEGOPS_OK);
+    segops_options_free(opts);
+    return client;
+}
+
 void assert_conservation(segops_client_t *client) {
     segops_stats_t st;
     assert_int_equal(segops_client_stats(client, &st), SEGOPS_OK);

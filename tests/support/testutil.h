@@ -64,6 +64,11 @@ devsrv_t *start_server(const devsrv_config_t *cfg);
 /* Options for a client of srv with TEST_SK and the recorder as on_error. */
 segops_options_t *make_options(devsrv_t *srv, const char *key, recorder_t *rec);
 
+/* A TEST_SK client of srv that sends when batch_size events are queued, every
+ * interval_ms, or when told (flush, shutdown). */
+segops_client_t *quiet_client(devsrv_t *srv, recorder_t *rec, size_t batch_size,
+                              uint32_t interval_ms);
+
 /* Snapshots: the client's counters (asserting the call succeeds), the server's
  * counters, and how many reports the recorder has received. */
 segops_stats_t stats_of(segops_client_t *client);
