@@ -263,7 +263,9 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
      * (the spool thread reports through on_error: it must not wait either). */
     bool may_wait = !segops__on_worker_thread() && !segops__in_callback();
     bool may_block = cfg->overflow == SEGOPS_OVERFLOW_BLOCK && may_wait;
-    int64_t until = 0;
+    /* Set at the first wait: block_timeout_ms bounds all of this call's waits. */
+    segops__deadline_t until = segops__deadline_none();
+    bool blocking = false;                    /* counted in adm->blocked */
     bool counted = false, wake_spool = false; /* in unwritten_count */
     segops_err_t err = SEGOPS_OK;
     for (;;) {
@@ -278,8 +280,9 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
                 err = SEGOPS_E_QUEUE_FULL;
                 break;
             }
-            if (!until) {
-                until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
+            if (!blocking) {
+                blocking = true;
+                until = segops__deadline_after(segops__clock_monotonic_ms(), cfg->block_timeout_ms);
                 adm->blocked++;
             }
             adm->store->wake(adm->store->arg);
@@ -302,8 +305,10 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
                 break;
             }
             if (may_wait) {
-                if (!until) {
-                    until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
+                if (!blocking) {
+                    blocking = true;
+                    until =
+                        segops__deadline_after(segops__clock_monotonic_ms(), cfg->block_timeout_ms);
                     adm->blocked++;
                 }
                 adm->store->wake(adm->store->arg);
@@ -331,8 +336,9 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
             err = SEGOPS_E_QUEUE_FULL;
             break;
         }
-        if (!until) {
-            until = segops__clock_monotonic_ms() + cfg->block_timeout_ms;
+        if (!blocking) {
+            blocking = true;
+            until = segops__deadline_after(segops__clock_monotonic_ms(), cfg->block_timeout_ms);
             adm->blocked++; /* makes the queue urgent */
         }
         segops__gate_kick(adm->gate);
@@ -343,7 +349,7 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
         }
         if (*queued) break;
     }
-    if (until) adm->blocked--;
+    if (blocking) adm->blocked--;
     if (err != SEGOPS_OK && counted) atomic_fetch_sub(&adm->unwritten_count, 1);
     return err;
 }

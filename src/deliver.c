@@ -19,6 +19,7 @@ void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
     s->ctx = ctx;
     s->transport = t;
     s->held_by = held_by;
+    s->deadline = segops__deadline_none();
     s->rng = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15u;
 }
 
@@ -161,13 +162,13 @@ static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *sta
     }
     for (;;) {
         int64_t now = segops__clock_monotonic_ms(), at;
-        if (s->deadline && now >= s->deadline) return false;
+        if (segops__deadline_expired(s->deadline, now)) return false;
         if (segops__pacer_try_begin(s->ctx->pacer, now, full, urgent, &at)) {
             *started = now;
             return true;
         }
-        if (s->deadline) at = SEGOPS__MIN(at, s->deadline);
-        if (!segops__gate_sleep(s->ctx->gate, at, false, 0)) return false;
+        segops__deadline_t wake = segops__deadline_earliest(segops__deadline_at(at), s->deadline);
+        if (!segops__gate_sleep(s->ctx->gate, wake, false, 0)) return false;
     }
 }
 
@@ -185,11 +186,9 @@ static bool await_probe(segops__sender_t *s, bool *probing) {
             segops__pacer_note_done(s->ctx->pacer, s->begun_at, now, false);
             s->begun_at = 0;
         }
-        if (s->deadline) {
-            if (now >= s->deadline) return false;
-            at = SEGOPS__MIN(at, s->deadline);
-        }
-        if (!segops__gate_sleep(s->ctx->gate, at, true, generation)) return false;
+        if (segops__deadline_expired(s->deadline, now)) return false;
+        segops__deadline_t wake = segops__deadline_earliest(segops__deadline_at(at), s->deadline);
+        if (!segops__gate_sleep(s->ctx->gate, wake, true, generation)) return false;
     }
 }
 
@@ -321,7 +320,7 @@ typedef enum deadline_kind { NOT_PAST, PAST_STOP, PAST_OWN } deadline_kind_t;
 
 static deadline_kind_t past_deadline(const segops__sender_t *s) {
     if (segops__gate_past_deadline(s->ctx->gate)) return PAST_STOP;
-    if (s->deadline && segops__clock_monotonic_ms() >= s->deadline) return PAST_OWN;
+    if (segops__deadline_expired(s->deadline, segops__clock_monotonic_ms())) return PAST_OWN;
     return NOT_PAST;
 }
 
@@ -349,8 +348,11 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
     const segops__deliver_ctx_t *ctx = s->ctx;
     const segops_options_t *cfg = ctx->cfg;
     const int64_t started = segops__clock_monotonic_ms();
-    int64_t budget_end = started + cfg->retry_budget_ms;
-    if (s->deadline) budget_end = SEGOPS__MIN(budget_end, s->deadline);
+    /* The retry budget's end is a deadline like the sender's own: the earlier
+     * one bounds the retries (a wait that would end past it is not begun). */
+    int64_t budget_end = segops__deadline_earliest(
+                             segops__deadline_after(started, cfg->retry_budget_ms), s->deadline)
+                             .at;
     uint32_t retries = 0;
     bool resent = false, reauthed = false;
     const bool durable = segops__deliver_durable(ctx);
@@ -465,8 +467,9 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         /* The floor first, then the rest, which a flush or stop since the
          * attempt cuts; the stop deadline ends either. */
-        if (!segops__gate_sleep(ctx->gate, now + floor_ms, false, generation) ||
-            !segops__gate_sleep(ctx->gate, now + wait, true, generation)) {
+        if (!segops__gate_sleep(ctx->gate, segops__deadline_after(now, floor_ms), false,
+                                generation) ||
+            !segops__gate_sleep(ctx->gate, segops__deadline_after(now, wait), true, generation)) {
             drop_at_deadline(s, events, n, PAST_STOP, a.status, false);
             return;
         }

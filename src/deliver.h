@@ -53,8 +53,9 @@ typedef struct segops__sender {
     size_t unsettled;          /* events handed over and not settled yet ... */
     int64_t oldest_ms;         /* ... the oldest track time among them, 0 once none (atomic:
                                   the stats read it) */
-    int64_t begun_at;   /* the worker began the first request with the pacer at this time; 0: not */
-    int64_t deadline;   /* a sync send's own deadline (monotonic ms), 0 = none */
+    int64_t begun_at; /* the worker began the first request with the pacer at this time; 0: not */
+    segops__deadline_t deadline; /* a sync send's own (none for the worker's); the stop's
+                                    comes from the gate */
     bool full;          /* the batch fills a request: the pacing interval does not hold it */
     bool urgent;        /* a flush or stop waits for it (see pacer.h) */
     segops__buf_t body; /* reused request body */
