@@ -47,7 +47,7 @@ mutant shutdown-without-deadline-gets-one src/client.c "test_promises_deadlines"
     '    segops__deadline_t deadline =
         segops__deadline_after(segops__clock_monotonic_ms(), timeout_ms < 0 ? 1000 : timeout_ms);
     /* MUTANT: -1 waits 1 s. Read before the stop'
-mutant blocked-track-not-urgent src/admission.c "test_faults_queue_bounds" \
+mutant blocked-track-not-urgent src/admission_overflow.c "test_faults_queue_bounds" \
     '            adm->blocked++; /* makes the queue urgent */
         }
         segops__gate_kick(adm->gate);' \
