@@ -253,7 +253,7 @@ static void *worker_main(void *arg) {
             next_tick = now + cfg->flush_interval_ms;
         }
         segops__waiting_seen(&waiting, now, st.count);
-        bool waited = now >= segops__waiting_due(&waiting, max_wait);
+        bool waited = segops__deadline_expired(segops__waiting_due(&waiting, max_wait), now);
         /* A request is wanted once batch_size events are queued, at the interval
          * tick, when it is full (500 events or max_request_bytes), and at once for
          * a flush, a stop or a blocked track; the pacer then says when it may go:
@@ -283,9 +283,11 @@ static void *worker_main(void *arg) {
         int64_t at =
             wanted && !held ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || held || (slot && at > now)) {
-            int64_t wake = slot ? SEGOPS__MIN(at, next_tick) : next_tick;
-            if (!wanted) wake = SEGOPS__MIN(wake, segops__waiting_due(&waiting, max_wait));
-            segops__gate_wait(gate, epoch, segops__deadline_at(wake)); /* or the stop's */
+            segops__deadline_t wake =
+                segops__deadline_at(slot ? SEGOPS__MIN(at, next_tick) : next_tick);
+            if (!wanted)
+                wake = segops__deadline_earliest(wake, segops__waiting_due(&waiting, max_wait));
+            segops__gate_wait(gate, epoch, wake); /* or at the stop deadline */
             continue;
         }
         batch_t *b = slot ? &slot->batch : &w->ready; /* ours until its n is set */
