@@ -83,8 +83,8 @@ mutant retry-after-uncapped src/pacer.c "test_options_wire" \
     'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap);' \
     'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap * 1000); /* MUTANT */'
 mutant sync-timeout-ignored src/sync_send.c "test_options_wire" \
-    '+ ctx->cfg->sync_timeout_ms;' \
-    '+ 30000; /* MUTANT: the default */'
+    ' ctx->cfg->sync_timeout_ms);' \
+    ' 30000); /* MUTANT: the default */'
 mutant connect-timeout-ignored src/transport_curl.c "test_options_wire" \
     'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);' \
     'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, 600000L); /* MUTANT */'
