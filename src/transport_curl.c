@@ -53,8 +53,8 @@ static void discovery_lock_release(void *arg) {
     (void)arg;
     pthread_mutex_unlock(&discovery_lock);
 }
-static segops__fork_hook_t discovery_fork_hook = {
-    discovery_lock_take, discovery_lock_release, discovery_lock_release, NULL, NULL, NULL};
+static segops__fork_hook_t discovery_fork_hook = {discovery_lock_take, discovery_lock_release,
+                                                  discovery_lock_release, NULL, NULL, NULL};
 
 /* libcurl >= 7.84 makes curl_global_init thread-safe; once per process either way. */
 static void global_init(void) {
