@@ -3,7 +3,8 @@
  * deadline is an absolute CLOCK_MONOTONIC time in ms and "none" is INT64_MAX,
  * so two deadlines combine by taking the earlier (a shutdown's with a call's
  * own) and a check is one comparison; no "0 means none" special case anywhere.
- * Public timeouts (int ms, < 0 = none) become deadlines once, at the API.
+ * A timeout (the public ones in int ms, < 0 = none; the options' in ms)
+ * becomes a deadline once, where its wait begins (segops__deadline_after).
  * Pure: every function takes `now` from the caller (segops__clock_monotonic_ms). */
 #ifndef SEGOPS_DEADLINE_H
 #define SEGOPS_DEADLINE_H

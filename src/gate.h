@@ -8,8 +8,10 @@
  * - Flushes: a flush raises drain_upto (queue position) and bumps the flush
  *   generation, which cuts every backoff that began before it.
  * - Stop: the first shutdown sets the stop deadline; every caller waits for the
- *   finish with its own deadline. Every wait here ends at the stop deadline
- *   too (segops__deadline_earliest with the caller's): one place for expiry.
+ *   finish with its own deadline. The worker's wait and every sleep end at
+ *   the stop deadline too (segops__deadline_earliest with the caller's own):
+ *   expiry is decided here, not by each caller.
+ * Deadlines are segops__deadline_t (deadline.h) throughout.
  * Its lock is a leaf: no other lock is taken while it is held. */
 #ifndef SEGOPS_GATE_H
 #define SEGOPS_GATE_H
