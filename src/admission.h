@@ -6,7 +6,9 @@
  * walks a batch without the lock while evictions may pop the head. Every event
  * that joins or leaves the queue is told to the ledger under the admission lock,
  * so positions there follow queue order; every change of an event's residence
- * goes through residence.h. */
+ * goes through residence.h. Its files: admission.c (bounds, fast path,
+ * lifecycle), admission_overflow.c (the slow path), admission_take.c (what
+ * leaves the queue); their shared state is admission_state.h. */
 #ifndef SEGOPS_ADMISSION_H
 #define SEGOPS_ADMISSION_H
 
@@ -84,12 +86,10 @@ uint64_t segops__admission_collect(segops__admission_t *adm);
 void segops__admission_state(segops__admission_t *adm, segops__queue_state_t *out);
 
 /* Takes up to max_events (within max_bytes, at least one event) from the head
- * into batch and returns how many; *bytes receives their encoded size. The
- * ledger counts them in flight. 0 when the queue is empty. */
-size_t segops__admission_take(segops__admission_t *adm, segops__event_t **batch, size_t max_events,
-                              size_t max_bytes, size_t *bytes);
-/* take, with *first set to the ledger position of the first event taken (see
- * segops__ledger_settle_at). Only one thread takes at a time (the walk). */
+ * into batch and returns how many; *bytes receives their encoded size and
+ * *first the ledger position of the first (see segops__ledger_settle_at). The
+ * ledger counts them in flight. 0 when the queue is empty. Only one thread
+ * takes at a time (the walk). */
 size_t segops__admission_take_at(segops__admission_t *adm, segops__event_t **batch,
                                  size_t max_events, size_t max_bytes, size_t *bytes,
                                  uint64_t *first);

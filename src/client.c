@@ -176,9 +176,9 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     if ((err = assemble(c, opts, why, sizeof why)) != SEGOPS_OK) {
         if (why[0]) segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
         if (c->worker) { /* started: stop it before freeing what it uses */
-            segops__gate_stop(c->gate, 0);
+            segops__gate_stop(c->gate, segops__deadline_none());
             segops__admission_close(c->admission);
-            segops__worker_join(c->worker, 0);
+            segops__worker_join(c->worker, segops__deadline_none());
         }
         client_destroy(c);
         return segops__fail(err, "segops_client_new: %s",
@@ -263,8 +263,9 @@ segops_err_t segops_identify(segops_client_t *c, const char *user_id, const char
  * the events the flush waits for: those it leaves on disk for the next client
  * (and a backlog nobody read) look settled to the ledger but were neither
  * delivered nor dropped, so the flush timed out, as the shutdown did. */
-static segops_err_t flush_during_shutdown(segops_client_t *c, int64_t deadline) {
-    if (!segops__gate_await_finish(c->gate, deadline)) return SEGOPS_E_TIMEOUT;
+static segops_err_t flush_during_shutdown(segops_client_t *c, segops__deadline_t deadline) {
+    segops_err_t shutdown_err;
+    if (!segops__gate_await_finish(c->gate, deadline, &shutdown_err)) return SEGOPS_E_TIMEOUT;
     bool left = segops__ledger_left_in_spool(c->ledger) > 0 || segops__spooler_backlog(c->spooler);
     return left ? SEGOPS_E_TIMEOUT : SEGOPS_OK;
 }
@@ -273,7 +274,7 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
     if (!c) return segops__fail(SEGOPS_E_INVALID_ARG, "segops_flush: client is NULL");
     if (segops__in_callback())
         return segops__fail(SEGOPS_E_STATE, "segops_flush: called from inside a segops callback");
-    int64_t deadline = segops__clock_deadline_after(timeout_ms);
+    segops__deadline_t deadline = segops__deadline_after(segops__clock_monotonic_ms(), timeout_ms);
     if (segops__gate_stopping(c->gate))
         return segops__fail(SEGOPS_E_STATE, "segops_flush: %s", state_reason(c));
     if (!c->cfg->batch) return SEGOPS_OK; /* every send already returned its outcome */
@@ -297,14 +298,15 @@ segops_err_t segops_flush(segops_client_t *c, int timeout_ms) {
             break;
         }
         if (!backlog) break;
-        if (deadline && segops__clock_monotonic_ms() >= deadline) {
+        if (segops__deadline_expired(deadline, segops__clock_monotonic_ms())) {
             err = SEGOPS_E_TIMEOUT;
             break;
         }
         segops__gate_kick(c->gate);
         /* Returns at once when a stop deadline passed: the check above ends the loop. */
-        segops__gate_sleep(c->gate, segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS, false,
-                           0);
+        segops__gate_sleep(
+            c->gate, segops__deadline_after(segops__clock_monotonic_ms(), SEGOPS__SPOOL_FLUSH_MS),
+            false, 0);
     }
     if (err == SEGOPS_E_TIMEOUT)
         segops__fail(err, "segops_flush: events were still pending after %d ms; they stay queued",
@@ -330,14 +332,17 @@ segops_err_t segops_shutdown(segops_client_t *c, int timeout_ms) {
     if (segops__in_callback())
         return segops__fail(SEGOPS_E_STATE,
                             "segops_shutdown: called from inside a segops callback");
-    int64_t deadline = segops__clock_deadline_after(timeout_ms);
+    segops__deadline_t deadline = segops__deadline_after(segops__clock_monotonic_ms(), timeout_ms);
     /* Read before the stop: once the gate says stop, the worker may drop what
      * the deadline leaves before this thread looks again. */
     uint64_t dropped_before = segops__ledger_dropped_shutdown(c->ledger);
     /* Only the first caller drives the shutdown; every other one waits for it
      * with its own deadline and returns its result. */
-    if (!segops__gate_stop(c->gate, deadline))
-        return shutdown_result(segops__gate_wait_finished(c->gate, deadline), c);
+    if (!segops__gate_stop(c->gate, deadline)) {
+        segops_err_t result;
+        bool finished = segops__gate_await_finish(c->gate, deadline, &result);
+        return shutdown_result(finished ? result : SEGOPS_E_TIMEOUT, c);
+    }
     if (c->cfg->batch) {
         segops__admission_close(c->admission);
         segops__worker_join(c->worker, deadline);

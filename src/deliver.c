@@ -1,16 +1,16 @@
 /* One batch's fate. The retry policy itself lives in retry.c; this file applies
- * it: attempts, waits, the single re-mint after a 401, and 413 halving. */
+ * it: attempts, waits, the single re-mint after a 401, and 413 halving. How
+ * the events then end (delivered, dropped, parked) is deliver_settle.c. */
 #include "deliver.h"
 
 #include <stdio.h>
 
 #include "clock.h"
 #include "crypto.h"
-#include "event_pool.h"
+#include "deliver_settle.h"
 #include "json.h"
 #include "log.h"
 #include "pacer.h"
-#include "residence.h"
 #include "retry.h"
 
 void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
@@ -19,6 +19,7 @@ void segops__sender_init(segops__sender_t *s, const segops__deliver_ctx_t *ctx,
     s->ctx = ctx;
     s->transport = t;
     s->held_by = held_by;
+    s->deadline = segops__deadline_none();
     s->rng = (uint64_t)segops__clock_monotonic_ms() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15u;
 }
 
@@ -40,77 +41,6 @@ segops_err_t segops__batch_encode(segops__buf_t *body, segops__event_t *const *e
         body->len += events[i]->len;
     }
     return segops__buf_append(body, "]}", 2);
-}
-
-/* n of the sender's events end now: once none is left, none is the oldest
- * pending (before the ledger counts them, so a flush never sees it stale). */
-static void forget_settled(segops__sender_t *s, size_t n) {
-    s->unsettled -= SEGOPS__MIN(n, s->unsettled);
-    if (!s->unsettled) __atomic_store_n(&s->oldest_ms, 0, __ATOMIC_RELAXED);
-}
-
-/* Settles n events: `delivered` of them delivered, the rest dropped as described. */
-static void settle(segops__sender_t *s, segops__event_t **events, size_t n, size_t delivered,
-                   segops_err_t code, segops_drop_reason_t reason, int status,
-                   const char *message) {
-    segops__drop_t drop = {
-        .count = n - delivered, .code = code, .http_status = status, .reason = reason};
-    if (drop.count) snprintf(drop.message, sizeof drop.message, "%s", message ? message : "");
-    size_t bytes = 0;
-    uint64_t records[SEGOPS__MAX_EVENTS_PER_REQUEST];
-    for (size_t i = 0; i < n; i++) {
-        bytes += events[i]->len;
-        records[i] = segops__residence_settle(events[i]);
-    }
-    /* Their end is final: the spool forgets them before the next request. */
-    if (s->ctx->spool_settled) s->ctx->spool_settled(s->ctx->spool_arg, records, n);
-    if (delivered && s->ctx->metrics)
-        segops__metrics_delivered(s->ctx->metrics, events, n, segops__clock_realtime_ms());
-    /* Released before settling: once settled, a shutdown may free the pool. */
-    segops__event_release(events, n);
-    forget_settled(s, n);
-    segops__ledger_settle_at(s->ctx->ledger, s->held_by, s->pos, delivered, &drop, bytes);
-    s->pos += n;
-    s->outcome = drop.count ? code : SEGOPS_OK;
-    if (drop.count) memcpy(s->outcome_message, drop.message, sizeof s->outcome_message);
-}
-
-static void drop_all(segops__sender_t *s, segops__event_t **events, size_t n, segops_err_t code,
-                     segops_drop_reason_t reason, int status, const char *message) {
-    settle(s, events, n, 0, code, reason, status, message);
-}
-
-/* With a spool, at the stop: the events with a record stay on disk for the
- * next client, pending, neither delivered nor dropped; those only in memory
- * (the spool refused them) are dropped and reported as `stop` says. */
-static void keep_on_disk(segops__sender_t *s, segops__event_t **events, size_t n, int status,
-                         const char *stop) {
-    size_t parked = segops__residence_park_all(events, n);
-    segops__event_release(events, parked);
-    forget_settled(s, parked);
-    segops__ledger_park_at(s->ctx->ledger, s->held_by, s->pos, parked);
-    s->pos += parked;
-    if (parked < n)
-        drop_all(s, events + parked, n - parked, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status,
-                 stop);
-    else
-        snprintf(s->outcome_message, sizeof s->outcome_message,
-                 "not delivered by the shutdown deadline; kept in the spool for the next client");
-    s->outcome = SEGOPS_E_TIMEOUT;
-}
-
-/* With a spool, events older than spool_max_age_ms expire wherever they are
- * (in memory too): dropped as EXPIRED, their records settled. Returns how many
- * of events[0..n) are left, first. */
-static size_t drop_expired(segops__sender_t *s, segops__event_t **events, size_t n) {
-    const segops_options_t *cfg = s->ctx->cfg;
-    if (!s->ctx->spool_settled || !cfg->spool_max_age_ms) return n;
-    size_t young = segops__residence_young_first(events, n, cfg->spool_max_age_ms,
-                                                 segops__clock_realtime_ms());
-    if (young < n)
-        drop_all(s, events + young, n - young, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED, 0,
-                 "events were older than spool_max_age_ms");
-    return young;
 }
 
 /* The result of one attempt, whatever failed: the mint or the POST. */
@@ -146,10 +76,6 @@ static void mint_verdict(const segops__mint_failure_t *f, attempt_t *a) {
     }
 }
 
-static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n);
-
-/* Makes one attempt at events[0..n). *auth receives the Authorization value
- * sent (release it after the attempt). */
 /* Waits until the pacer lets a request begin (see pacer.h): the plan's limit,
  * a server's wait, and for a partial first attempt the pacing interval. False
  * when the stop deadline or the sender's own passes first. */
@@ -161,13 +87,13 @@ static bool await_slot(segops__sender_t *s, bool full, bool urgent, int64_t *sta
     }
     for (;;) {
         int64_t now = segops__clock_monotonic_ms(), at;
-        if (s->deadline && now >= s->deadline) return false;
+        if (segops__deadline_expired(s->deadline, now)) return false;
         if (segops__pacer_try_begin(s->ctx->pacer, now, full, urgent, &at)) {
             *started = now;
             return true;
         }
-        if (s->deadline) at = SEGOPS__MIN(at, s->deadline);
-        if (!segops__gate_sleep(s->ctx->gate, at, false, 0)) return false;
+        segops__deadline_t wake = segops__deadline_earliest(segops__deadline_at(at), s->deadline);
+        if (!segops__gate_sleep(s->ctx->gate, wake, false, 0)) return false;
     }
 }
 
@@ -185,11 +111,9 @@ static bool await_probe(segops__sender_t *s, bool *probing) {
             segops__pacer_note_done(s->ctx->pacer, s->begun_at, now, false);
             s->begun_at = 0;
         }
-        if (s->deadline) {
-            if (now >= s->deadline) return false;
-            at = SEGOPS__MIN(at, s->deadline);
-        }
-        if (!segops__gate_sleep(s->ctx->gate, at, true, generation)) return false;
+        if (segops__deadline_expired(s->deadline, now)) return false;
+        segops__deadline_t wake = segops__deadline_earliest(segops__deadline_at(at), s->deadline);
+        if (!segops__gate_sleep(s->ctx->gate, wake, true, generation)) return false;
     }
 }
 
@@ -209,6 +133,8 @@ static void describe_status(segops__sender_t *s, attempt_t *a) {
              said[0] ? ": " : "", said);
 }
 
+/* Makes one attempt at events[0..n). *auth receives the Authorization value
+ * sent (release it after the attempt). */
 static void attempt_once(segops__sender_t *s, segops__event_t **events, size_t n, bool is_retry,
                          segops__auth_header_t *auth, attempt_t *a) {
     const segops__deliver_ctx_t *ctx = s->ctx;
@@ -315,52 +241,25 @@ static uint32_t rate_limited_wait(segops__sender_t *s, attempt_t *a, int64_t now
     return r.wait_ms;
 }
 
-/* Which deadline ended a send, if any: the client's stop deadline (the events
- * are dropped as SHUTDOWN) or a synchronous send's own (RETRIES_EXHAUSTED). */
-typedef enum deadline_kind { NOT_PAST, PAST_STOP, PAST_OWN } deadline_kind_t;
-
-static deadline_kind_t past_deadline(const segops__sender_t *s) {
-    if (segops__gate_past_deadline(s->ctx->gate)) return PAST_STOP;
-    if (s->deadline && segops__clock_monotonic_ms() >= s->deadline) return PAST_OWN;
-    return NOT_PAST;
-}
-
-/* Drops what a deadline ended. `aborted` says a request was cut off in flight:
- * the server may have received it, which the report must not hide. */
-static void drop_at_deadline(segops__sender_t *s, segops__event_t **events, size_t n,
-                             deadline_kind_t kind, int status, bool aborted) {
-    const char *stop = aborted ? "not delivered by the shutdown deadline; the request in flight "
-                                 "was aborted and may have reached the server"
-                               : "not delivered by the shutdown deadline";
-    const char *own = aborted ? "not delivered by the send deadline; the request in flight was "
-                                "aborted and may have reached the server"
-                              : "not delivered by the send deadline";
-    if (kind == PAST_STOP && segops__deliver_durable(s->ctx)) {
-        keep_on_disk(s, events, n, status, stop);
-        return;
-    }
-    if (kind == PAST_STOP)
-        drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_SHUTDOWN, status, stop);
-    else
-        drop_all(s, events, n, SEGOPS_E_TIMEOUT, SEGOPS_DROP_RETRIES_EXHAUSTED, status, own);
-}
-
 static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t n) {
     const segops__deliver_ctx_t *ctx = s->ctx;
     const segops_options_t *cfg = ctx->cfg;
     const int64_t started = segops__clock_monotonic_ms();
-    int64_t budget_end = started + cfg->retry_budget_ms;
-    if (s->deadline) budget_end = SEGOPS__MIN(budget_end, s->deadline);
+    /* The retry budget's end is a deadline like the sender's own: the earlier
+     * one bounds the retries (a wait that would end past it is not begun). */
+    int64_t budget_end = segops__deadline_earliest(
+                             segops__deadline_after(started, cfg->retry_budget_ms), s->deadline)
+                             .at;
     uint32_t retries = 0;
     bool resent = false, reauthed = false;
     const bool durable = segops__deliver_durable(ctx);
     for (;;) {
-        deadline_kind_t past = past_deadline(s);
-        if (past != NOT_PAST) {
-            drop_at_deadline(s, events, n, past, 0, false);
+        segops__past_t past = segops__deliver_past_deadline(s);
+        if (past != SEGOPS__PAST_NONE) {
+            segops__deliver_drop_at_deadline(s, events, n, past, 0, false);
             return;
         }
-        if (!(n = drop_expired(s, events, n))) return;
+        if (!(n = segops__deliver_drop_expired(s, events, n))) return;
         segops__auth_header_t auth = {0};
         attempt_t a = {0};
         const uint64_t generation = segops__gate_generation(ctx->gate);
@@ -368,8 +267,9 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         if (a.no_slot) { /* a deadline passed while the plan's limit held it back */
             if (ctx->probe) segops__probe_abandon(ctx->probe, a.probing);
             segops__auth_release(&auth);
-            past = past_deadline(s);
-            drop_at_deadline(s, events, n, past == NOT_PAST ? PAST_OWN : past, 0, false);
+            past = segops__deliver_past_deadline(s);
+            segops__deliver_drop_at_deadline(
+                s, events, n, past == SEGOPS__PAST_NONE ? SEGOPS__PAST_OWN : past, 0, false);
             return;
         }
         resent = true;
@@ -380,10 +280,11 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         bool transient =
             a.verdict.action == SEGOPS__ACT_RETRY || a.verdict.action == SEGOPS__ACT_RATE_LIMITED;
         if (ctx->probe && !transient) segops__probe_end(ctx->probe, a.probing, false, 0, 0, 0);
-        if (transient && (past = past_deadline(s)) != NOT_PAST) { /* e.g. aborted at it */
+        if (transient && (past = segops__deliver_past_deadline(s)) !=
+                             SEGOPS__PAST_NONE) { /* e.g. aborted at it */
             if (ctx->probe) segops__probe_abandon(ctx->probe, a.probing);
             if (a.slot_open) end_slot(s, &a, false);
-            drop_at_deadline(s, events, n, past, a.status, a.aborted);
+            segops__deliver_drop_at_deadline(s, events, n, past, a.status, a.aborted);
             return;
         }
         int64_t now = segops__clock_monotonic_ms();
@@ -401,8 +302,9 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             uint64_t skipped = 0;
             segops__json_batch_skipped(s->resp.body.data, s->resp.body.len, &skipped);
             skipped = SEGOPS__MIN(skipped, (uint64_t)n);
-            settle(s, events, n, n - (size_t)skipped, SEGOPS_E_SKIPPED, SEGOPS_DROP_SKIPPED,
-                   a.status, "the server skipped events as invalid");
+            segops__deliver_settle(s, events, n, n - (size_t)skipped, SEGOPS_E_SKIPPED,
+                                   SEGOPS_DROP_SKIPPED, a.status,
+                                   "the server skipped events as invalid");
             return;
         }
         case SEGOPS__ACT_REAUTH:
@@ -411,8 +313,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                 segops__log(cfg, SEGOPS_LOG_INFO, "session token refused (401); minting again");
                 continue;
             }
-            drop_all(s, events, n, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED, a.status,
-                     "the session token was refused twice");
+            segops__deliver_drop_all(s, events, n, SEGOPS_E_AUTH, SEGOPS_DROP_REJECTED, a.status,
+                                     "the session token was refused twice");
             return;
         case SEGOPS__ACT_SPLIT:
             if (n > 1) {
@@ -421,8 +323,8 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
                 deliver_range(s, events + n / 2, n - n / 2);
                 return;
             }
-            drop_all(s, events, n, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE, a.status,
-                     "the server refused a single event as too large");
+            segops__deliver_drop_all(s, events, n, SEGOPS_E_TOO_LARGE, SEGOPS_DROP_TOO_LARGE,
+                                     a.status, "the server refused a single event as too large");
             return;
         case SEGOPS__ACT_RATE_LIMITED:
             /* Waits do not use up retries (the budget bounds them). */
@@ -432,14 +334,15 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             if (++retries > cfg->max_retries && !durable) {
                 if (ctx->probe)
                     segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
-                drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
-                         a.detail);
+                segops__deliver_drop_all(s, events, n, a.verdict.code,
+                                         SEGOPS_DROP_RETRIES_EXHAUSTED, a.status, a.detail);
                 return;
             }
             wait = retry_wait(s, &a, SEGOPS__MIN(retries, cfg->max_retries + 1), &floor_ms);
             break;
         case SEGOPS__ACT_DROP:
-            drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status, a.detail);
+            segops__deliver_drop_all(s, events, n, a.verdict.code, a.verdict.drop_reason, a.status,
+                                     a.detail);
             return;
         }
         if (durable && (retries > cfg->max_retries || now + wait > budget_end)) {
@@ -448,14 +351,15 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
             if (segops__gate_stopping(ctx->gate)) {
                 if (ctx->probe)
                     segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
-                keep_on_disk(s, events, n, a.status, "not delivered by the shutdown deadline");
+                segops__deliver_keep_on_disk(s, events, n, a.status,
+                                             "not delivered by the shutdown deadline");
                 return;
             }
             budget_end = now + SEGOPS__MAX(wait, cfg->retry_cap_ms) + cfg->retry_budget_ms;
         } else if (now + wait > budget_end) {
             if (ctx->probe) segops__probe_end(ctx->probe, a.probing, true, now, now, generation);
-            drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED, a.status,
-                     a.detail);
+            segops__deliver_drop_all(s, events, n, a.verdict.code, SEGOPS_DROP_RETRIES_EXHAUSTED,
+                                     a.status, a.detail);
             return;
         }
         /* Every sender waits for this backoff (a flush cuts it to the floor
@@ -465,16 +369,13 @@ static void deliver_range(segops__sender_t *s, segops__event_t **events, size_t 
         segops__log(cfg, SEGOPS_LOG_WARN, "%s; retrying %zu events in %u ms", a.detail, n, wait);
         /* The floor first, then the rest, which a flush or stop since the
          * attempt cuts; the stop deadline ends either. */
-        if (!segops__gate_sleep(ctx->gate, now + floor_ms, false, generation) ||
-            !segops__gate_sleep(ctx->gate, now + wait, true, generation)) {
-            drop_at_deadline(s, events, n, PAST_STOP, a.status, false);
+        if (!segops__gate_sleep(ctx->gate, segops__deadline_after(now, floor_ms), false,
+                                generation) ||
+            !segops__gate_sleep(ctx->gate, segops__deadline_after(now, wait), true, generation)) {
+            segops__deliver_drop_at_deadline(s, events, n, SEGOPS__PAST_STOP, a.status, false);
             return;
         }
     }
-}
-
-bool segops__deliver_durable(const segops__deliver_ctx_t *ctx) {
-    return ctx->spool_keeps && ctx->spool_keeps(ctx->spool_arg);
 }
 
 void segops__deliver(segops__sender_t *s, segops__event_t **events, size_t n) {

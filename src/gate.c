@@ -13,7 +13,7 @@ struct segops__gate {
     uint64_t drain_upto;
     uint64_t generation;
     bool stopping;
-    int64_t deadline;
+    segops__deadline_t deadline; /* the stop's; none before it */
     bool finished;
     segops_err_t result;
     segops__fork_hook_t fork_hook;
@@ -43,6 +43,7 @@ segops_err_t segops__gate_new(segops__gate_t **out) {
     pthread_mutex_init(&g->lock, NULL);
     segops__clock_cond_init(&g->worker);
     segops__clock_cond_init(&g->sleepers);
+    g->deadline = segops__deadline_none();
     g->fork_hook = (segops__fork_hook_t){fork_prepare, fork_parent, fork_child, g, NULL, NULL};
     return SEGOPS_OK;
 }
@@ -71,9 +72,11 @@ void segops__gate_kick(segops__gate_t *g) {
     pthread_cond_signal(&g->worker);
 }
 
-void segops__gate_wait(segops__gate_t *g, uint64_t epoch, int64_t until) {
+void segops__gate_wait(segops__gate_t *g, uint64_t epoch, segops__deadline_t until) {
     pthread_mutex_lock(&g->lock);
-    while (g->epoch == epoch && segops__clock_cond_wait(&g->worker, &g->lock, until)) {
+    while (g->epoch == epoch &&
+           segops__clock_cond_wait(&g->worker, &g->lock,
+                                   segops__deadline_earliest(until, g->deadline))) {
     }
     pthread_mutex_unlock(&g->lock);
 }
@@ -109,7 +112,7 @@ uint64_t segops__gate_generation(segops__gate_t *g) {
     return generation;
 }
 
-bool segops__gate_stop(segops__gate_t *g, int64_t deadline) {
+bool segops__gate_stop(segops__gate_t *g, segops__deadline_t deadline) {
     pthread_mutex_lock(&g->lock);
     bool first = !g->stopping;
     if (first) {
@@ -128,18 +131,9 @@ bool segops__gate_stopping(segops__gate_t *g) {
     return stopping;
 }
 
-int64_t segops__gate_deadline(segops__gate_t *g) {
-    pthread_mutex_lock(&g->lock);
-    int64_t deadline = g->deadline;
-    pthread_mutex_unlock(&g->lock);
-    return deadline;
-}
-
-static bool past(const segops__gate_t *g, int64_t now) { return g->deadline && now >= g->deadline; }
-
 bool segops__gate_past_deadline(segops__gate_t *g) {
     pthread_mutex_lock(&g->lock);
-    bool passed = past(g, segops__clock_monotonic_ms());
+    bool passed = segops__deadline_expired(g->deadline, segops__clock_monotonic_ms());
     pthread_mutex_unlock(&g->lock);
     return passed;
 }
@@ -152,39 +146,31 @@ void segops__gate_finish(segops__gate_t *g, segops_err_t result) {
     pthread_mutex_unlock(&g->lock);
 }
 
-/* Lock held: until the shutdown finished or `deadline` passed. */
-static bool await_finish(segops__gate_t *g, int64_t deadline) {
+bool segops__gate_await_finish(segops__gate_t *g, segops__deadline_t deadline,
+                               segops_err_t *result) {
+    pthread_mutex_lock(&g->lock);
     while (!g->finished && segops__clock_cond_wait(&g->sleepers, &g->lock, deadline)) {
     }
-    return g->finished;
-}
-
-segops_err_t segops__gate_wait_finished(segops__gate_t *g, int64_t deadline) {
-    pthread_mutex_lock(&g->lock);
-    segops_err_t result = await_finish(g, deadline) ? g->result : SEGOPS_E_TIMEOUT;
-    pthread_mutex_unlock(&g->lock);
-    return result;
-}
-
-bool segops__gate_await_finish(segops__gate_t *g, int64_t deadline) {
-    pthread_mutex_lock(&g->lock);
-    bool finished = await_finish(g, deadline);
+    bool finished = g->finished;
+    *result = g->result;
     pthread_mutex_unlock(&g->lock);
     return finished;
 }
 
-bool segops__gate_sleep(segops__gate_t *g, int64_t until, bool flush_cuts, uint64_t generation) {
+bool segops__gate_sleep(segops__gate_t *g, segops__deadline_t until, bool flush_cuts,
+                        uint64_t generation) {
     pthread_mutex_lock(&g->lock);
     bool ok = true;
     for (;;) {
         int64_t now = segops__clock_monotonic_ms();
-        if (past(g, now)) {
+        if (segops__deadline_expired(g->deadline, now)) {
             ok = false;
             break;
         }
-        if (now >= until || (flush_cuts && g->generation != generation)) break;
-        int64_t wake = g->deadline ? SEGOPS__MIN(until, g->deadline) : until;
-        segops__clock_cond_wait(&g->sleepers, &g->lock, wake);
+        if (segops__deadline_expired(until, now) || (flush_cuts && g->generation != generation))
+            break;
+        segops__clock_cond_wait(&g->sleepers, &g->lock,
+                                segops__deadline_earliest(until, g->deadline));
     }
     pthread_mutex_unlock(&g->lock);
     return ok;

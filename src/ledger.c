@@ -315,7 +315,8 @@ static bool unsettled_before(const segops__ledger_t *l, uint64_t target) {
     return false;
 }
 
-segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target, int64_t deadline) {
+segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target,
+                                         segops__deadline_t deadline) {
     pthread_mutex_lock(&l->lock);
     while (unsettled_before(l, target) &&
            segops__clock_cond_wait(&l->progress, &l->lock, deadline)) {

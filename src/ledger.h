@@ -21,6 +21,7 @@
 #include "common.h"
 
 #include "config.h"
+#include "deadline.h"
 #include "fork.h"
 
 typedef struct segops__ledger segops__ledger_t;
@@ -101,8 +102,9 @@ void segops__ledger_report_deferred(segops__ledger_t *l);
 
 /* ---- waiting ---- */
 /* Until every event before position `target` is settled or `deadline`
- * (monotonic ms, 0 = none) passes: SEGOPS_OK or SEGOPS_E_TIMEOUT. */
-segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target, int64_t deadline);
+ * passes: SEGOPS_OK or SEGOPS_E_TIMEOUT. */
+segops_err_t segops__ledger_wait_settled(segops__ledger_t *l, uint64_t target,
+                                         segops__deadline_t deadline);
 /* Until no synchronous send and no detached event is left (reporting deferred
  * ones itself). For shutdown, after the worker stopped. */
 void segops__ledger_wait_quiet(segops__ledger_t *l);

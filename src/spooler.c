@@ -207,7 +207,7 @@ static void wake(void *arg) {
     pthread_mutex_unlock(&sp->lock);
 }
 
-void segops__spooler_write_now(segops__spooler_t *sp, int64_t deadline) {
+void segops__spooler_write_now(segops__spooler_t *sp, segops__deadline_t deadline) {
     pthread_mutex_lock(&sp->lock);
     uint64_t want = sp->rounds_begun + 1; /* a round that begins after this call */
     sp->woken = true;
@@ -334,8 +334,9 @@ static void *spool_main(void *arg) {
     pthread_mutex_lock(&sp->lock);
     for (;;) {
         if (!sp->stop && !sp->woken)
-            segops__clock_cond_wait(&sp->wake, &sp->lock,
-                                    segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS);
+            segops__clock_cond_wait(
+                &sp->wake, &sp->lock,
+                segops__deadline_after(segops__clock_monotonic_ms(), SEGOPS__SPOOL_FLUSH_MS));
         sp->woken = false;
         /* A round always follows the stop being seen: the last one reports
          * what the worker's final reads left, whenever the stop came. */

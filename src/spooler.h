@@ -58,8 +58,8 @@ segops__fork_hook_t *segops__spooler_fork_hook(segops__spooler_t *sp);
 const segops__admission_store_t *segops__spooler_store(segops__spooler_t *sp);
 /* Waits until a write round that begins after this call is done (everything
  * tracked before it is then in the queue or on disk), or until deadline
- * (monotonic ms, 0 = none), or a stop. Returns at once when the thread does not run. */
-void segops__spooler_write_now(segops__spooler_t *sp, int64_t deadline);
+ * or a stop. Returns at once when the thread does not run. */
+void segops__spooler_write_now(segops__spooler_t *sp, segops__deadline_t deadline);
 /* The delivery hooks (segops__deliver_ctx_t): arg is the spooler. keeps: the
  * spool holds undelivered events (false in a forked child, memory-only). */
 bool segops__spooler_keeps(void *arg);

@@ -13,7 +13,7 @@
 
 typedef struct slot {
     segops__transport_t *transport;
-    int64_t deadline; /* of the call using it; 0 while idle */
+    segops__deadline_t deadline; /* of the call using it; none while idle */
     struct slot *next;
 } slot_t;
 
@@ -23,9 +23,9 @@ struct segops__sync {
     slot_t *idle; /* free transports */
     slot_t *busy; /* transports of calls in progress */
     size_t idle_count;
-    bool stopping;             /* sends are refused from now on */
-    int64_t stop_deadline;     /* 0: none (or not stopping) */
-    segops__event_pool_t pool; /* event memory, under lock */
+    bool stopping;                    /* sends are refused from now on */
+    segops__deadline_t stop_deadline; /* none until the stop */
+    segops__event_pool_t pool;        /* event memory, under lock */
     segops__fork_hook_t fork_hook;
 };
 
@@ -69,6 +69,7 @@ segops_err_t segops__sync_new(const segops__deliver_ctx_t *ctx, segops__sync_t *
     *out = sync;
     if (!sync) return SEGOPS_E_NOMEM;
     sync->ctx = ctx;
+    sync->stop_deadline = segops__deadline_none();
     pthread_mutex_init(&sync->lock, NULL);
     segops__event_pool_init(&sync->pool);
     sync->fork_hook =
@@ -87,10 +88,8 @@ void segops__sync_free(segops__sync_t *sync) {
 
 segops__fork_hook_t *segops__sync_fork_hook(segops__sync_t *sync) { return &sync->fork_hook; }
 
-static int64_t earliest(int64_t a, int64_t b) { return !a ? b : !b ? a : SEGOPS__MIN(a, b); }
-
 /* A transport for one call, its deadline set. NULL when none could be made. */
-static slot_t *acquire(segops__sync_t *sync, int64_t deadline, segops_err_t *err) {
+static slot_t *acquire(segops__sync_t *sync, segops__deadline_t deadline, segops_err_t *err) {
     pthread_mutex_lock(&sync->lock);
     slot_t *slot = sync->idle;
     if (slot) {
@@ -113,7 +112,8 @@ static slot_t *acquire(segops__sync_t *sync, int64_t deadline, segops_err_t *err
     slot->next = sync->busy;
     sync->busy = slot;
     /* Set under the lock, so a concurrent stop cannot be overwritten. */
-    segops__transport_set_deadline(slot->transport, earliest(deadline, sync->stop_deadline));
+    segops__transport_set_deadline(slot->transport,
+                                   segops__deadline_earliest(deadline, sync->stop_deadline));
     pthread_mutex_unlock(&sync->lock);
     return slot;
 }
@@ -123,7 +123,7 @@ static void release(segops__sync_t *sync, slot_t *slot) {
     unlink_slot(&sync->busy, slot);
     bool keep = sync->idle_count < IDLE_KEPT;
     if (keep) {
-        slot->deadline = 0;
+        slot->deadline = segops__deadline_none();
         segops__transport_set_deadline(slot->transport, sync->stop_deadline);
         slot->next = sync->idle;
         sync->idle = slot;
@@ -138,7 +138,8 @@ static void release(segops__sync_t *sync, slot_t *slot) {
 
 segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t *plan) {
     const segops__deliver_ctx_t *ctx = sync->ctx;
-    int64_t deadline = segops__clock_monotonic_ms() + ctx->cfg->sync_timeout_ms;
+    segops__deadline_t deadline =
+        segops__deadline_after(segops__clock_monotonic_ms(), ctx->cfg->sync_timeout_ms);
     segops_err_t err = SEGOPS_OK;
     slot_t *slot = acquire(sync, deadline, &err);
     if (!slot) {
@@ -179,12 +180,12 @@ segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t 
     return outcome;
 }
 
-void segops__sync_stop(segops__sync_t *sync, int64_t deadline) {
+void segops__sync_stop(segops__sync_t *sync, segops__deadline_t deadline) {
     pthread_mutex_lock(&sync->lock);
     sync->stopping = true;
     sync->stop_deadline = deadline;
-    if (deadline)
-        for (slot_t *slot = sync->busy; slot; slot = slot->next)
-            segops__transport_set_deadline(slot->transport, earliest(slot->deadline, deadline));
+    for (slot_t *slot = sync->busy; slot; slot = slot->next)
+        segops__transport_set_deadline(slot->transport,
+                                       segops__deadline_earliest(slot->deadline, deadline));
     pthread_mutex_unlock(&sync->lock);
 }

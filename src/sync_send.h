@@ -24,8 +24,8 @@ segops__fork_hook_t *segops__sync_fork_hook(segops__sync_t *sync);
 /* Sends one planned event and returns the delivery outcome (SEGOPS_OK or the
  * code of its drop). The ledger accepts and settles it; no report is raised. */
 segops_err_t segops__sync_send(segops__sync_t *sync, const segops__event_plan_t *plan);
-/* Shutdown: refuses later sends (SEGOPS_E_STATE); those in progress end by `deadline` (monotonic
- * ms; 0 = none). */
-void segops__sync_stop(segops__sync_t *sync, int64_t deadline);
+/* Shutdown: refuses later sends (SEGOPS_E_STATE); those in progress end by
+ * `deadline` or their own, whichever comes first. */
+void segops__sync_stop(segops__sync_t *sync, segops__deadline_t deadline);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "deadline.h"
 
 typedef struct segops__transport segops__transport_t;
 
@@ -35,9 +36,10 @@ void segops__transport_abandon_in_child(segops__transport_t *t);
 void segops__transport_post(segops__transport_t *t, const char *url, const char *authorization,
                             const char *body, size_t body_len, segops__http_response_t *resp);
 
-/* Sets an absolute monotonic deadline (ms; 0 = none) at which a transfer in
- * progress, or any later one, is aborted with SEGOPS_E_TIMEOUT. Thread-safe:
- * shutdown calls it while the worker is inside segops__transport_post. */
-void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms);
+/* Sets the deadline at which a transfer in progress, or any later one, is
+ * aborted with SEGOPS_E_TIMEOUT (none: only request_timeout_ms ends it).
+ * Thread-safe: shutdown calls it while the worker is inside
+ * segops__transport_post. */
+void segops__transport_set_deadline(segops__transport_t *t, segops__deadline_t deadline);
 
 #endif

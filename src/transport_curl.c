@@ -28,7 +28,7 @@ struct segops__transport {
     CURL *easy;
     struct curl_slist *fixed_headers; /* Content-Type, Expect */
     uint32_t request_timeout_ms;
-    _Atomic int64_t deadline_ms;
+    _Atomic int64_t deadline_at;   /* a segops__deadline_t's `at`, set by other threads */
     segops__http_response_t *resp; /* the response being filled */
     char errbuf[CURL_ERROR_SIZE];
     char user_agent[256];
@@ -204,7 +204,7 @@ segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transpor
     if (!t) return SEGOPS_E_NOMEM;
     segops_err_t err = SEGOPS_E_NOMEM;
     t->request_timeout_ms = cfg->request_timeout_ms;
-    atomic_init(&t->deadline_ms, 0);
+    atomic_init(&t->deadline_at, segops__deadline_none().at);
     segops__owned_fds_init(&t->fds);
     snprintf(t->user_agent, sizeof t->user_agent, "segops-c/%s curl/%s%s%s", SEGOPS_VERSION_STRING,
              curl_version_info(CURLVERSION_NOW)->version, cfg->user_agent_suffix ? " " : "",
@@ -264,8 +264,12 @@ void segops__transport_abandon_in_child(segops__transport_t *t) {
     segops__free(t);
 }
 
-void segops__transport_set_deadline(segops__transport_t *t, int64_t abs_monotonic_ms) {
-    atomic_store(&t->deadline_ms, abs_monotonic_ms);
+static segops__deadline_t load_deadline(segops__transport_t *t) {
+    return segops__deadline_at(atomic_load(&t->deadline_at));
+}
+
+void segops__transport_set_deadline(segops__transport_t *t, segops__deadline_t deadline) {
+    atomic_store(&t->deadline_at, deadline.at);
     curl_multi_wakeup(t->multi);
 }
 
@@ -282,13 +286,11 @@ static int run_transfer(segops__transport_t *t) {
     while (running) {
         if (curl_multi_perform(t->multi, &running) != CURLM_OK) return CURLE_FAILED_INIT;
         if (!running) break;
-        int64_t deadline = atomic_load(&t->deadline_ms);
-        int wait_ms = 1000;
-        if (deadline) {
-            int64_t left = deadline - segops__clock_monotonic_ms();
-            if (left <= 0) return -1;
-            wait_ms = (int)SEGOPS__MIN(left, (int64_t)wait_ms);
-        }
+        /* Looks again at least every second, and at once when woken by
+         * segops__transport_set_deadline. */
+        int wait_ms =
+            segops__deadline_remaining_ms(load_deadline(t), segops__clock_monotonic_ms(), 1000);
+        if (!wait_ms) return -1;
         if (curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL) != CURLM_OK) return CURLE_FAILED_INIT;
     }
     int msgs;
@@ -309,8 +311,7 @@ void segops__transport_post(segops__transport_t *t, const char *url, const char 
     t->resp = resp;
     t->errbuf[0] = '\0';
 
-    int64_t deadline = atomic_load(&t->deadline_ms);
-    if (deadline && segops__clock_monotonic_ms() >= deadline) {
+    if (segops__deadline_expired(load_deadline(t), segops__clock_monotonic_ms())) {
         resp->err = SEGOPS_E_TIMEOUT;
         snprintf(resp->detail, sizeof resp->detail, "deadline passed before the request");
         return;

@@ -11,6 +11,6 @@ void segops__waiting_took(segops__waiting_t *w, int64_t now_ms) {
     w->since = now_ms;
 }
 
-int64_t segops__waiting_due(const segops__waiting_t *w, int64_t max_wait_ms) {
-    return w->any ? w->since + max_wait_ms : INT64_MAX;
+segops__deadline_t segops__waiting_due(const segops__waiting_t *w, int64_t max_wait_ms) {
+    return w->any ? segops__deadline_after(w->since, max_wait_ms) : segops__deadline_none();
 }

@@ -7,6 +7,8 @@
 
 #include "common.h"
 
+#include "deadline.h"
+
 typedef struct segops__waiting {
     bool any;      /* some events wait (zero-initialised: none) */
     int64_t since; /* since when, at the earliest they may have arrived */
@@ -21,7 +23,7 @@ void segops__waiting_seen(segops__waiting_t *w, int64_t now_ms, size_t queued);
  * the next partial request counts from this request's start, not its end. */
 void segops__waiting_took(segops__waiting_t *w, int64_t now_ms);
 
-/* When the oldest of them will have waited max_wait_ms; INT64_MAX when none wait. */
-int64_t segops__waiting_due(const segops__waiting_t *w, int64_t max_wait_ms);
+/* When the oldest of them will have waited max_wait_ms; none when none wait. */
+segops__deadline_t segops__waiting_due(const segops__waiting_t *w, int64_t max_wait_ms);
 
 #endif

@@ -242,9 +242,9 @@ static void *worker_main(void *arg) {
         if (!st.count && !from_disk && stopping) {
             if (!st.unwritten) break; /* drained */
             /* The spool thread hands over what it is writing, then kicks us. */
-            int64_t soon = segops__clock_monotonic_ms() + SEGOPS__SPOOL_FLUSH_MS;
-            int64_t deadline = segops__gate_deadline(gate);
-            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(soon, deadline) : soon);
+            segops__gate_wait(
+                gate, epoch,
+                segops__deadline_after(segops__clock_monotonic_ms(), SEGOPS__SPOOL_FLUSH_MS));
             continue;
         }
         int64_t now = segops__clock_monotonic_ms();
@@ -253,7 +253,7 @@ static void *worker_main(void *arg) {
             next_tick = now + cfg->flush_interval_ms;
         }
         segops__waiting_seen(&waiting, now, st.count);
-        bool waited = now >= segops__waiting_due(&waiting, max_wait);
+        bool waited = segops__deadline_expired(segops__waiting_due(&waiting, max_wait), now);
         /* A request is wanted once batch_size events are queued, at the interval
          * tick, when it is full (500 events or max_request_bytes), and at once for
          * a flush, a stop or a blocked track; the pacer then says when it may go:
@@ -283,10 +283,11 @@ static void *worker_main(void *arg) {
         int64_t at =
             wanted && !held ? segops__pacer_next_slot(ctx->pacer, now, full, urgent) : next_tick;
         if (!wanted || held || (slot && at > now)) {
-            int64_t wake = slot ? SEGOPS__MIN(at, next_tick) : next_tick;
-            if (!wanted) wake = SEGOPS__MIN(wake, segops__waiting_due(&waiting, max_wait));
-            int64_t deadline = stopping ? segops__gate_deadline(gate) : 0;
-            segops__gate_wait(gate, epoch, deadline ? SEGOPS__MIN(wake, deadline) : wake);
+            segops__deadline_t wake =
+                segops__deadline_at(slot ? SEGOPS__MIN(at, next_tick) : next_tick);
+            if (!wanted)
+                wake = segops__deadline_earliest(wake, segops__waiting_due(&waiting, max_wait));
+            segops__gate_wait(gate, epoch, wake); /* or at the stop deadline */
             continue;
         }
         batch_t *b = slot ? &slot->batch : &w->ready; /* ours until its n is set */
@@ -297,7 +298,7 @@ static void *worker_main(void *arg) {
                                      &bytes);
             if (!n) { /* all of it is settling or unreadable now: look again soon */
                 if (stopping && !busy) break;
-                segops__gate_wait(gate, epoch, now + SEGOPS__SPOOL_FLUSH_MS);
+                segops__gate_wait(gate, epoch, segops__deadline_after(now, SEGOPS__SPOOL_FLUSH_MS));
                 continue;
             }
         } else {
@@ -356,11 +357,11 @@ out:
     return err;
 }
 
-void segops__worker_join(segops__worker_t *w, int64_t deadline) {
+void segops__worker_join(segops__worker_t *w, segops__deadline_t deadline) {
     pthread_mutex_lock(&w->lock);
     bool started = w->started;
     /* Every transfer in flight must end at the deadline, not at its own timeout. */
-    for (size_t i = 0; deadline && i < w->senders; i++)
+    for (size_t i = 0; !segops__deadline_is_none(deadline) && i < w->senders; i++)
         if (w->slots[i].transport) segops__transport_set_deadline(w->slots[i].transport, deadline);
     pthread_mutex_unlock(&w->lock);
     if (started) pthread_join(w->thread, NULL);

@@ -51,9 +51,9 @@ segops__fork_hook_t *segops__worker_fork_hook(segops__worker_t *w);
  * or admission is closed; then opens admission's lanes. SEGOPS_OK,
  * SEGOPS_E_NOMEM or SEGOPS_E_INTERNAL. */
 segops_err_t segops__worker_ensure(segops__worker_t *w);
-/* After the gate's stop: aborts every request in flight at `deadline` (0 =
- * none) and joins the threads. */
-void segops__worker_join(segops__worker_t *w, int64_t deadline);
+/* After the gate's stop: aborts every request in flight at `deadline` and
+ * joins the threads. */
+void segops__worker_join(segops__worker_t *w, segops__deadline_t deadline);
 /* The oldest track time (wall clock, segops__event_track_ms) of the events
  * in requests now, 0: none. */
 int64_t segops__worker_oldest_in_flight_ms(segops__worker_t *w);

@@ -40,13 +40,14 @@ mutant drop-settled-not-counted src/ledger.c \
 mutant flush-deadline-ignored src/client.c \
     "test_faults_deadlines test_promises_deadlines" \
     '        err = segops__ledger_wait_settled(c->ledger, target, deadline);' \
-    '        err = segops__ledger_wait_settled(c->ledger, target, 0); /* MUTANT */'
+    '        err = segops__ledger_wait_settled(c->ledger, target, segops__deadline_none()); /* MUTANT */'
 mutant shutdown-without-deadline-gets-one src/client.c "test_promises_deadlines" \
-    '    int64_t deadline = segops__clock_deadline_after(timeout_ms);
+    '    segops__deadline_t deadline = segops__deadline_after(segops__clock_monotonic_ms(), timeout_ms);
     /* Read before the stop' \
-    '    int64_t deadline = segops__clock_deadline_after(timeout_ms < 0 ? 1000 : timeout_ms);
+    '    segops__deadline_t deadline =
+        segops__deadline_after(segops__clock_monotonic_ms(), timeout_ms < 0 ? 1000 : timeout_ms);
     /* MUTANT: -1 waits 1 s. Read before the stop'
-mutant blocked-track-not-urgent src/admission.c "test_faults_queue_bounds" \
+mutant blocked-track-not-urgent src/admission_overflow.c "test_faults_queue_bounds" \
     '            adm->blocked++; /* makes the queue urgent */
         }
         segops__gate_kick(adm->gate);' \
@@ -82,8 +83,8 @@ mutant retry-after-uncapped src/pacer.c "test_options_wire" \
     'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap);' \
     'r.wait_ms = (uint32_t)SEGOPS__MIN(retry_after_ms, (int64_t)cap * 1000); /* MUTANT */'
 mutant sync-timeout-ignored src/sync_send.c "test_options_wire" \
-    '+ ctx->cfg->sync_timeout_ms;' \
-    '+ 30000; /* MUTANT: the default */'
+    ' ctx->cfg->sync_timeout_ms);' \
+    ' 30000); /* MUTANT: the default */'
 mutant connect-timeout-ignored src/transport_curl.c "test_options_wire" \
     'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);' \
     'SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, 600000L); /* MUTANT */'

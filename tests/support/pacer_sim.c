@@ -117,7 +117,7 @@ void sim_run(sim_t *s) {
             /* As the worker: a partial request is wanted once what is queued has
              * waited the pacing interval. */
             segops__waiting_seen(&waiting, t, (size_t)queued);
-            const int64_t due = segops__waiting_due(&waiting, SEGOPS__PACER_PARTIAL_INTERVAL_MS);
+            const int64_t due = segops__waiting_due(&waiting, SEGOPS__PACER_PARTIAL_INTERVAL_MS).at;
             if (n < BATCH_MAX && !stopping && t < due) {
                 int64_t wake = SEGOPS__MIN(due, s->arrive_ms);
                 if (first + BATCH_MAX - 1 < s->events)
