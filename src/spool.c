@@ -62,6 +62,21 @@ static uint64_t disk_bytes(const segops__spool_t *s) {
     return total;
 }
 
+/* Writes the own run's end mark (spool_end.h): its settlements first, so no
+ * seq the mark covers that was settled unwritten (a sealed chunk) reads as
+ * lost. */
+static segops_err_t mark_end(segops__spool_t *s) {
+    if (segops__spool_acks_persist(&s->own.acks) != SEGOPS_OK) {
+        note_error(s, &s->own, "writing the ack file");
+        return SEGOPS_E_IO;
+    }
+    if (segops__spool_end_write(&s->own.end, s->own.next_seq) != SEGOPS_OK) {
+        note_error(s, &s->own, "writing the end file");
+        return SEGOPS_E_IO;
+    }
+    return SEGOPS_OK;
+}
+
 static segops__spool_run_t *find_run(segops__spool_t *s, uint32_t id) {
     if (id == s->own.id) return &s->own;
     for (size_t i = 0; i < s->nadopted; i++)
@@ -119,7 +134,8 @@ static size_t adopt_locked(segops__spool_t *s) {
         s->next_run_id++;
         s->nadopted++;
         adopted++;
-        if (!run->nsegs) run->drained = true; /* nothing to read: removed by tidy */
+        /* Nothing to read and nothing owed: removed by tidy. */
+        if (!run->nsegs && run->end_mark <= run->acks.cursor + 1) run->drained = true;
     }
     for (size_t i = 0; i < count; i++) segops__free(names[i]);
     segops__free(names);
@@ -195,7 +211,10 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
         err = segops__spool_write_chunk(&s->writer, &s->own, items + done, n - done, room, &taken,
                                         &rotated, &failed);
         if (err == SEGOPS_E_IO) note_error(s, &s->own, failed);
-        if (rotated) s->own_dir_unsynced = true;
+        if (rotated) {
+            s->own_dir_unsynced = true;
+            (void)mark_end(s); /* the segment before is complete */
+        }
         done += taken;
         if (hand_out) segops__spool_read_skip_to_end(&s->own);
     }
@@ -355,6 +374,12 @@ segops_err_t segops__spool_sync(segops__spool_t *s) {
     if (err == SEGOPS_OK && own->wr_unsynced && own->wr_fd >= 0 &&
         (err = sync_fd(s, own->wr_fd, true, "syncing a segment")) == SEGOPS_OK)
         own->wr_unsynced = false;
+    /* The records just synced are now owed to any later reader. */
+    if (err == SEGOPS_OK) err = mark_end(s);
+    if (err == SEGOPS_OK && segops__spool_end_sync(&own->end) != SEGOPS_OK) {
+        note_error(s, own, "syncing the end file");
+        err = SEGOPS_E_IO;
+    }
     if (err == SEGOPS_OK && s->own_dir_unsynced &&
         (err = sync_fd(s, own->dir_fd, false, "syncing the run directory")) == SEGOPS_OK)
         s->own_dir_unsynced = false;
@@ -457,7 +482,10 @@ void segops__spool_close(segops__spool_t *s) {
     if (!s) return;
     if (!s->forked) {
         tidy(s);
-        if (segops__spool_run_is_settled(&s->own)) segops__spool_run_remove(s->dir_fd, &s->own);
+        if (segops__spool_run_is_settled(&s->own))
+            segops__spool_run_remove(s->dir_fd, &s->own);
+        else if (mark_end(s) == SEGOPS_OK && s->limits.durable)
+            (void)segops__spool_end_sync(&s->own.end);
     }
     close_runs(s);
     segops__free(s->adopted);

@@ -9,11 +9,15 @@
  * bytes, a segment cut short, emptied, deleted or unreadable (it is then
  * skipped, and reading goes on). Each is counted once, by the read that finds
  * it, with the place it was found, and settled so no reader counts it again.
- * Seqs already settled cost nothing. What cannot be counted exactly: the
- * records after the last intact one of an earlier run (nothing names its end):
- * damage there lost at least one record, and one per record start in it, and
- * the damaged tail is cut off the file so a later reader does not report it
- * again; a cut at a record boundary there is indistinguishable from the end. */
+ * Seqs already settled cost nothing. The end of an earlier run is the seq its
+ * end file names (spool_end.h): the records after the last intact one, up to
+ * that mark, are counted exactly too (a last segment cut at a record boundary,
+ * emptied, deleted, or with a damaged tail). What cannot be counted exactly:
+ * damage beyond the mark (records written after the owner last wrote it: the
+ * crash window) or in a run of an older version without the file, which lost
+ * at least one record, and one per record start in it; a cut at a record
+ * boundary there is indistinguishable from the end. A damaged tail is cut off
+ * the file so a later reader does not report it again. */
 #ifndef SEGOPS_SPOOL_READ_H
 #define SEGOPS_SPOOL_READ_H
 
