@@ -65,12 +65,12 @@ static uint64_t disk_bytes(const segops__spool_t *s) {
 /* Writes the own run's end mark (spool_end.h): its settlements first, so no
  * seq the mark covers that was settled unwritten (a sealed chunk) reads as
  * lost. */
-static segops_err_t mark_end(segops__spool_t *s) {
+static segops_err_t mark_end(segops__spool_t *s, bool final) {
     if (segops__spool_acks_persist(&s->own.acks) != SEGOPS_OK) {
         note_error(s, &s->own, "writing the ack file");
         return SEGOPS_E_IO;
     }
-    if (segops__spool_end_write(&s->own.end, s->own.next_seq) != SEGOPS_OK) {
+    if (segops__spool_end_write(&s->own.end, s->own.next_seq, final) != SEGOPS_OK) {
         note_error(s, &s->own, "writing the end file");
         return SEGOPS_E_IO;
     }
@@ -213,7 +213,7 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
         if (err == SEGOPS_E_IO) note_error(s, &s->own, failed);
         if (rotated) {
             s->own_dir_unsynced = true;
-            (void)mark_end(s); /* the segment before is complete */
+            (void)mark_end(s, false); /* the segment before is complete */
         }
         done += taken;
         if (hand_out) segops__spool_read_skip_to_end(&s->own);
@@ -375,7 +375,7 @@ segops_err_t segops__spool_sync(segops__spool_t *s) {
         (err = sync_fd(s, own->wr_fd, true, "syncing a segment")) == SEGOPS_OK)
         own->wr_unsynced = false;
     /* The records just synced are now owed to any later reader. */
-    if (err == SEGOPS_OK) err = mark_end(s);
+    if (err == SEGOPS_OK) err = mark_end(s, false);
     if (err == SEGOPS_OK && segops__spool_end_sync(&own->end) != SEGOPS_OK) {
         note_error(s, own, "syncing the end file");
         err = SEGOPS_E_IO;
@@ -484,7 +484,7 @@ void segops__spool_close(segops__spool_t *s) {
         tidy(s);
         if (segops__spool_run_is_settled(&s->own))
             segops__spool_run_remove(s->dir_fd, &s->own);
-        else if (mark_end(s) == SEGOPS_OK && s->limits.durable)
+        else if (mark_end(s, true) == SEGOPS_OK && s->limits.durable)
             (void)segops__spool_end_sync(&s->own.end);
     }
     close_runs(s);

@@ -9,11 +9,13 @@
  * when it starts a new segment, and at close. Records at or above the mark
  * that are not there were never promised to survive (the crash window: a
  * kill -9 or power loss after the last sync); below it every missing record
- * is counted lost. A run without the file (written by an older version) or
+ * is counted lost. The mark written at a clean close is final: nothing follows
+ * it, so damaged bytes after the last record it names held no record. A run
+ * without the file (written by an older version) or
  * with no valid slot reads as mark 0: its end is unknown, as before.
  *
  * Format: two 32-byte slots written in turn, like the ack file's (magic
- * "\xffSPE", 4 zero bytes, generation u64, next seq u64, CRC-32C of bytes
+ * "\xffSPE", flags u8 (1: final), 3 zero bytes, generation u64, next seq u64, CRC-32C of bytes
  * 0..23, 4 zero bytes, little-endian): a torn write damages one slot and the
  * other still holds the previous mark. Both are written when the run is
  * created, so a later write needs no new space on a full disk. */
@@ -28,6 +30,7 @@ typedef struct segops__spool_end {
     int fd;              /* the own run's end file, -1 when closed */
     uint64_t generation; /* of the newest slot written */
     uint64_t mark;       /* the next seq, as the file holds it */
+    bool final;          /* ... written at a clean close */
     bool unsynced;       /* written since the last sync */
 } segops__spool_end_t;
 
@@ -35,12 +38,13 @@ typedef struct segops__spool_end {
  * written). SEGOPS_OK or SEGOPS_E_IO (errno set). */
 segops_err_t segops__spool_end_create(int dir_fd, segops__spool_end_t *end);
 
-/* The mark an earlier run's end file holds; 0 when it has none. */
-uint64_t segops__spool_end_load(int dir_fd);
+/* The mark an earlier run's end file holds (*final: written at its close);
+ * 0 when it has none. */
+uint64_t segops__spool_end_load(int dir_fd, bool *final);
 
-/* Writes next_seq as the mark when it moved (one pwrite).
- * SEGOPS_OK or SEGOPS_E_IO (errno set). */
-segops_err_t segops__spool_end_write(segops__spool_end_t *end, uint64_t next_seq);
+/* Writes next_seq as the mark (final: at a clean close) when it changed (one
+ * pwrite). SEGOPS_OK or SEGOPS_E_IO (errno set). */
+segops_err_t segops__spool_end_write(segops__spool_end_t *end, uint64_t next_seq, bool final);
 
 /* fdatasync of the file when it was written since the last sync. */
 segops_err_t segops__spool_end_sync(segops__spool_end_t *end);

@@ -12,9 +12,11 @@
  * Seqs already settled cost nothing. The end of an earlier run is the seq its
  * end file names (spool_end.h): the records after the last intact one, up to
  * that mark, are counted exactly too (a last segment cut at a record boundary,
- * emptied, deleted, or with a damaged tail). What cannot be counted exactly:
- * damage beyond the mark (records written after the owner last wrote it: the
- * crash window) or in a run of an older version without the file, which lost
+ * emptied, deleted, or with a damaged tail); damage after them held nothing
+ * when the mark was written at a clean close. What cannot be counted exactly:
+ * damage beyond a mark that is not final (records written after the owner
+ * last wrote it: the crash window) or in a run of an older version without the
+ * file, which lost
  * at least one record, and one per record start in it; a cut at a record
  * boundary there is indistinguishable from the end. A damaged tail is cut off
  * the file so a later reader does not report it again. */

@@ -173,7 +173,7 @@ segops_err_t segops__spool_run_adopt(int spool_fd, const char *name, uint32_t id
         errno = saved;
         return err;
     }
-    run->end_mark = segops__spool_end_load(run->dir_fd);
+    run->end_mark = segops__spool_end_load(run->dir_fd, &run->end_final);
     /* rd_expected stays 1: the cursor and the first segment's name say which
      * seqs are owed (a first segment deleted lost the seqs below its name). */
     return SEGOPS_OK;

@@ -52,6 +52,7 @@ typedef struct segops__spool_run {
     uint64_t bytes; /* sum of segs[].size */
     segops__spool_acks_t acks;
     uint64_t end_mark; /* adopted: the next seq its owner's end file names; 0 = unknown */
+    bool end_final;    /* ... written at its owner's clean close */
 
     /* Reading (spool_read.c): the next unread byte and what preceded it. */
     size_t rd_seg;
