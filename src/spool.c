@@ -41,6 +41,17 @@ static uint64_t disk_bytes(const segops__spool_t *s) {
     return total;
 }
 
+static void publish(segops__spool_t *s) {
+    atomic_store(&s->pub_disk_bytes, disk_bytes(s));
+    atomic_store(&s->pub_adopted_runs, (uint64_t)s->nadopted);
+    atomic_store(&s->pub_caught_up, !s->forked && segops__spool_read_caught_up(&s->own));
+}
+
+void segops__spool_unlock(segops__spool_t *s) {
+    publish(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Writes the own run's end mark (spool_end.h): its settlements first, so no
  * seq the mark covers that was settled unwritten (a sealed chunk) reads as
  * lost. */
@@ -148,6 +159,7 @@ segops_err_t segops__spool_open(const char *dir, const segops__spool_limits_t *l
     s->next_run_id = SEGOPS__SPOOL_OWN_RUN + 1;
     s->dir_unsynced = true;
     adopt_locked(s);
+    publish(s);
     *out = s;
     return SEGOPS_OK;
 fail_locked:
@@ -189,7 +201,7 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
         if (hand_out) segops__spool_read_skip_to_end(&s->own);
     }
     if (appended) *appended = done;
-    pthread_mutex_unlock(&s->lock);
+    segops__spool_unlock(s);
     return err;
 }
 
@@ -232,18 +244,16 @@ size_t segops__spool_adopt(segops__spool_t *s) {
     if (!s) return 0;
     pthread_mutex_lock(&s->lock);
     size_t adopted = s->forked ? 0 : adopt_locked(s);
-    pthread_mutex_unlock(&s->lock);
+    segops__spool_unlock(s);
     return adopted;
 }
 
 void segops__spool_usage(segops__spool_t *s, segops__spool_usage_t *out) {
     memset(out, 0, sizeof *out);
     if (!s) return;
-    pthread_mutex_lock(&s->lock);
-    out->disk_bytes = disk_bytes(s);
-    out->adopted_runs = s->nadopted;
-    out->own_caught_up = !s->forked && segops__spool_read_caught_up(&s->own);
-    pthread_mutex_unlock(&s->lock);
+    out->disk_bytes = atomic_load(&s->pub_disk_bytes);
+    out->adopted_runs = atomic_load(&s->pub_adopted_runs);
+    out->own_caught_up = atomic_load(&s->pub_caught_up);
 }
 
 void segops__spool_take_losses(segops__spool_t *s, segops__spool_losses_t *out) {
@@ -297,6 +307,8 @@ void segops__spool_fork_child(segops__spool_t *s) {
      * as they are; nothing here unlinks or writes. */
     close_runs(s);
     s->forked = true;
+    atomic_store(&s->pub_caught_up, false);
+    atomic_store(&s->pub_adopted_runs, 0);
     if (s->fork_locked) {
         s->fork_locked = false;
         pthread_mutex_unlock(&s->lock);

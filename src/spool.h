@@ -16,10 +16,10 @@
  * only records sent twice are those sent and not yet acked: the requests in
  * flight.
  *
- * Thread-safety: every function takes the spool's own lock, so any thread may
- * call; the read callback runs under it, must not call back into the spool and
- * takes no lock (the lock order is in client.c).
- * Errors: a function that returns an error changed nothing unless it says so. */
+ * Thread-safety: every function but segops__spool_usage takes the spool's own
+ * lock, so any thread may call; the read callback runs under it, must not call back into the spool
+ * and takes no lock (the lock order is in client.c). Errors: a function that returns an error
+ * changed nothing unless it says so. */
 #ifndef SEGOPS_SPOOL_H
 #define SEGOPS_SPOOL_H
 
@@ -131,6 +131,8 @@ segops_err_t segops__spool_drop_oldest(segops__spool_t *spool);
  * held at once. Returns how many it adopted. */
 size_t segops__spool_adopt(segops__spool_t *spool);
 
+/* The usage as the last call that held the spool's lock left it. Takes no
+ * lock, so it never waits for a call doing file I/O (client stats). */
 void segops__spool_usage(segops__spool_t *spool, segops__spool_usage_t *out);
 
 /* Moves the losses counted since the last call into *out (then zeroed). */

@@ -7,6 +7,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "spool_read.h"
 #include "spool_run.h"
@@ -31,11 +32,20 @@ struct segops__spool {
     segops__spool_losses_t losses;
     int err_no;
     char err_what[96];
+    /* What segops__spool_usage reports, published by every call that holds
+     * the lock as it lets go (segops__spool_unlock): the lock is held across
+     * file I/O (a write, an fdatasync), and usage (client stats, the worker's
+     * look for a backlog) must not wait for the disk. */
+    _Atomic uint64_t pub_disk_bytes, pub_adopted_runs;
+    _Atomic bool pub_caught_up;
 };
 
 /* Remembers the last I/O error (errno) for segops__spool_describe_error. */
 void segops__spool_note_error(struct segops__spool *s, const segops__spool_run_t *run,
                               const char *what);
+
+/* Publishes the usage (above) and releases the lock. */
+void segops__spool_unlock(struct segops__spool *s);
 
 /* Writes moved cursors, deletes settled segments and drops earlier runs that
  * are done. Every call that settles or reads ends here. Lock held. */

@@ -71,7 +71,7 @@ static segops_err_t finish(segops__spool_t *s, segops_err_t err) {
         segops_err_t tidy_err = segops__spool_tidy(s);
         if (err == SEGOPS_OK) err = tidy_err;
     }
-    pthread_mutex_unlock(&s->lock);
+    segops__spool_unlock(s);
     return err;
 }
 
