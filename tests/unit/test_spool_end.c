@@ -113,8 +113,10 @@ typedef struct read_out {
 
 static bool take(void *ctx, const segops__spool_rec_t *rec) {
     read_out_t *out = ctx;
+    char json[128]; /* rec->json is not NUL-terminated */
+    snprintf(json, sizeof json, "%.*s", (int)rec->len, rec->json);
     int n = -1;
-    assert_int_equal(sscanf(rec->json, "{\"n\":%d", &n), 1);
+    assert_int_equal(sscanf(json, "{\"n\":%d", &n), 1);
     assert_int_equal(n, out->count); /* in order, none skipped */
     out->count++;
     out->last_n = n;
