@@ -7,13 +7,16 @@
  * (SEGOPS_DROP_SPOOL_CORRUPT, dropped_spool_corrupt), in one WARN log line
  * naming the run and the segment, and deletes the run. A run without its end
  * file (an older version's) behaves as before: a cut at a record boundary
- * reads as the end. */
+ * reads as the end. A client killed with SIGKILL after its sync counts the
+ * same way. */
 #include "spooltest.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EVENTS 600
@@ -223,7 +226,80 @@ static void test_run_without_end_file_reads_a_cut_as_its_end(void **state) {
     recover_and_check(&l, EVENTS - 2, EVENTS - 1, NULL, "no end file");
 }
 
+/* The next seq a run's end file names (src/spool_end.h: two 32-byte slots,
+ * magic "\xffSPE", generation at 8, mark at 16; the newer one counts), or 0. */
+static uint64_t end_mark(const char *run_dir) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/end", run_dir);
+    uint8_t buf[64];
+    int fd = open(path, O_RDONLY);
+    ssize_t got = fd >= 0 ? pread(fd, buf, sizeof buf, 0) : -1;
+    if (fd >= 0) close(fd);
+    uint64_t mark = 0, newest = 0;
+    for (ssize_t at = 0; at + 32 <= got; at += 32) {
+        if (memcmp(buf + at, "\xffSPE", 4) != 0) continue;
+        uint64_t generation = 0, m = 0;
+        for (int i = 7; i >= 0; i--) {
+            generation = generation << 8 | buf[at + 8 + i];
+            m = m << 8 | buf[at + 16 + i];
+        }
+        if (!mark || generation >= newest) newest = generation, mark = m;
+    }
+    return mark;
+}
+
+/* kill -9 after a sync: a client in a child process (spool_child, its server
+ * unreachable, spool_fsync_ms 5) spools EVENTS events, syncs (its end file
+ * then names the seq after the last) and is killed with SIGKILL, not closed.
+ * Its last segment cut at a record boundary costs exactly the records cut. */
+static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
+    (void)state;
+    left_t l;
+    memset(&l, 0, sizeof l);
+    snprintf(l.dir, sizeof l.dir, "%s", spool_path("killed"));
+    char count[16];
+    snprintf(count, sizeof count, "%d", EVENTS);
+    const char *argv[] = {
+        SPOOL_CHILD_PATH, "http://127.0.0.1:1", l.dir, "0", count, "0", "hang", NULL};
+    child_t child;
+    child_spawn(&child, argv);
+    long acked = 0;
+    int64_t end = now_ms() + 60000; /* a hang bound */
+    while (acked < EVENTS && now_ms() < end) {
+        acked = child_read_count(&child, acked);
+        sleep_ms(1);
+    }
+    assert_int_equal(acked, EVENTS);
+    /* Its sync wrote the mark past every event. */
+    char runs[2][RUN_NAME_MAX];
+    while (now_ms() < end) {
+        if (spool_runs(l.dir, runs, 2) == 1) {
+            snprintf(l.run_dir, sizeof l.run_dir, "%s/%s", l.dir, runs[0]);
+            if (end_mark(l.run_dir) == EVENTS + 1) break;
+        }
+        sleep_ms(1);
+    }
+    assert_int_equal(end_mark(l.run_dir), EVENTS + 1);
+    assert_int_equal(kill(child.pid, SIGKILL), 0);
+    int status = child_wait(&child);
+    close(child.out_fd);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    snprintf(l.run, sizeof l.run, "%s", runs[0]);
+    list_segments(l.run_dir, &l.segs);
+    assert_true(l.segs.n >= 1);
+    const char *last = l.segs.path[l.segs.n - 1];
+    l.last_records = segment_records(last, l.offsets, l.numbers, EVENTS);
+    assert_true(l.last_records >= 5);
+    assert_int_equal(l.numbers[l.last_records - 1], EVENTS - 1);
+    cut_to(last, l.offsets[l.last_records - 5]);
+    recover_and_check(&l, EVENTS - 5, EVENTS - 1, l.segs.name[l.segs.n - 1],
+                      "killed after its sync, the last 5 records cut");
+}
+
 int main(void) {
+    /* For the child (before any thread starts). */
+    assert_int_equal(setenv("SPOOL_CHILD_FSYNC_MS", "5", 1), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_last_segment_cut_at_a_record_boundary),
         cmocka_unit_test(test_last_segment_emptied),
@@ -231,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_every_segment_deleted),
         cmocka_unit_test(test_last_segment_damaged_tail),
         cmocka_unit_test(test_run_without_end_file_reads_a_cut_as_its_end),
+        cmocka_unit_test(test_killed_after_its_sync_a_cut_costs_exactly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
