@@ -13,18 +13,23 @@
  * not written yet, at most (see make_room). */
 #define OVER_BOUND_MAX 64
 
+/* Room for the note of one more evicted record, made before the eviction:
+ * a record whose note was lost would stay owed on disk and be delivered after
+ * its event was reported dropped. False when memory ran out: evict nothing. */
+static bool forget_room(segops__admission_t *adm) {
+    if (adm->nforgotten < adm->forgotten_cap) return true;
+    size_t cap = adm->forgotten_cap ? adm->forgotten_cap * 2 : 256;
+    uint64_t *grown = segops__realloc(adm->forgotten, cap * sizeof *grown);
+    if (!grown) return false;
+    adm->forgotten = grown;
+    adm->forgotten_cap = cap;
+    return true;
+}
+
 /* The record of an evicted event is acknowledged by the spool thread (no I/O
- * here); out of memory for the note, the record may be sent after all. */
+ * here); forget_room made room for the note. */
 static void forget_record(segops__admission_t *adm, uint64_t pos) {
-    if (!pos) return;
-    if (adm->nforgotten == adm->forgotten_cap) {
-        size_t cap = adm->forgotten_cap ? adm->forgotten_cap * 2 : 256;
-        uint64_t *grown = segops__realloc(adm->forgotten, cap * sizeof *grown);
-        if (!grown) return;
-        adm->forgotten = grown;
-        adm->forgotten_cap = cap;
-    }
-    adm->forgotten[adm->nforgotten++] = pos;
+    if (pos) adm->forgotten[adm->nforgotten++] = pos;
 }
 
 /* Evicts the queue's head, settling it (its record too, by the spool thread).
@@ -114,6 +119,10 @@ static segops_err_t make_room(segops__admission_t *adm, segops__event_t *event, 
             segops__admission_collect_locked(adm); /* the oldest may still be in a lane */
             if ((*queued = segops__admission_reserve(adm, len))) break; /* the worker took some */
             if (adm->queue.head) {
+                if (adm->store && !forget_room(adm)) { /* refused: nothing more evicted */
+                    err = SEGOPS_E_NOMEM;
+                    break;
+                }
                 *evicted_bytes += evict_oldest(adm);
                 ++*evicted;
                 continue;

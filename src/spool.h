@@ -14,32 +14,26 @@
  * kill -9, OOM kill) but not a power loss; segops__spool_sync makes it durable.
  * A settlement is written when segops__spool_ack returns, so after a crash the
  * only records sent twice are those sent and not yet acked: the requests in
- * flight.
+ * flight. How far the run was written (its end file, spool_end.h) is noted at
+ * each sync, segment rotation and close: a later reader counts exactly the
+ * records missing below that mark.
  *
- * Thread-safety: every function takes the spool's own lock, so any thread may
- * call; the read callback runs under it, must not call back into the spool and
- * takes no lock (the lock order is in client.c).
- * Errors: a function that returns an error changed nothing unless it says so. */
+ * Thread-safety: every function but segops__spool_usage takes the spool's own
+ * lock, so any thread may call; the read callback runs under it, must not call back into the spool
+ * and takes no lock (the lock order is in client.c). Errors: a function that returns an error
+ * changed nothing unless it says so. */
 #ifndef SEGOPS_SPOOL_H
 #define SEGOPS_SPOOL_H
 
 #include "common.h"
 
 #include "spool_record.h"
+#include "spool_types.h"
 
 typedef struct segops__spool segops__spool_t;
 
 /* The run id of the spool's own run (records it appended). */
 #define SEGOPS__SPOOL_OWN_RUN 1u
-
-typedef struct segops__spool_limits {
-    uint64_t max_bytes;     /* segment bytes on disk, all runs held; 0 = no bound */
-    uint64_t max_age_ms;    /* older records are dropped as expired; 0 = never */
-    uint64_t segment_bytes; /* rotation size; 0 = min(4 MiB, max(64 KiB, max_bytes / 16)) */
-    uint32_t max_adopted;   /* earlier runs held open at once; 0 = 16 */
-    bool durable;           /* the caller calls segops__spool_sync (spool_fsync_ms > 0): a segment
-                               is also synced when it is closed for the next one */
-} segops__spool_limits_t;
 
 /* Where a record lives: pass it back to segops__spool_ack. */
 typedef struct segops__spool_pos {
@@ -59,19 +53,6 @@ typedef struct segops__spool_rec {
 /* Takes one record (copying what it keeps). Return false to refuse it: the
  * read stops and the record stays first in line. */
 typedef bool (*segops__spool_read_fn)(void *ctx, const segops__spool_rec_t *rec);
-
-/* Records the spool dropped on its own since the last segops__spool_take_losses.
- * The caller reports each non-zero kind once through on_error. */
-typedef struct segops__spool_losses {
-    uint64_t corrupt;               /* lost to damaged bytes (SEGOPS_DROP_SPOOL_CORRUPT) */
-    uint64_t corrupt_bytes;         /* damaged bytes; may be > 0 with corrupt == 0 (garbage) */
-    uint64_t expired;               /* older than max_age_ms (SEGOPS_DROP_EXPIRED) */
-    uint64_t overflow;              /* dropped by segops__spool_drop_oldest */
-    uint64_t adopted;               /* how many of corrupt + expired + overflow came from earlier
-                                       runs: they count as recovered, the rest as pending */
-    uint64_t places;                /* files or gaps where corrupt records or bytes were found */
-    char where[SEGOPS__DETAIL_LEN]; /* the first of them, naming the file, for the log */
-} segops__spool_losses_t;
 
 typedef struct segops__spool_usage {
     uint64_t disk_bytes;   /* segment bytes on disk in every run held */
@@ -152,6 +133,8 @@ segops_err_t segops__spool_drop_oldest(segops__spool_t *spool);
  * held at once. Returns how many it adopted. */
 size_t segops__spool_adopt(segops__spool_t *spool);
 
+/* The usage as the last call that held the spool's lock left it. Takes no
+ * lock, so it never waits for a call doing file I/O (client stats). */
 void segops__spool_usage(segops__spool_t *spool, segops__spool_usage_t *out);
 
 /* Moves the losses counted since the last call into *out (then zeroed). */

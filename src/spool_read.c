@@ -139,9 +139,12 @@ static void repair_tail(segops__spool_run_t *run) {
 
 /* The end of what there is to read. Own run: every record the owner wrote has
  * been read past, so whatever is still owed up to its next seq is lost (a
- * damaged tail, or a segment emptied or deleted under it). Earlier run:
- * nothing names its end, so damage there lost what it held beyond the settled
- * cursor: at least one record. */
+ * damaged tail, or a segment emptied or deleted under it). Earlier run: its
+ * end file names the seq its owner would have written next (spool_end.h), so
+ * what is owed below it is lost, exactly. Damage after the records it names
+ * held none when the mark is final (written at a clean close); otherwise
+ * (records written after the owner's last mark), and in a run without the
+ * file, it lost at least one record, one per record start. */
 static void end_of_run(segops__spool_run_t *run, segops__spool_next_t *out) {
     out->kind = SEGOPS__NEXT_END;
     if (run->own) {
@@ -149,6 +152,13 @@ static void end_of_run(segops__spool_run_t *run, segops__spool_next_t *out) {
         return;
     }
     if (run->drained) return;
+    bool damaged = run->dmg_open;
+    if (run->end_mark > run->rd_expected) attribute(run, run->end_mark, 0, out);
+    if (run->dmg_open && run->end_final && run->rd_expected <= run->end_mark) {
+        out->lost_bytes += run->dmg_bytes;
+        place(out, damage_place(run));
+        run->dmg_open = false;
+    }
     if (run->dmg_open) {
         uint64_t cursor = run->acks.cursor;
         uint64_t estimate = SEGOPS__MAX(run->dmg_broken, 1);
@@ -159,8 +169,8 @@ static void end_of_run(segops__spool_run_t *run, segops__spool_next_t *out) {
             place(out, damage_place(run));
         }
         run->dmg_open = false;
-        repair_tail(run);
     }
+    if (damaged) repair_tail(run);
     run->drained = true;
 }
 

@@ -9,11 +9,18 @@
  * bytes, a segment cut short, emptied, deleted or unreadable (it is then
  * skipped, and reading goes on). Each is counted once, by the read that finds
  * it, with the place it was found, and settled so no reader counts it again.
- * Seqs already settled cost nothing. What cannot be counted exactly: the
- * records after the last intact one of an earlier run (nothing names its end):
- * damage there lost at least one record, and one per record start in it, and
- * the damaged tail is cut off the file so a later reader does not report it
- * again; a cut at a record boundary there is indistinguishable from the end. */
+ * Seqs already settled cost nothing. The end of an earlier run is the seq its
+ * end file names (spool_end.h): the records after the last intact one, up to
+ * that mark, are counted exactly too (a last segment cut at a record boundary,
+ * emptied, deleted, or with a damaged tail); damage after them held nothing
+ * when the mark was written at a clean close. What is not counted exactly:
+ * records beyond a mark that is not final (written after the owner last wrote
+ * it, then killed: the crash window), and the end of a run of an older version
+ * without the file. Damage that begins there lost at least one record, and
+ * one per record start in it; a cut at a record boundary there, and damage
+ * that runs on past the mark from below it, lose the records beyond the mark
+ * unseen. A damaged tail is cut off the file so a later reader does not
+ * report it again. */
 #ifndef SEGOPS_SPOOL_READ_H
 #define SEGOPS_SPOOL_READ_H
 

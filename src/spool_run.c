@@ -22,6 +22,7 @@ static void run_init(segops__spool_run_t *run, uint32_t id, bool own) {
     run->own = own;
     run->dir_fd = run->rd_fd = run->wr_fd = -1;
     run->acks.fd = -1;
+    run->end.fd = -1;
     run->next_seq = 1;
     run->rd_expected = 1;
 }
@@ -88,7 +89,8 @@ segops_err_t segops__spool_run_create(int spool_fd, uint32_t id, segops__spool_r
             errno = saved;
             return SEGOPS_E_IO;
         }
-        if (segops__spool_acks_open(run->dir_fd, &run->acks) != SEGOPS_OK) {
+        if (segops__spool_acks_open(run->dir_fd, &run->acks) != SEGOPS_OK ||
+            segops__spool_end_create(run->dir_fd, &run->end) != SEGOPS_OK) {
             int saved = errno;
             segops__spool_run_remove(spool_fd, run);
             segops__spool_run_close(run);
@@ -171,6 +173,7 @@ segops_err_t segops__spool_run_adopt(int spool_fd, const char *name, uint32_t id
         errno = saved;
         return err;
     }
+    run->end_mark = segops__spool_end_load(run->dir_fd, &run->end_final);
     /* rd_expected stays 1: the cursor and the first segment's name say which
      * seqs are owed (a first segment deleted lost the seqs below its name). */
     return SEGOPS_OK;
@@ -303,6 +306,7 @@ void segops__spool_run_remove(int spool_fd, segops__spool_run_t *run) {
     run->bytes = 0;
     run->nsegs = 0;
     unlinkat(run->dir_fd, SEGOPS__SPOOL_ACK_FILE, 0);
+    unlinkat(run->dir_fd, SEGOPS__SPOOL_END_FILE, 0);
     unlinkat(spool_fd, run->name, AT_REMOVEDIR); /* fails, harmlessly, on foreign files */
 }
 
@@ -313,6 +317,7 @@ void segops__spool_run_close(segops__spool_run_t *run) {
         *fds[i] = -1;
     }
     segops__spool_acks_close(&run->acks, true);
+    segops__spool_end_close(&run->end, true);
     segops__free(run->segs);
     run->segs = NULL;
     run->nsegs = run->cap = 0;

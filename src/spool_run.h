@@ -8,6 +8,8 @@
  *       0000000000000001.seg   records (spool_record.h), named by their first seq
  *       0000000000001a2b.seg   ...
  *       ack                    the settled cursor (spool_ack.h)
+ *       end                    how far the owner wrote (spool_end.h); runs of
+ *                              older versions lack it
  *
  * Only runs and segment files owned by the effective user are adopted, so
  * another user who can write to spool_dir cannot have events sent with our
@@ -28,6 +30,7 @@
 #include "common.h"
 
 #include "spool_ack.h"
+#include "spool_end.h"
 
 #define SEGOPS__SPOOL_RUN_NAME_MAX 64
 /* "0000000000000001.seg" */
@@ -48,6 +51,8 @@ typedef struct segops__spool_run {
     size_t nsegs, cap;
     uint64_t bytes; /* sum of segs[].size */
     segops__spool_acks_t acks;
+    uint64_t end_mark; /* adopted: the next seq its owner's end file names; 0 = unknown */
+    bool end_final;    /* ... written at its owner's clean close */
 
     /* Reading (spool_read.c): the next unread byte and what preceded it. */
     size_t rd_seg;
@@ -62,10 +67,11 @@ typedef struct segops__spool_run {
     int dmg_errno;      /* the damage is an unreadable segment: why (0: damaged bytes) */
 
     /* Writing (own run). */
-    int wr_fd;         /* the last segment, O_APPEND; -1 before the first append */
-    bool wr_sealed;    /* a failed write could not be undone: append elsewhere */
-    bool wr_unsynced;  /* written since the last fdatasync */
-    uint64_t next_seq; /* of the next record appended */
+    int wr_fd;               /* the last segment, O_APPEND; -1 before the first append */
+    bool wr_sealed;          /* a failed write could not be undone: append elsewhere */
+    bool wr_unsynced;        /* written since the last fdatasync */
+    uint64_t next_seq;       /* of the next record appended */
+    segops__spool_end_t end; /* the end file */
 } segops__spool_run_t;
 
 /* Creates and locks a new run directory in the spool directory spool_fd.

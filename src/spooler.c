@@ -1,10 +1,10 @@
-/* A client's spool: persisting, spilling, reading back, acknowledging and the
- * spool thread (see spooler.h). */
+/* A client's spool: persisting and spilling what track accepted, the spool
+ * thread and the lifecycle (see spooler.h; acknowledgements, losses and the
+ * read-back: spooler_read.c). */
 #include "spooler.h"
 
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 
 #include "clock.h"
@@ -12,56 +12,12 @@
 #include "log.h"
 #include "residence.h"
 #include "spool.h"
+#include "spooler_impl.h"
 
 /* How often the spool thread drops expired records and looks for runs whose
  * owner has gone since the client started. */
 #define EXPIRE_EVERY_MS 1000
 #define ADOPT_EVERY_MS 5000
-
-/* A record's place in the spool packed into segops__event_t.spool_pos: the run
- * in the top 16 bits (the own run is 1, so a spooled event is never 0). */
-#define POS_RUN_SHIFT 48
-
-struct segops__spooler {
-    const segops_options_t *cfg;
-    segops__ledger_t *ledger;
-    segops__gate_t *gate;
-    segops__spool_t *spool;
-    segops__admission_store_t store;
-    bool inert; /* a forked child: memory only */
-
-    /* The spool thread's writing (write_round): no other thread uses these. */
-    segops__spool_item_t *items;
-    segops__event_t **events;
-    size_t items_cap;
-    bool failing; /* in a streak of write failures: warned once */
-
-    /* The worker's read-back (one thread). */
-    segops__event_pool_t read_pool;
-
-    _Atomic int reading;  /* a read-back is between the spool and the ledger */
-    pthread_mutex_t lock; /* counters and the thread's state */
-    pthread_cond_t wake;
-    uint64_t spooled, write_failures;
-    bool appended_since_sync;
-    bool stop, started;
-    bool woken;                         /* wake() came while the thread was busy */
-    uint64_t rounds_begun, rounds_done; /* write rounds: a flush waits for one */
-    pthread_cond_t written;             /* a round is done */
-    pthread_t thread;
-    segops__admission_t *adm;
-    segops__fork_hook_t fork_hook;
-};
-
-static uint64_t pack(segops__spool_pos_t pos) {
-    return (uint64_t)pos.run << POS_RUN_SHIFT | pos.seq;
-}
-
-static segops__spool_pos_t unpack(uint64_t packed) {
-    segops__spool_pos_t pos = {(uint32_t)(packed >> POS_RUN_SHIFT),
-                               packed & ((UINT64_C(1) << POS_RUN_SHIFT) - 1)};
-    return pos;
-}
 
 static void count(segops__spooler_t *sp, size_t spooled, size_t failed) {
     pthread_mutex_lock(&sp->lock);
@@ -109,8 +65,9 @@ static segops_err_t append_to_disk(segops__spooler_t *sp, size_t n, size_t *done
         size_t appended = 0;
         err = segops__spool_append(sp->spool, sp->items + *done, n - *done, false, &seq, &appended);
         for (size_t i = 0; i < appended; i++)
-            segops__residence_to_disk(sp->events[*done + i],
-                                      pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i}));
+            segops__residence_to_disk(
+                sp->events[*done + i],
+                segops__spooler_pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i}));
         *done += appended;
         if (err != SEGOPS_E_QUEUE_FULL || sp->cfg->overflow != SEGOPS_OVERFLOW_DROP_OLDEST ||
             tries == 64 || segops__spool_drop_oldest(sp->spool) != SEGOPS_OK)
@@ -145,8 +102,8 @@ static bool write_batch(segops__spooler_t *sp, segops__queue_t *batch) {
         uint64_t seq = 0;
         err = segops__spool_append(sp->spool, sp->items, bound, true, &seq, &done);
         for (i = 0; i < done; i++)
-            segops__residence_written(sp->events[i],
-                                      pack((segops__spool_pos_t){SEGOPS__SPOOL_OWN_RUN, seq + i}));
+            segops__residence_written(sp->events[i], segops__spooler_pack((segops__spool_pos_t){
+                                                         SEGOPS__SPOOL_OWN_RUN, seq + i}));
         if (err == SEGOPS_E_STATE) err = SEGOPS_OK; /* behind: all of it goes to disk only */
     }
     if (err == SEGOPS_OK) err = append_to_disk(sp, n, &done);
@@ -160,7 +117,8 @@ static void ack_forgotten(segops__spooler_t *sp, const uint64_t *forgotten, size
     segops__spool_pos_t pos[256];
     for (size_t i = 0; i < n;) {
         size_t k = 0;
-        for (; i < n && k < SEGOPS__ARRAY_LEN(pos); i++) pos[k++] = unpack(forgotten[i]);
+        for (; i < n && k < SEGOPS__ARRAY_LEN(pos); i++)
+            pos[k++] = segops__spooler_unpack(forgotten[i]);
         if (segops__spool_ack_batch(sp->spool, pos, k) == SEGOPS_E_IO)
             segops__log(sp->cfg, SEGOPS_LOG_WARN,
                         "spool: an acknowledgement could not be written; evicted events may be "
@@ -190,12 +148,10 @@ static void write_round(segops__spooler_t *sp) {
     pthread_mutex_unlock(&sp->lock);
 }
 
-static void report_losses(segops__spooler_t *sp);
-
 void segops__spooler_write_rest(segops__spooler_t *sp) {
     if (sp->inert) return;
     write_round(sp);
-    report_losses(sp); /* what it dropped at spool_max_bytes (DROP_OLDEST) */
+    segops__spooler_report_losses(sp); /* what it dropped at spool_max_bytes (DROP_OLDEST) */
 }
 
 /* admission's wake hook: many events wait to be written. */
@@ -217,111 +173,6 @@ void segops__spooler_write_now(segops__spooler_t *sp, segops__deadline_t deadlin
            segops__clock_cond_wait(&sp->written, &sp->lock, deadline)) {
     }
     pthread_mutex_unlock(&sp->lock);
-}
-
-bool segops__spooler_keeps(void *arg) { return !((segops__spooler_t *)arg)->inert; }
-
-void segops__spooler_settled(void *arg, const uint64_t *records, size_t n) {
-    segops__spooler_t *sp = arg;
-    segops__spool_pos_t pos[SEGOPS__MAX_EVENTS_PER_REQUEST];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (records[i]) pos[k++] = unpack(records[i]);
-        if (k == SEGOPS__ARRAY_LEN(pos) || (i + 1 == n && k)) {
-            if (segops__spool_ack_batch(sp->spool, pos, k) == SEGOPS_E_IO)
-                segops__log(sp->cfg, SEGOPS_LOG_WARN,
-                            "spool: an acknowledgement could not be written; those events may "
-                            "be sent again after a crash");
-            k = 0;
-        }
-    }
-}
-
-/* Reports what the spool dropped on its own since the last call, once per
- * kind, then counts it; a loss of records also gets a log line naming where.
- * Called by whichever thread made the spool find them (the worker's read, the
- * spool thread's rounds), with no lock held. */
-static void report_losses(segops__spooler_t *sp) {
-    segops__spool_losses_t losses;
-    segops__spool_take_losses(sp->spool, &losses);
-    if (losses.adopted) segops__ledger_recover(sp->ledger, losses.adopted, 0);
-    const struct {
-        uint64_t count;
-        segops_err_t code;
-        segops_drop_reason_t reason;
-        const char *message;
-    } kinds[] = {
-        {losses.corrupt, SEGOPS_E_IO, SEGOPS_DROP_SPOOL_CORRUPT,
-         "spool records could not be read: damaged (a crash mid-write, a bad disk) or in a "
-         "segment file cut short, deleted or unreadable"},
-        {losses.expired, SEGOPS_E_TIMEOUT, SEGOPS_DROP_EXPIRED,
-         "spooled events were older than spool_max_age_ms"},
-        {losses.overflow, SEGOPS_E_QUEUE_FULL, SEGOPS_DROP_QUEUE_OVERFLOW,
-         "the spool was full (spool_max_bytes); the oldest events were dropped"},
-    };
-    for (size_t i = 0; i < SEGOPS__ARRAY_LEN(kinds); i++) {
-        if (!kinds[i].count) continue;
-        segops__drop_t drop = {
-            .count = (size_t)kinds[i].count, .code = kinds[i].code, .reason = kinds[i].reason};
-        snprintf(drop.message, sizeof drop.message, "%s", kinds[i].message);
-        segops__ledger_settle(sp->ledger, SEGOPS__HELD_BY_DISK, 0, &drop, 0);
-    }
-    char more[48] = "";
-    if (losses.places > 1)
-        snprintf(more, sizeof more, " and %llu more places",
-                 (unsigned long long)(losses.places - 1));
-    if (losses.corrupt)
-        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: %llu records could not be read: %s%s",
-                    (unsigned long long)losses.corrupt, losses.where, more);
-    else if (losses.corrupt_bytes)
-        segops__log(sp->cfg, SEGOPS_LOG_WARN, "spool: skipped %llu damaged bytes: %s%s",
-                    (unsigned long long)losses.corrupt_bytes, losses.where, more);
-}
-
-/* ---- reading the backlog back ---- */
-
-typedef struct read_ctx {
-    segops__spooler_t *sp;
-    segops__event_t **events;
-    size_t max, max_bytes, n, bytes, adopted, adopted_bytes;
-} read_ctx_t;
-
-static bool take_record(void *arg, const segops__spool_rec_t *rec) {
-    read_ctx_t *r = arg;
-    if (r->n == r->max || (r->n && r->bytes + rec->len + 1 > r->max_bytes)) return false;
-    segops__event_t *event = segops__event_pool_alloc(&r->sp->read_pool, rec->len);
-    if (!event) return false;
-    memcpy(event->json, rec->json, rec->len);
-    event->json[rec->len] = '\0';
-    segops__residence_adopt(event, pack(rec->pos), rec->time_ms);
-    r->events[r->n++] = event;
-    r->bytes += rec->len + 1;
-    if (rec->adopted) {
-        r->adopted++;
-        r->adopted_bytes += rec->len;
-    }
-    return true;
-}
-
-size_t segops__spooler_read(segops__spooler_t *sp, segops__event_t **events, size_t max_events,
-                            size_t max_bytes, size_t *bytes) {
-    read_ctx_t r = {sp, events, max_events, max_bytes, 0, 0, 0, 0};
-    atomic_store(&sp->reading, 1); /* a backlog until the ledger holds them */
-    segops__spool_read(sp->spool, segops__clock_realtime_ms(), max_events, take_record, &r, NULL);
-    /* Records of earlier runs become this client's to account for now. */
-    if (r.adopted) segops__ledger_recover(sp->ledger, r.adopted, r.adopted_bytes);
-    report_losses(sp); /* what this read found it could not hand out */
-    atomic_store(&sp->reading, 0);
-    *bytes = r.bytes >= r.n ? r.bytes - r.n : 0;
-    return r.n;
-}
-
-bool segops__spooler_backlog(segops__spooler_t *sp) {
-    if (sp->inert) return false;
-    if (atomic_load(&sp->reading)) return true;
-    segops__spool_usage_t usage;
-    segops__spool_usage(sp->spool, &usage);
-    return !usage.own_caught_up || usage.adopted_runs > 0;
 }
 
 /* ---- the spool thread ---- */
@@ -352,7 +203,7 @@ static void *spool_main(void *arg) {
             if (segops__spool_adopt(sp->spool)) segops__gate_kick(sp->gate);
             next_adopt = now + ADOPT_EVERY_MS;
         }
-        report_losses(sp);
+        segops__spooler_report_losses(sp);
         pthread_mutex_lock(&sp->lock);
         bool sync = sp->cfg->spool_fsync_ms && sp->appended_since_sync &&
                     (stop || now - last_sync >= sp->cfg->spool_fsync_ms);

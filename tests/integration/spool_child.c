@@ -9,7 +9,8 @@
  * can). After each accepted event it writes how many were accepted so far, one
  * line on stdout, so the test knows what was acknowledged when it kills it.
  * END "hang": sleep until killed; END N: segops_shutdown(N ms), then exit 0
- * when nothing was dropped or refused. Any other exit code names what failed. */
+ * when nothing was dropped or refused. Any other exit code names what failed.
+ * SPOOL_CHILD_FSYNC_MS in the environment sets spool_fsync_ms. */
 #define _GNU_SOURCE 1
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,9 @@ int main(int argc, char **argv) {
         segops_options_set_spool_dir(opts, dir) != SEGOPS_OK ||
         segops_options_set_batch_size(opts, 100) != SEGOPS_OK ||
         segops_options_set_retry_backoff_ms(opts, 10, 40) != SEGOPS_OK)
+        return 4;
+    const char *fsync_ms = getenv("SPOOL_CHILD_FSYNC_MS"); /* spool_fsync_ms, when set */
+    if (fsync_ms && segops_options_set_spool_fsync_ms(opts, (uint32_t)atol(fsync_ms)) != SEGOPS_OK)
         return 4;
     if (argc >= 8 && segops_options_set_max_queue_events(opts, (size_t)atol(argv[7])) != SEGOPS_OK)
         return 5;

@@ -6,8 +6,9 @@
  * with one WARN log line naming the segment, keeps the law, and deletes the
  * run once it is read (so no later client reports the same damage again).
  * Counts are exact: by sequence numbers when an intact record follows the
- * damage, and one record for damage at the end of the run, where nothing
- * says how many records it held (spool_read.h). */
+ * damage, and by the run's end file (spool_end.h) at the end of the run. A
+ * run without that file (an older version's) keeps the old estimate there: one
+ * record per record start in the damage, a cut at a record boundary unseen. */
 #include "spooltest.h"
 
 #include <dirent.h>
@@ -22,7 +23,7 @@
 #define HEADER 32 /* the record header (README: the spool's files) */
 
 static fixture_t f;
-/* The template: the run's directory name, its one segment and its ack file. */
+/* The template: the run's directory name, its one segment, its ack and end files. */
 static struct {
     char run[RUN_NAME_MAX];
     char seg_name[256];
@@ -30,6 +31,8 @@ static struct {
     size_t seg_len;
     uint8_t *ack;
     size_t ack_len;
+    uint8_t *end;
+    size_t end_len;
     size_t rec_off[EVENTS + 1]; /* where each record starts; [EVENTS] = the end */
 } tmpl;
 
@@ -48,7 +51,8 @@ static uint32_t le32(const uint8_t *p) {
 static void load_template(const char *dir) {
     free(tmpl.seg);
     free(tmpl.ack);
-    tmpl.seg = tmpl.ack = NULL;
+    free(tmpl.end);
+    tmpl.seg = tmpl.ack = tmpl.end = NULL;
     char runs[2][RUN_NAME_MAX];
     assert_int_equal(spool_runs(dir, runs, 2), 1);
     snprintf(tmpl.run, sizeof tmpl.run, "%s", runs[0]);
@@ -65,10 +69,13 @@ static void load_template(const char *dir) {
             tmpl.seg = read_whole_file(path, &tmpl.seg_len);
         } else if (!strcmp(e->d_name, "ack")) {
             tmpl.ack = read_whole_file(path, &tmpl.ack_len);
+        } else if (!strcmp(e->d_name, "end")) {
+            tmpl.end = read_whole_file(path, &tmpl.end_len);
         }
     }
     closedir(d);
     assert_non_null(tmpl.seg);
+    assert_non_null(tmpl.end);
     /* The records, back to back: magic, length, ..., payload. */
     size_t off = 0;
     for (int i = 0; i < EVENTS; i++) {
@@ -96,6 +103,7 @@ static int teardown(void **state) {
     (void)state;
     free(tmpl.seg);
     free(tmpl.ack);
+    free(tmpl.end);
     devsrv_stop(f.srv);
     recorder_destroy(&f.rec);
     return 0;
@@ -113,7 +121,8 @@ typedef struct outcome {
     size_t runs_left;
 } outcome_t;
 
-static void run_case(const uint8_t *seg, size_t len, outcome_t *out) {
+/* with_end false: the run as an older version left it, without its end file. */
+static void run_case_as(const uint8_t *seg, size_t len, bool with_end, outcome_t *out) {
     memset(out, 0, sizeof *out);
     char dir[512], path[1100];
     snprintf(dir, sizeof dir, "%s", spool_path("case"));
@@ -125,6 +134,10 @@ static void run_case(const uint8_t *seg, size_t len, outcome_t *out) {
     if (tmpl.ack) {
         snprintf(path, sizeof path, "%s/%s/ack", dir, tmpl.run);
         spit(path, tmpl.ack, tmpl.ack_len);
+    }
+    if (with_end) {
+        snprintf(path, sizeof path, "%s/%s/end", dir, tmpl.run);
+        spit(path, tmpl.end, tmpl.end_len);
     }
     recorder_t rec;
     recorder_init(&rec);
@@ -163,6 +176,10 @@ static void run_case(const uint8_t *seg, size_t len, outcome_t *out) {
     recorder_destroy(&rec);
     log_recorder_destroy(&logs);
     remove_tree(dir);
+}
+
+static void run_case(const uint8_t *seg, size_t len, outcome_t *out) {
+    run_case_as(seg, len, true, out);
 }
 
 /* Exactly the records marked intact arrived, once each; `lost` records were
@@ -216,9 +233,9 @@ static void test_intact_copy_delivers_everything(void **state) {
     expect(&o, intact, 0, false, "intact");
 }
 
-/* Cut at every byte offset of the last record: the others arrive; the cut one
- * is reported lost (1 event), except at offset 0, where the file ends cleanly
- * after the one before and nothing says a record was ever there. */
+/* Cut at every byte offset of the last record, 0 included (the file then ends
+ * cleanly after the one before): the others arrive, and the cut one is
+ * reported lost (the end file says it was written). */
 static void test_truncated_at_every_offset_of_the_last_record(void **state) {
     (void)state;
     bool intact[EVENTS];
@@ -229,8 +246,7 @@ static void test_truncated_at_every_offset_of_the_last_record(void **state) {
         run_case(tmpl.seg, cut, &o);
         char what[64];
         snprintf(what, sizeof what, "cut at %zu of %zu", cut, tmpl.seg_len);
-        uint64_t lost = cut == last ? 0 : 1;
-        expect(&o, intact, lost, lost > 0, what);
+        expect(&o, intact, 1, true, what);
     }
 }
 
@@ -245,9 +261,8 @@ static uint32_t rng(void) {
 
 /* Random bytes (never 0xFF, so no record could start in them) inserted at a
  * record boundary: every event arrives once, and one WARN log line names the
- * segment. In the middle nothing was lost (the next record's seq proves it):
- * nothing is dropped. At the end nothing follows to prove it, so the reader
- * counts the one record the damage may have held and reports it. */
+ * segment, and nothing is dropped: in the middle the next record's seq proves
+ * nothing was lost, at the end the end file does. */
 static void test_random_bytes_inserted(void **state) {
     (void)state;
     bool intact[EVENTS];
@@ -264,8 +279,7 @@ static void test_random_bytes_inserted(void **state) {
         run_case(buf, tmpl.seg_len + extra, &o);
         char what[80];
         snprintf(what, sizeof what, "%zu random bytes before record %d", extra, boundary);
-        bool at_end = boundary == EVENTS;
-        expect(&o, intact, at_end ? 1 : 0, true, what);
+        expect(&o, intact, 0, true, what);
     }
     free(buf);
 }
@@ -302,8 +316,7 @@ static void test_random_bytes_overwritten(void **state) {
 }
 
 /* The last record overwritten (never with 0xFF) from a random point after its
- * magic to its end: nothing follows to count by, so the damage costs the one
- * record it began in. */
+ * magic to its end: the damage costs that record (the end file counts it). */
 static void test_last_record_overwritten(void **state) {
     (void)state;
     uint8_t *buf = malloc(tmpl.seg_len);
@@ -345,26 +358,44 @@ static void test_cut_header_ending_in_0xff_counts_one_record(void **state) {
     expect(&o, intact, 1, true, "a header cut right after a 0xFF in its time field");
 }
 
-/* A segment of nothing but random bytes: no crash, nothing delivered, one
- * record counted lost (nothing says how many it held) and reported once. */
+/* A segment of nothing but random bytes: no crash, nothing delivered, every
+ * record the end file names counted lost and reported once; without the end
+ * file (an older version's run), one record: nothing says how many it held. */
 static void test_segment_of_random_garbage(void **state) {
     (void)state;
     uint8_t *buf = malloc(4096);
     assert_non_null(buf);
     for (int trial = 0; trial < 4; trial++) {
         for (size_t i = 0; i < 4096; i++) buf[i] = (uint8_t)rng();
+        bool with_end = trial % 2 == 0;
+        uint64_t lost = with_end ? EVENTS : 1;
         outcome_t o;
-        run_case(buf, 4096, &o);
+        run_case_as(buf, 4096, with_end, &o);
         assert_int_equal(o.st.delivered, 0);
         assert_int_equal(o.others, 0);
-        assert_int_equal(o.st.dropped_spool_corrupt, 1);
-        assert_int_equal(o.st.recovered, 1);
+        assert_int_equal(o.st.dropped_spool_corrupt, lost);
+        assert_int_equal(o.st.recovered, lost);
         assert_int_equal(o.reports, 1);
         assert_int_equal(o.spool_warns, 1);
         assert_true(o.warn_names_segment);
         assert_int_equal(o.runs_left, 0);
     }
     free(buf);
+}
+
+/* A run without its end file (an older version's), as before: its last record
+ * cut at its start reads as the end (nothing reported), cut inside it or
+ * overwritten costs one record. */
+static void test_run_without_end_file_estimates_its_end(void **state) {
+    (void)state;
+    bool intact[EVENTS];
+    for (int i = 0; i < EVENTS; i++) intact[i] = i < EVENTS - 1;
+    size_t last = tmpl.rec_off[EVENTS - 1];
+    outcome_t o;
+    run_case_as(tmpl.seg, last, false, &o);
+    expect(&o, intact, 0, false, "no end file, cut at the last record's start");
+    run_case_as(tmpl.seg, last + HEADER + 1, false, &o);
+    expect(&o, intact, 1, true, "no end file, cut inside the last record");
 }
 
 int main(void) {
@@ -376,6 +407,7 @@ int main(void) {
         cmocka_unit_test(test_last_record_overwritten),
         cmocka_unit_test(test_segment_of_random_garbage),
         cmocka_unit_test(test_cut_header_ending_in_0xff_counts_one_record),
+        cmocka_unit_test(test_run_without_end_file_estimates_its_end),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

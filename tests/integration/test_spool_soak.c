@@ -246,13 +246,34 @@ static void run_client(const run_plan_t *p, int round) {
 
 /* ---- damage between clients ---- */
 
-/* Cuts, zeroes or deletes one segment of the spool, never a run's last one:
- * nothing names where a run ends, so a record-boundary cut there is not
- * counted (src/spool_read.h says so; issue 17 asks for every cause). The
- * records it held that the server has not received are lost; they are known
- * exactly when the victim is in the last client's own run and that client
- * neither evicted (a settled record looks like any other), nor failed a
- * write, nor had a request cut in flight. */
+/* The next seq a run's end file names (src/spool_end.h: two 32-byte slots,
+ * magic "\xffSPE", generation at 8, mark at 16; the newer one counts), or 0. */
+static uint64_t end_mark(const char *run) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/end", run);
+    size_t len = 0;
+    uint8_t *buf = read_whole_file(path, &len);
+    uint64_t mark = 0, newest = 0;
+    for (size_t at = 0; buf && at + 32 <= len && at < 64; at += 32) {
+        if (memcmp(buf + at, "\xffSPE", 4) != 0) continue;
+        uint64_t generation = 0, m = 0;
+        for (int i = 7; i >= 0; i--) {
+            generation = generation << 8 | buf[at + 8 + i];
+            m = m << 8 | buf[at + 16 + i];
+        }
+        if (!mark || generation >= newest) newest = generation, mark = m;
+    }
+    free(buf);
+    return mark;
+}
+
+/* Cuts, zeroes or deletes one segment of the spool, a run's last one too (its
+ * end file names where the run ends). The records it held that the server has
+ * not received are lost; they are known exactly when the victim is in the
+ * last client's own run and that client neither evicted (a settled record
+ * looks like any other), nor failed a write, nor had a request cut in flight,
+ * and the segment holds every seq up to the next one's name (the last: up to
+ * the end file's mark). */
 static void damage_a_segment(void) {
     char runs[8][RUN_NAME_MAX];
     size_t nruns = spool_runs(s.dir, runs, 8);
@@ -263,8 +284,9 @@ static void damage_a_segment(void) {
     snprintf(run, sizeof run, "%s/%s", s.dir, runs[which]);
     seg_list_t segs;
     list_segments(run, &segs);
-    if (segs.n < 2) return; /* the last segment of a run: see above */
-    size_t victim = roll((unsigned)segs.n - 1);
+    if (!segs.n) return;
+    size_t victim = roll((unsigned)segs.n);
+    uint64_t next_first = victim + 1 < segs.n ? segs.first[victim + 1] : end_mark(run);
     size_t off[RECORDS_MAX + 1];
     int num[RECORDS_MAX];
     size_t n = segment_records(segs.path[victim], off, num, RECORDS_MAX);
@@ -278,14 +300,15 @@ static void damage_a_segment(void) {
         lost += !got.copies[num[i]];
     }
     tally_free(&got);
-    const char *what[] = {"deleted", "zeroed", "cut"};
-    print_message("damage: %s %s/%s (%zu records, %llu not delivered)\n", what[how], runs[which],
-                  segs.name[victim], n, (unsigned long long)lost);
     if (how == 0) assert_int_equal(unlink(segs.path[victim]), 0);
     if (how == 1) assert_int_equal(truncate(segs.path[victim], 0), 0);
     if (how == 2) assert_int_equal(truncate(segs.path[victim], (off_t)off[keep]), 0);
-    bool known = !strcmp(runs[which], s.own_run) && s.clean_last_run &&
-                 n == segs.first[victim + 1] - segs.first[victim];
+    bool known = !strcmp(runs[which], s.own_run) && s.clean_last_run && next_first &&
+                 n == next_first - segs.first[victim];
+    const char *what[] = {"deleted", "zeroed", "cut"};
+    print_message("damage: %s %s/%s%s (%zu records, %llu not delivered%s)\n", what[how],
+                  runs[which], segs.name[victim], victim + 1 == segs.n ? ", the run's last" : "", n,
+                  (unsigned long long)lost, known ? ", counted exactly" : "");
     s.corrupt = known && s.corrupt != NO_COUNT ? s.corrupt + lost : NO_COUNT;
 }
 
