@@ -27,6 +27,7 @@
 #include "spooler.h"
 #include "sync_send.h"
 #include "track.h"
+#include "transport.h"
 #include "worker.h"
 
 #define BATCH_PATH "/api/ingestion/track/batch/"
@@ -169,6 +170,10 @@ segops_err_t segops_client_new(const segops_options_t *opts, segops_client_t **o
     if (err != SEGOPS_OK) {
         segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: %s", why);
         return segops__fail(err, "segops_client_new: %s", why);
+    }
+    if (segops__transport_init_process() != SEGOPS_OK) {
+        segops__log(opts, SEGOPS_LOG_ERROR, "segops_client_new: libcurl could not start");
+        return segops__fail(SEGOPS_E_INTERNAL, "segops_client_new: libcurl could not start");
     }
     segops_client_t *c = segops__calloc(1, sizeof *c);
     if (!c) return segops__fail(SEGOPS_E_NOMEM, "segops_client_new: out of memory");

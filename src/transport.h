@@ -22,6 +22,13 @@ typedef struct segops__http_response {
 
 /* Creates a transport configured from cfg (timeouts, TLS anchors, proxy, UA).
  * SEGOPS_OK, SEGOPS_E_NOMEM or SEGOPS_E_INTERNAL. */
+/* libcurl's process-wide set-up, once. It registers a fork hook, so call it
+ * holding no lock (segops_client_new does, first): fork's prepare step takes
+ * the hook registry's lock and then every module's, so a module lock held
+ * around the registration would invert that order. SEGOPS_E_INTERNAL when
+ * libcurl cannot start. transport_new calls it too. */
+segops_err_t segops__transport_init_process(void);
+
 segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transport_t **out);
 void segops__transport_free(segops__transport_t *t);
 /* In a forked child, for a transport the parent made: closes the child's copies

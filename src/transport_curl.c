@@ -42,8 +42,9 @@ static CURLcode global_init_result = CURLE_FAILED_INIT;
  * for what curl_multi_init just made. Our own descriptors made or closed
  * meanwhile (another transport's wake-up channel or connection: sync mode makes
  * one transport per concurrent call) would spoil the scan, so discovery and our
- * connections' socket() and close() take one lock. A leaf lock: nothing else is
- * taken under it, so the fork hook may take it in any order. */
+ * connections' socket() and close() take one lock. Nothing is taken under it,
+ * but it is taken under module locks (the worker makes its transports holding
+ * its own), so its fork hook is innermost: prepared after every module's. */
 static pthread_mutex_t discovery_lock = PTHREAD_MUTEX_INITIALIZER;
 static void discovery_lock_take(void *arg) {
     (void)arg;
@@ -53,13 +54,13 @@ static void discovery_lock_release(void *arg) {
     (void)arg;
     pthread_mutex_unlock(&discovery_lock);
 }
-static segops__fork_hook_t discovery_fork_hook = {discovery_lock_take, discovery_lock_release,
-                                                  discovery_lock_release, NULL, NULL, NULL};
+static segops__fork_hook_t discovery_fork_hook = {
+    discovery_lock_take, discovery_lock_release, discovery_lock_release, NULL, NULL, NULL};
 
 /* libcurl >= 7.84 makes curl_global_init thread-safe; once per process either way. */
 static void global_init(void) {
     global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-    segops__fork_register(&discovery_fork_hook);
+    segops__fork_register_innermost(&discovery_fork_hook);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
@@ -196,10 +197,14 @@ static segops_err_t multi_init(segops__transport_t *t) {
         if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) goto fail;                            \
     } while (0)
 
+segops_err_t segops__transport_init_process(void) {
+    pthread_once(&global_init_once, global_init);
+    return global_init_result == CURLE_OK ? SEGOPS_OK : SEGOPS_E_INTERNAL;
+}
+
 segops_err_t segops__transport_new(const segops_options_t *cfg, segops__transport_t **out) {
     *out = NULL;
-    pthread_once(&global_init_once, global_init);
-    if (global_init_result != CURLE_OK) return SEGOPS_E_INTERNAL;
+    if (segops__transport_init_process() != SEGOPS_OK) return SEGOPS_E_INTERNAL;
     segops__transport_t *t = segops__calloc(1, sizeof *t);
     if (!t) return SEGOPS_E_NOMEM;
     segops_err_t err = SEGOPS_E_NOMEM;

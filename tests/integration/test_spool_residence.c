@@ -259,7 +259,7 @@ static void test_logger_calling_back_does_not_deadlock(void **state) {
     (void)state;
     fixture_t f;
     fixture_start(&f, NULL);
-    reentrant_logger_t logger = {0};
+    reentrant_logger_t logger = {.client = NULL};
     segops_options_t *opts = spool_options(&f, 500, spool_path("logger"));
     assert_int_equal(segops_options_set_spool_max_bytes(opts, 1 << 20), SEGOPS_OK);
     assert_int_equal(segops_options_set_logger(opts, reentrant_log, SEGOPS_LOG_DEBUG, &logger),
