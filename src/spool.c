@@ -200,6 +200,9 @@ segops_err_t segops__spool_append(segops__spool_t *s, const segops__spool_item_t
         done += taken;
         if (hand_out) segops__spool_read_skip_to_end(&s->own);
     }
+    /* What was just written survives the process (kill -9): from now on a later
+     * reader is owed it. Synced only at segops__spool_sync. */
+    if (done) (void)mark_end(s, false);
     if (appended) *appended = done;
     segops__spool_unlock(s);
     return err;

@@ -14,9 +14,10 @@
  * kill -9, OOM kill) but not a power loss; segops__spool_sync makes it durable.
  * A settlement is written when segops__spool_ack returns, so after a crash the
  * only records sent twice are those sent and not yet acked: the requests in
- * flight. How far the run was written (its end file, spool_end.h) is noted at
- * each sync, segment rotation and close: a later reader counts exactly the
- * records missing below that mark.
+ * flight. How far the run was written (its end file, spool_end.h) is noted
+ * after each append, in the page cache like the records (synced at each sync),
+ * and marked final at close: a later reader counts exactly the records missing
+ * below that mark.
  *
  * Thread-safety: every function but segops__spool_usage takes the spool's own
  * lock, so any thread may call; the read callback runs under it, must not call back into the spool

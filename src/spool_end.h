@@ -4,12 +4,12 @@
  * record: a last segment cut at a record boundary, emptied, deleted or with a
  * damaged tail then loses an exact count of records, not "at least one".
  *
- * The owner writes it where it makes records durable: segops__spool_sync (the
- * spool_fsync_ms cadence: after the segment's fdatasync, then synced itself),
- * when it starts a new segment, and at close. Records at or above the mark
- * that are not there were never promised to survive (the crash window: a
- * kill -9 or power loss after the last sync); below it every missing record
- * is counted lost. The mark written at a clean close is final: nothing follows
+ * The owner writes it after every append (one pwrite, in the page cache like
+ * the records it names, so a kill -9 leaves it true), syncs it at
+ * segops__spool_sync (the spool_fsync_ms cadence: after the segment's
+ * fdatasync), and marks it final at close. Below the mark every missing record
+ * is counted lost. Records at or above it were never written, or written after
+ * a power loss's last sync: nothing promised them to a reader. The mark written at a clean close is final: nothing follows
  * it, so damaged bytes after the last record it names held no record. A run
  * without the file (written by an older version) or
  * with no valid slot reads as mark 0: its end is unknown, as before.

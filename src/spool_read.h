@@ -14,9 +14,9 @@
  * that mark, are counted exactly too (a last segment cut at a record boundary,
  * emptied, deleted, or with a damaged tail); damage after them held nothing
  * when the mark was written at a clean close. What is not counted exactly:
- * records beyond a mark that is not final (written after the owner last wrote
- * it, then killed: the crash window), and the end of a run of an older version
- * without the file. Damage that begins there lost at least one record, and
+ * records beyond a mark that is not final (a power loss after the owner's last
+ * sync kept records whose mark it lost), and the end of a run of an older
+ * version without the file. Damage that begins there lost at least one record, and
  * one per record start in it; a cut at a record boundary there, and damage
  * that runs on past the mark from below it, lose the records beyond the mark
  * unseen. A damaged tail is cut off the file so a later reader does not

@@ -7,8 +7,8 @@
  * (SEGOPS_DROP_SPOOL_CORRUPT, dropped_spool_corrupt), in one WARN log line
  * naming the run and the segment, and deletes the run. A run without its end
  * file (an older version's) behaves as before: a cut at a record boundary
- * reads as the end. A client killed with SIGKILL after its sync counts the
- * same way. */
+ * reads as the end. A client killed with SIGKILL counts the same way, whether
+ * it syncs (spool_fsync_ms) or not (the default). */
 #include "spooltest.h"
 
 #include <fcntl.h>
@@ -248,21 +248,23 @@ static uint64_t end_mark(const char *run_dir) {
     return mark;
 }
 
-/* kill -9 after a sync: a client in a child process (spool_child, its server
- * unreachable, spool_fsync_ms 5) spools EVENTS events, syncs (its end file
- * then names the seq after the last) and is killed with SIGKILL, not closed.
- * Its last segment cut at a record boundary costs exactly the records cut. */
-static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
-    (void)state;
+/* kill -9: a client in a child process (spool_child, its server unreachable,
+ * spool_fsync_ms as `fsync_ms` says) spools EVENTS events (its end file then
+ * names the seq after the last: written after each write, synced or not) and
+ * is killed with SIGKILL, not closed. Its last segment cut at a record
+ * boundary costs exactly the records cut. */
+static void killed_then_cut(const char *fsync_ms, const char *name) {
     left_t l;
     memset(&l, 0, sizeof l);
-    snprintf(l.dir, sizeof l.dir, "%s", spool_path("killed"));
+    snprintf(l.dir, sizeof l.dir, "%s", spool_path(name));
+    char fsync_env[64];
+    snprintf(fsync_env, sizeof fsync_env, "SPOOL_CHILD_FSYNC_MS=%s", fsync_ms);
     char count[16];
     snprintf(count, sizeof count, "%d", EVENTS);
     const char *argv[] = {
         SPOOL_CHILD_PATH, "http://127.0.0.1:1", l.dir, "0", count, "0", "hang", NULL};
     child_t child;
-    child_spawn(&child, argv);
+    child_spawn_env(&child, argv, fsync_env);
     long acked = 0;
     int64_t end = now_ms() + 60000; /* a hang bound */
     while (acked < EVENTS && now_ms() < end) {
@@ -270,7 +272,7 @@ static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
         sleep_ms(1);
     }
     assert_int_equal(acked, EVENTS);
-    /* Its sync wrote the mark past every event. */
+    /* It wrote the mark past every event. */
     char runs[2][RUN_NAME_MAX];
     while (now_ms() < end) {
         if (spool_runs(l.dir, runs, 2) == 1) {
@@ -279,11 +281,12 @@ static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
         }
         sleep_ms(1);
     }
-    assert_int_equal(end_mark(l.run_dir), EVENTS + 1);
-    assert_int_equal(kill(child.pid, SIGKILL), 0);
+    const uint64_t mark = end_mark(l.run_dir);
+    assert_int_equal(kill(child.pid, SIGKILL), 0); /* first: a failed check leaves no child */
     int status = child_wait(&child);
     close(child.out_fd);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(mark, EVENTS + 1);
 
     snprintf(l.run, sizeof l.run, "%s", runs[0]);
     list_segments(l.run_dir, &l.segs);
@@ -294,11 +297,22 @@ static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
     assert_int_equal(l.numbers[l.last_records - 1], EVENTS - 1);
     cut_to(last, l.offsets[l.last_records - 5]);
     recover_and_check(&l, EVENTS - 5, EVENTS - 1, l.segs.name[l.segs.n - 1],
-                      "killed after its sync, the last 5 records cut");
+                      "killed, the last 5 records cut");
+}
+
+static void test_killed_after_its_sync_a_cut_costs_exactly(void **state) {
+    (void)state;
+    killed_then_cut("5", "killed-synced");
+}
+
+/* The default (no fsync): the mark is written with every write all the same. */
+static void test_killed_without_fsync_a_cut_costs_exactly(void **state) {
+    (void)state;
+    killed_then_cut("0", "killed-unsynced");
 }
 
 int main(void) {
-    /* For the child (before any thread starts). */
+    /* For the other children: a synced run (the marks of its syncs). */
     assert_int_equal(setenv("SPOOL_CHILD_FSYNC_MS", "5", 1), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_last_segment_cut_at_a_record_boundary),
@@ -308,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_last_segment_damaged_tail),
         cmocka_unit_test(test_run_without_end_file_reads_a_cut_as_its_end),
         cmocka_unit_test(test_killed_after_its_sync_a_cut_costs_exactly),
+        cmocka_unit_test(test_killed_without_fsync_a_cut_costs_exactly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -331,15 +331,27 @@ void wait_spooled(segops_client_t *client, uint64_t n) {
 
 /* ---- a helper child process ---- */
 
-void child_spawn(child_t *c, const char *const *argv) {
+void child_spawn(child_t *c, const char *const *argv) { child_spawn_env(c, argv, NULL); }
+
+void child_spawn_env(child_t *c, const char *const *argv, const char *extra_env) {
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 2, sizeof *env);
+    assert_non_null(env);
+    /* First, so that it wins over the same name further on (getenv takes the
+     * first). */
+    size_t at = 0;
+    if (extra_env) env[at++] = (char *)extra_env;
+    memcpy(env + at, environ, n * sizeof *env);
     memset(c, 0, sizeof *c);
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     posix_spawn_file_actions_t actions;
     assert_int_equal(posix_spawn_file_actions_init(&actions), 0);
     assert_int_equal(posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO), 0);
-    int rc = posix_spawn(&c->pid, argv[0], &actions, NULL, (char *const *)argv, environ);
+    int rc = posix_spawn(&c->pid, argv[0], &actions, NULL, (char *const *)argv, env);
     posix_spawn_file_actions_destroy(&actions);
+    free(env);
     close(fds[1]);
     if (rc != 0) fail_msg("posix_spawn %s: %s", argv[0], strerror(rc));
     c->out_fd = fds[0];

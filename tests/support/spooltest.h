@@ -109,6 +109,9 @@ typedef struct child {
     size_t partial_len;
 } child_t;
 void child_spawn(child_t *c, const char *const *argv);
+/* The same, with "NAME=value" in the child's environment, over any NAME it
+ * inherits (NULL: nothing added). */
+void child_spawn_env(child_t *c, const char *const *argv, const char *extra_env);
 /* Reads what the child has written so far (non-blocking) and returns the last
  * complete number it printed, or `last` when none came. */
 long child_read_count(child_t *c, long last);

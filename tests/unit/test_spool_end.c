@@ -1,11 +1,12 @@
-/* The end of a run that crashed (src/spool_end.h): a spool appends records,
- * syncs (the end file then names the next seq: a mark that is not final),
- * perhaps appends more, and dies without closing (segops__spool_fork_child
- * closes its descriptors and writes nothing, as a kill -9 would). Its last
- * segment is then damaged and a second spool on the same directory reads the
- * run: what is missing below the mark is counted exactly; what is missing
- * beyond it (written after the last sync: the documented crash window) is
- * not promised, and damage there costs one record per record start. */
+/* The end of a run that crashed (src/spool_end.h): a spool appends records
+ * (the end file then names the next seq: a mark that is not final), perhaps
+ * syncs, and dies without closing (segops__spool_fork_child closes its
+ * descriptors and writes nothing, as a kill -9 would). Its last segment is
+ * then damaged and a second spool on the same directory reads the run: what
+ * is missing below the mark is counted exactly. A power loss can keep records
+ * written after the last sync and lose the mark's unsynced write (the end file
+ * as it was at that sync): records beyond that mark are not promised, and
+ * damage there costs one record per record start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,12 +177,44 @@ static void test_missing_below_a_synced_mark_is_counted_exactly(void **state) {
     }
 }
 
-/* Records written after the last sync are beyond the mark: a cut at a record
- * boundary among them reads as the end (never promised); the records up to
- * the cut all arrive. */
-static void test_cut_beyond_the_mark_is_the_crash_window(void **state) {
+/* The run's end file, in `path` (the one run in dir). */
+static void end_file(const char *dir, char *path, size_t path_len) {
+    char seg[700];
+    size_t offsets[128];
+    (void)last_segment(dir, seg, sizeof seg, offsets);
+    *strrchr(seg, '/') = '\0';
+    snprintf(path, path_len, "%s/end", seg);
+}
+
+typedef struct end_copy {
+    char path[760];
+    uint8_t bytes[64]; /* its two slots */
+} end_copy_t;
+
+static end_copy_t end_save(const char *dir) {
+    end_copy_t c;
+    end_file(dir, c.path, sizeof c.path);
+    int fd = open(c.path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, c.bytes, sizeof c.bytes, 0), (ssize_t)sizeof c.bytes);
+    close(fd);
+    return c;
+}
+
+/* The end file as it was: a power loss lost what was written since. */
+static void end_restore(const end_copy_t *c) {
+    int fd = open(c->path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, c->bytes, sizeof c->bytes, 0), (ssize_t)sizeof c->bytes);
+    close(fd);
+}
+
+/* Killed after appends it never synced: the mark written with them names
+ * them too, so a cut at a record boundary among them costs exactly the
+ * records cut (a kill -9 keeps what the page cache holds, the mark included). */
+static void test_killed_after_unsynced_appends_a_cut_costs_exactly(void **state) {
     (void)state;
-    const char *dir = fresh("beyond");
+    const char *dir = fresh("unsynced");
     segops__spool_t *s = open_spool(dir);
     append(s, 0, 60);
     assert_int_equal(segops__spool_sync(s), SEGOPS_OK);
@@ -194,20 +227,48 @@ static void test_cut_beyond_the_mark_is_the_crash_window(void **state) {
     assert_int_equal(truncate(path, (off_t)offsets[n - 2]), 0);
     read_out_t out = read_back(dir);
     assert_int_equal(out.count, 61);
+    assert_int_equal(out.losses.corrupt, 2); /* 61 and 62 */
+    remove_tree(dir);
+}
+
+/* A power loss that kept records written after the last sync but not the
+ * mark's later writes: those records are beyond the mark, and a cut at a
+ * record boundary among them reads as the end (never promised); the records
+ * up to the cut all arrive. */
+static void test_cut_beyond_the_synced_mark_is_the_power_loss_window(void **state) {
+    (void)state;
+    const char *dir = fresh("beyond");
+    segops__spool_t *s = open_spool(dir);
+    append(s, 0, 60);
+    assert_int_equal(segops__spool_sync(s), SEGOPS_OK);
+    end_copy_t synced = end_save(dir);
+    append(s, 60, 3);
+    crash(s);
+    end_restore(&synced);
+    char path[700];
+    size_t offsets[128];
+    size_t n = last_segment(dir, path, sizeof path, offsets);
+    assert_true(n >= 3);
+    assert_int_equal(truncate(path, (off_t)offsets[n - 2]), 0);
+    read_out_t out = read_back(dir);
+    assert_int_equal(out.count, 61);
     assert_int_equal(out.losses.corrupt, 0);
     remove_tree(dir);
 }
 
-/* Damage that begins below the mark and runs past it: the records below are
- * counted exactly (by the mark), those after it are not promised. */
+/* Damage that begins below the synced mark and runs past it (a power loss
+ * kept the records after it, not the mark's later writes): the records below
+ * are counted exactly (by the mark), those after it are not promised. */
 static void test_damage_across_the_mark_counts_what_was_below(void **state) {
     (void)state;
     const char *dir = fresh("across");
     segops__spool_t *s = open_spool(dir);
     append(s, 0, 60);
     assert_int_equal(segops__spool_sync(s), SEGOPS_OK);
+    end_copy_t synced = end_save(dir);
     append(s, 60, 2);
     crash(s);
+    end_restore(&synced);
     char path[700];
     size_t offsets[128];
     size_t n = last_segment(dir, path, sizeof path, offsets);
@@ -241,7 +302,8 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_missing_below_a_synced_mark_is_counted_exactly),
-        cmocka_unit_test(test_cut_beyond_the_mark_is_the_crash_window),
+        cmocka_unit_test(test_killed_after_unsynced_appends_a_cut_costs_exactly),
+        cmocka_unit_test(test_cut_beyond_the_synced_mark_is_the_power_loss_window),
         cmocka_unit_test(test_damage_across_the_mark_counts_what_was_below),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
