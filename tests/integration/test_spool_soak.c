@@ -246,27 +246,6 @@ static void run_client(const run_plan_t *p, int round) {
 
 /* ---- damage between clients ---- */
 
-/* The next seq a run's end file names (src/spool_end.h: two 32-byte slots,
- * magic "\xffSPE", generation at 8, mark at 16; the newer one counts), or 0. */
-static uint64_t end_mark(const char *run) {
-    char path[800];
-    snprintf(path, sizeof path, "%s/end", run);
-    size_t len = 0;
-    uint8_t *buf = read_whole_file(path, &len);
-    uint64_t mark = 0, newest = 0;
-    for (size_t at = 0; buf && at + 32 <= len && at < 64; at += 32) {
-        if (memcmp(buf + at, "\xffSPE", 4) != 0) continue;
-        uint64_t generation = 0, m = 0;
-        for (int i = 7; i >= 0; i--) {
-            generation = generation << 8 | buf[at + 8 + i];
-            m = m << 8 | buf[at + 16 + i];
-        }
-        if (!mark || generation >= newest) newest = generation, mark = m;
-    }
-    free(buf);
-    return mark;
-}
-
 /* Cuts, zeroes or deletes one segment of the spool, a run's last one too (its
  * end file names where the run ends). The records it held that the server has
  * not received are lost; they are known exactly when the victim is in the
@@ -286,7 +265,7 @@ static void damage_a_segment(void) {
     list_segments(run, &segs);
     if (!segs.n) return;
     size_t victim = roll((unsigned)segs.n);
-    uint64_t next_first = victim + 1 < segs.n ? segs.first[victim + 1] : end_mark(run);
+    uint64_t next_first = victim + 1 < segs.n ? segs.first[victim + 1] : spool_end_mark(run);
     size_t off[RECORDS_MAX + 1];
     int num[RECORDS_MAX];
     size_t n = segment_records(segs.path[victim], off, num, RECORDS_MAX);

@@ -226,28 +226,6 @@ static void test_run_without_end_file_reads_a_cut_as_its_end(void **state) {
     recover_and_check(&l, EVENTS - 2, EVENTS - 1, NULL, "no end file");
 }
 
-/* The next seq a run's end file names (src/spool_end.h: two 32-byte slots,
- * magic "\xffSPE", generation at 8, mark at 16; the newer one counts), or 0. */
-static uint64_t end_mark(const char *run_dir) {
-    char path[800];
-    snprintf(path, sizeof path, "%s/end", run_dir);
-    uint8_t buf[64];
-    int fd = open(path, O_RDONLY);
-    ssize_t got = fd >= 0 ? pread(fd, buf, sizeof buf, 0) : -1;
-    if (fd >= 0) close(fd);
-    uint64_t mark = 0, newest = 0;
-    for (ssize_t at = 0; at + 32 <= got; at += 32) {
-        if (memcmp(buf + at, "\xffSPE", 4) != 0) continue;
-        uint64_t generation = 0, m = 0;
-        for (int i = 7; i >= 0; i--) {
-            generation = generation << 8 | buf[at + 8 + i];
-            m = m << 8 | buf[at + 16 + i];
-        }
-        if (!mark || generation >= newest) newest = generation, mark = m;
-    }
-    return mark;
-}
-
 /* kill -9: a client in a child process (spool_child, its server unreachable,
  * spool_fsync_ms as `fsync_ms` says) spools EVENTS events (its end file then
  * names the seq after the last: written after each write, synced or not) and
@@ -277,11 +255,11 @@ static void killed_then_cut(const char *fsync_ms, const char *name) {
     while (now_ms() < end) {
         if (spool_runs(l.dir, runs, 2) == 1) {
             snprintf(l.run_dir, sizeof l.run_dir, "%s/%s", l.dir, runs[0]);
-            if (end_mark(l.run_dir) == EVENTS + 1) break;
+            if (spool_end_mark(l.run_dir) == EVENTS + 1) break;
         }
         sleep_ms(1);
     }
-    const uint64_t mark = end_mark(l.run_dir);
+    const uint64_t mark = spool_end_mark(l.run_dir);
     assert_int_equal(kill(child.pid, SIGKILL), 0); /* first: a failed check leaves no child */
     int status = child_wait(&child);
     close(child.out_fd);

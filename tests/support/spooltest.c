@@ -405,3 +405,22 @@ const char *mount_tmpfs(const char *name, const char *options) {
     if (mount("tmpfs", path, "tmpfs", 0, options) != 0) return NULL;
     return path;
 }
+
+uint64_t spool_end_mark(const char *run_dir) {
+    char path[800];
+    snprintf(path, sizeof path, "%s/end", run_dir);
+    size_t len = 0;
+    uint8_t *buf = read_whole_file(path, &len);
+    uint64_t mark = 0, newest = 0;
+    for (size_t at = 0; buf && at + 32 <= len && at < 64; at += 32) {
+        if (memcmp(buf + at, "\xffSPE", 4) != 0) continue;
+        uint64_t generation = 0, m = 0;
+        for (int i = 7; i >= 0; i--) {
+            generation = generation << 8 | buf[at + 8 + i];
+            m = m << 8 | buf[at + 16 + i];
+        }
+        if (!mark || generation >= newest) newest = generation, mark = m;
+    }
+    free(buf);
+    return mark;
+}

@@ -50,6 +50,10 @@ void leave_padded_on_disk(fixture_t *f, const char *dir, int first, int n, size_
 
 /* The whole file at path, malloc'd (one spare byte); *len its size. */
 uint8_t *read_whole_file(const char *path, size_t *len);
+/* The next seq a run directory's end file names (src/spool_end.h: two 32-byte
+ * slots, magic "\xffSPE", generation at 8, mark at 16; the newer one counts),
+ * or 0 when it has none. */
+uint64_t spool_end_mark(const char *run_dir);
 
 /* The segment files (*.seg) of one run directory, sorted by name, which is
  * the seq of their first record in 16 hex digits. */

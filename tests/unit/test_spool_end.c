@@ -22,30 +22,12 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "spooltest.h" /* remove_tree */
 
 #define HEADER 32 /* a record's header (spool_record.h) */
 #define TIME_MS 1700000000000
 
 static char root[] = "/tmp/segops-spool-end-XXXXXX";
-
-static void remove_tree(const char *path) {
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *e;
-        while ((e = readdir(dir)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[600];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(sub);
-            else
-                unlink(sub);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
-}
 
 static segops__spool_t *open_spool(const char *dir) {
     segops__spool_limits_t l = {.segment_bytes = 2048, .durable = true};
@@ -209,26 +191,36 @@ static void end_restore(const end_copy_t *c) {
     close(fd);
 }
 
-/* Killed after appends it never synced: the mark written with them names
- * them too, so a cut at a record boundary among them costs exactly the
- * records cut (a kill -9 keeps what the page cache holds, the mark included). */
-static void test_killed_after_unsynced_appends_a_cut_costs_exactly(void **state) {
-    (void)state;
-    const char *dir = fresh("unsynced");
+/* 60 records synced, 3 more appended, a crash (with `power_loss`, the end
+ * file as it was at the sync: the mark's later write lost), then the last
+ * segment cut 2 records short: what a second spool reads back. */
+static read_out_t cut_after_unsynced_appends(const char *name, bool power_loss) {
+    const char *dir = fresh(name);
     segops__spool_t *s = open_spool(dir);
     append(s, 0, 60);
     assert_int_equal(segops__spool_sync(s), SEGOPS_OK);
+    end_copy_t synced = end_save(dir);
     append(s, 60, 3);
     crash(s);
+    if (power_loss) end_restore(&synced);
     char path[700];
     size_t offsets[128];
     size_t n = last_segment(dir, path, sizeof path, offsets);
     assert_true(n >= 3);
     assert_int_equal(truncate(path, (off_t)offsets[n - 2]), 0);
     read_out_t out = read_back(dir);
+    remove_tree(dir);
+    return out;
+}
+
+/* Killed after appends it never synced: the mark written with them names
+ * them too, so a cut at a record boundary among them costs exactly the
+ * records cut (a kill -9 keeps what the page cache holds, the mark included). */
+static void test_killed_after_unsynced_appends_a_cut_costs_exactly(void **state) {
+    (void)state;
+    read_out_t out = cut_after_unsynced_appends("unsynced", false);
     assert_int_equal(out.count, 61);
     assert_int_equal(out.losses.corrupt, 2); /* 61 and 62 */
-    remove_tree(dir);
 }
 
 /* A power loss that kept records written after the last sync but not the
@@ -237,23 +229,9 @@ static void test_killed_after_unsynced_appends_a_cut_costs_exactly(void **state)
  * up to the cut all arrive. */
 static void test_cut_beyond_the_synced_mark_is_the_power_loss_window(void **state) {
     (void)state;
-    const char *dir = fresh("beyond");
-    segops__spool_t *s = open_spool(dir);
-    append(s, 0, 60);
-    assert_int_equal(segops__spool_sync(s), SEGOPS_OK);
-    end_copy_t synced = end_save(dir);
-    append(s, 60, 3);
-    crash(s);
-    end_restore(&synced);
-    char path[700];
-    size_t offsets[128];
-    size_t n = last_segment(dir, path, sizeof path, offsets);
-    assert_true(n >= 3);
-    assert_int_equal(truncate(path, (off_t)offsets[n - 2]), 0);
-    read_out_t out = read_back(dir);
+    read_out_t out = cut_after_unsynced_appends("beyond", true);
     assert_int_equal(out.count, 61);
     assert_int_equal(out.losses.corrupt, 0);
-    remove_tree(dir);
 }
 
 /* Damage that begins below the synced mark and runs past it (a power loss

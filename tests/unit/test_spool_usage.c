@@ -18,29 +18,11 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "spooltest.h" /* remove_tree */
 
 #define HANG_BOUND_MS 20000 /* a hang detector, not a timing threshold */
 
 static char root[] = "/tmp/segops-spool-usage-XXXXXX";
-
-static void remove_tree(const char *path) {
-    DIR *dir = opendir(path);
-    if (dir) {
-        struct dirent *e;
-        while ((e = readdir(dir)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[600];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            struct stat st;
-            if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-                remove_tree(sub);
-            else
-                unlink(sub);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
-}
 
 typedef struct probe {
     segops__spool_t *spool;
