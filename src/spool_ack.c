@@ -6,62 +6,34 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "spool_slot.h"
 
-#define SLOT 32
 static const uint8_t slot_magic[4] = {0xFF, 'S', 'P', 'A'};
 
 /* The ranges block after the two slots: at most this many ranges are written
  * (the lowest; the others are merely sent again after a restart). */
-#define RANGES_AT (2 * SLOT)
+#define RANGES_AT (2 * SEGOPS__SPOOL_SLOT)
 #define RANGES_HEADER 16
 #define RANGES_MAX 1024
 static const uint8_t ranges_magic[4] = {0xFF, 'S', 'P', 'R'};
-
-static void put_le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
-static bool slot_read(const uint8_t *slot, uint64_t *generation, uint64_t *cursor) {
-    uint32_t crc = segops__crc32c(slot, 24);
-    uint8_t want[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
-                       (uint8_t)(crc >> 24)};
-    if (memcmp(slot, slot_magic, 4) != 0 || memcmp(slot + 24, want, 4) != 0) return false;
-    *generation = get_le64(slot + 8);
-    *cursor = get_le64(slot + 16);
-    return true;
-}
-
-static uint32_t get_le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Loads the ranges block written with the slot of acks->generation, if it is
  * whole; anything else is ignored (those records are sent again). */
 static void ranges_load(segops__spool_acks_t *acks) {
     uint8_t header[RANGES_HEADER];
     if (pread(acks->fd, header, sizeof header, RANGES_AT) != (ssize_t)sizeof header ||
-        memcmp(header, ranges_magic, 4) != 0 || get_le64(header + 8) != acks->generation)
+        memcmp(header, ranges_magic, 4) != 0 || segops__get_le64(header + 8) != acks->generation)
         return;
-    uint32_t count = get_le32(header + 4);
+    uint32_t count = segops__get_le32(header + 4);
     if (!count || count > RANGES_MAX) return;
     size_t len = RANGES_HEADER + (size_t)count * 16 + 4;
     uint8_t *buf = segops__malloc(len);
     if (!buf) return;
     if (pread(acks->fd, buf, len, RANGES_AT) == (ssize_t)len &&
-        get_le32(buf + len - 4) == segops__crc32c(buf, len - 4))
+        segops__get_le32(buf + len - 4) == segops__crc32c(buf, len - 4))
         for (uint32_t i = 0; i < count; i++)
-            (void)segops__spool_acks_settle(acks, get_le64(buf + RANGES_HEADER + 16 * i),
-                                            get_le64(buf + RANGES_HEADER + 16 * i + 8));
+            (void)segops__spool_acks_settle(acks, segops__get_le64(buf + RANGES_HEADER + 16 * i),
+                                            segops__get_le64(buf + RANGES_HEADER + 16 * i + 8));
     segops__free(buf);
     acks->persisted = acks->cursor; /* the file says so already */
     acks->ranges_dirty = false;
@@ -74,13 +46,13 @@ static segops_err_t ranges_write(const segops__spool_acks_t *acks, uint64_t gene
     uint8_t *buf = segops__malloc(len);
     if (!buf) return SEGOPS_E_NOMEM;
     memcpy(buf, ranges_magic, 4);
-    put_le32(buf + 4, (uint32_t)count);
-    put_le64(buf + 8, generation);
+    segops__put_le32(buf + 4, (uint32_t)count);
+    segops__put_le64(buf + 8, generation);
     for (size_t i = 0; i < count; i++) {
-        put_le64(buf + RANGES_HEADER + 16 * i, acks->ranges[i].lo);
-        put_le64(buf + RANGES_HEADER + 16 * i + 8, acks->ranges[i].hi);
+        segops__put_le64(buf + RANGES_HEADER + 16 * i, acks->ranges[i].lo);
+        segops__put_le64(buf + RANGES_HEADER + 16 * i + 8, acks->ranges[i].hi);
     }
-    put_le32(buf + len - 4, segops__crc32c(buf, len - 4));
+    segops__put_le32(buf + len - 4, segops__crc32c(buf, len - 4));
     ssize_t wrote = pwrite(acks->fd, buf, len, RANGES_AT);
     segops__free(buf);
     if (wrote == (ssize_t)len) return SEGOPS_OK;
@@ -88,21 +60,12 @@ static segops_err_t ranges_write(const segops__spool_acks_t *acks, uint64_t gene
     return SEGOPS_E_IO;
 }
 
-static void slot_encode(uint8_t slot[SLOT], uint64_t generation, uint64_t cursor) {
-    memset(slot, 0, SLOT);
-    memcpy(slot, slot_magic, 4);
-    put_le64(slot + 8, generation);
-    put_le64(slot + 16, cursor);
-    uint32_t crc = segops__crc32c(slot, 24);
-    for (int i = 0; i < 4; i++) slot[24 + i] = (uint8_t)(crc >> (8 * i));
-}
-
 segops_err_t segops__spool_acks_open(int dir_fd, segops__spool_acks_t *acks) {
     memset(acks, 0, sizeof *acks);
     acks->fd =
         openat(dir_fd, SEGOPS__SPOOL_ACK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (acks->fd < 0) return SEGOPS_E_IO;
-    uint8_t buf[2 * SLOT];
+    uint8_t buf[2 * SEGOPS__SPOOL_SLOT];
     ssize_t got = pread(acks->fd, buf, sizeof buf, 0);
     if (got < 0) {
         int saved = errno;
@@ -111,22 +74,18 @@ segops_err_t segops__spool_acks_open(int dir_fd, segops__spool_acks_t *acks) {
         errno = saved;
         return SEGOPS_E_IO;
     }
-    for (ssize_t at = 0; at + SLOT <= got; at += SLOT) {
-        uint64_t generation, cursor;
-        if (slot_read(buf + at, &generation, &cursor) && generation >= acks->generation) {
-            acks->generation = generation;
-            acks->cursor = acks->persisted = cursor;
-        }
+    segops__spool_slot_t newest;
+    if (segops__spool_slot_newest(buf, (size_t)got, slot_magic, &newest)) {
+        acks->generation = newest.generation;
+        acks->cursor = acks->persisted = newest.value;
     }
     if (got == (ssize_t)sizeof buf) ranges_load(acks);
     if (got < (ssize_t)sizeof buf) {
         /* A new file gets both slots now, so later pwrites overwrite bytes the
          * file system already holds and need no new space on a full disk. */
-        slot_encode(buf, acks->generation, acks->cursor);
-        slot_encode(buf + SLOT, acks->generation, acks->cursor);
-        ssize_t wrote = pwrite(acks->fd, buf, sizeof buf, 0);
-        if (wrote != (ssize_t)sizeof buf) {
-            int saved = wrote < 0 ? errno : ENOSPC;
+        segops__spool_slot_t both = {0, acks->generation, acks->cursor};
+        if (segops__spool_slot_write(acks->fd, slot_magic, &both, true) != SEGOPS_OK) {
+            int saved = errno;
             close(acks->fd);
             acks->fd = -1;
             errno = saved;
@@ -229,18 +188,14 @@ segops_err_t segops__spool_acks_persist(segops__spool_acks_t *acks) {
         errno = EBADF;
         return SEGOPS_E_IO;
     }
-    uint8_t slot[SLOT];
     uint64_t generation = acks->generation + 1;
     /* The ranges first: until the slot of their generation is written they
      * count for nothing. Unwritten (a full disk: the block may need new
      * space, the slots never do), the cursor still is. */
     bool ranges_written = !acks->count || ranges_write(acks, generation) == SEGOPS_OK;
-    slot_encode(slot, generation, acks->cursor);
-    ssize_t wrote = pwrite(acks->fd, slot, SLOT, (off_t)(generation & 1) * SLOT);
-    if (wrote != SLOT) {
-        if (wrote >= 0) errno = ENOSPC;
+    segops__spool_slot_t slot = {0, generation, acks->cursor};
+    if (segops__spool_slot_write(acks->fd, slot_magic, &slot, false) != SEGOPS_OK)
         return SEGOPS_E_IO;
-    }
     acks->generation = generation;
     acks->persisted = acks->cursor;
     acks->ranges_dirty = !ranges_written;

@@ -3,10 +3,9 @@
  *
  * In memory: a cursor (every seq <= cursor is settled) plus the settled ranges
  * above it, so settlements may arrive in any order; the cursor moves when the
- * gap below a range closes. On disk, the run's "ack" file: two 32-byte slots
- * written in turn (magic "\xffSPA", 4 zero bytes, generation u64, cursor u64,
- * CRC-32C of bytes 0..23, 4 zero bytes): a torn write damages one slot and the
- * other still holds the previous cursor. From byte 64, the ranges above the
+ * gap below a range closes. On disk, the run's "ack" file: the two slots of
+ * spool_slot.h (magic "\xffSPA", flags 0, the value the cursor): a torn write
+ * damages one slot and the other still holds the previous cursor. From byte 64, the ranges above the
  * cursor (magic "\xffSPR", count u32, generation u64, count pairs lo u64, hi
  * u64, CRC-32C of all that u32), written before the slot of the same
  * generation: they count only with the slot they were written for, so a torn

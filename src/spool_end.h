@@ -14,11 +14,9 @@
  * without the file (written by an older version) or
  * with no valid slot reads as mark 0: its end is unknown, as before.
  *
- * Format: two 32-byte slots written in turn, like the ack file's (magic
- * "\xffSPE", flags u8 (1: final), 3 zero bytes, generation u64, next seq u64, CRC-32C of bytes
- * 0..23, 4 zero bytes, little-endian): a torn write damages one slot and the
- * other still holds the previous mark. Both are written when the run is
- * created, so a later write needs no new space on a full disk. */
+ * Format: the two slots of spool_slot.h, like the ack file's: magic
+ * "\xffSPE", flags 1 = final, the value the next seq. A torn write damages one
+ * slot and the other still holds the previous mark. */
 #ifndef SEGOPS_SPOOL_END_H
 #define SEGOPS_SPOOL_END_H
 

@@ -2,33 +2,18 @@
 #include "spool_record.h"
 
 #include "crc32c.h"
+#include "spool_slot.h" /* the little-endian fields */
 
 static const uint8_t magic[4] = {SEGOPS__SPOOL_MAGIC_BYTE, 'S', 'P', 'L'};
-
-static void put_le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 void segops__spool_record_header(uint8_t out[SEGOPS__SPOOL_RECORD_HEADER], uint64_t seq,
                                  int64_t time_ms, const void *payload, uint32_t len) {
     memcpy(out, magic, 4);
-    put_le32(out + 4, len);
-    put_le64(out + 8, seq);
-    put_le64(out + 16, (uint64_t)time_ms);
-    put_le32(out + 24, segops__crc32c(payload, len));
-    put_le32(out + 28, segops__crc32c(out, 28));
+    segops__put_le32(out + 4, len);
+    segops__put_le64(out + 8, seq);
+    segops__put_le64(out + 16, (uint64_t)time_ms);
+    segops__put_le32(out + 24, segops__crc32c(payload, len));
+    segops__put_le32(out + 28, segops__crc32c(out, 28));
 }
 
 bool segops__spool_record_payload_ok(const void *payload, size_t len) {
@@ -69,9 +54,9 @@ segops__spool_scan_t segops__spool_record_scan(const uint8_t *buf, size_t len, b
          * bytes (a 0xFF among them is no second record: none fits after it). */
         return at_eof ? damage(buf, len, len, true) : need_more(SEGOPS__SPOOL_RECORD_HEADER);
 
-    uint32_t plen = get_le32(buf + 4);
-    uint64_t seq = get_le64(buf + 8);
-    if (get_le32(buf + 28) != segops__crc32c(buf, 28) || plen == 0 ||
+    uint32_t plen = segops__get_le32(buf + 4);
+    uint64_t seq = segops__get_le64(buf + 8);
+    if (segops__get_le32(buf + 28) != segops__crc32c(buf, 28) || plen == 0 ||
         plen > SEGOPS__SPOOL_RECORD_MAX || seq == 0)
         return damage(buf, 1, len, true);
 
@@ -84,7 +69,7 @@ segops__spool_scan_t segops__spool_record_scan(const uint8_t *buf, size_t len, b
         memchr(body, SEGOPS__SPOOL_MAGIC_BYTE, avail - SEGOPS__SPOOL_RECORD_HEADER);
     if (stray) return damage(buf, (size_t)(stray - buf), len, true);
     if (total > len) return at_eof ? damage(buf, len, len, true) : need_more(total);
-    if (get_le32(buf + 24) != segops__crc32c(body, plen)) {
+    if (segops__get_le32(buf + 24) != segops__crc32c(body, plen)) {
         s.kind = SEGOPS__SCAN_DAMAGE; /* a flipped payload bit: the length is still good */
         s.step = total;
         s.broken_record = true;
@@ -93,7 +78,7 @@ segops__spool_scan_t segops__spool_record_scan(const uint8_t *buf, size_t len, b
     s.kind = SEGOPS__SCAN_RECORD;
     s.step = total;
     s.rec.seq = seq;
-    s.rec.time_ms = (int64_t)get_le64(buf + 16);
+    s.rec.time_ms = (int64_t)segops__get_le64(buf + 16);
     s.rec.len = plen;
     s.rec.payload = body;
     return s;
